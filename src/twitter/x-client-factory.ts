@@ -1,0 +1,49 @@
+import http from 'node:http';
+import https from 'node:https';
+import { TwitterApi, type ITwitterApiClientPlugin } from 'twitter-api-v2';
+
+export interface XCredentials {
+  apiKey: string;
+  apiKeySecret: string;
+  accessToken: string;
+  accessTokenSecret: string;
+}
+
+const X_API_ORIGIN = 'https://api.x.com';
+
+/**
+ * twitter-api-v2 has no base-URL option; rewriting the URL before the request is signed
+ * keeps the OAuth 1.0a signature valid for the server we actually talk to.
+ */
+function redirectPlugin(apiBaseUrl: string): ITwitterApiClientPlugin {
+  const base = apiBaseUrl.replace(/\/+$/, '');
+  return {
+    onBeforeRequestConfig({ params }) {
+      if (params.url.startsWith(X_API_ORIGIN)) params.url = base + params.url.slice(X_API_ORIGIN.length);
+    },
+  };
+}
+
+/** A twitter-api-v2 client for one account, pointed at X itself or at any X-compatible server. */
+export function createTwitterApi(
+  credentials: XCredentials,
+  apiBaseUrl?: string | null,
+  extraPlugins: ITwitterApiClientPlugin[] = [],
+): TwitterApi {
+  const plugins = [...extraPlugins];
+  let httpAgent: http.Agent = new https.Agent({ keepAlive: true });
+  if (apiBaseUrl) {
+    plugins.unshift(redirectPlugin(apiBaseUrl));
+    // The library always calls https.request; an http:// target needs a plain agent.
+    if (apiBaseUrl.startsWith('http://')) httpAgent = new http.Agent({ keepAlive: true });
+  }
+  return new TwitterApi(
+    {
+      appKey: credentials.apiKey,
+      appSecret: credentials.apiKeySecret,
+      accessToken: credentials.accessToken,
+      accessSecret: credentials.accessTokenSecret,
+    },
+    { plugins, httpAgent },
+  );
+}
