@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { DatabaseConfig } from '../config';
+import { migrationSource } from './migration-source';
+
+export type Db = Knex;
+
+/** Knex for the configured database; SQLite gets WAL and a busy timeout so several processes can share one file. */
+export function createDb(config: DatabaseConfig): Db {
+  if (config.client === 'postgres') {
+    return knexFactory({
+      client: 'pg',
+      connection: config.connection,
+      pool: { min: 0, max: 10 },
+      migrations: { tableName: 'kbts_migrations' },
+    });
+  }
+  const file = config.connection;
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  return knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename: file },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(connection: { pragma(sql: string): unknown }, done: (error: Error | null, connection: unknown) => void) {
+        connection.pragma('journal_mode = WAL');
+        connection.pragma('busy_timeout = 10000');
+        connection.pragma('foreign_keys = ON');
+        connection.pragma('synchronous = NORMAL');
+        done(null, connection);
+      },
+    },
+    migrations: { tableName: 'kbts_migrations' },
+  });
+}
+
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  const [, applied] = await db.migrate.latest({ migrationSource, tableName: 'kbts_migrations' });
+  return applied as string[];
+}
+
+export function isPostgres(db: Db): boolean {
+  return db.client.config.client === 'pg';
+}
+
+const SQLITE_BUSY = /SQLITE_BUSY|database is locked/;
+
+/**
+ * A transaction that is retried when SQLite reports another writer: a deferred transaction
+ * that reads before it writes gets SQLITE_BUSY at once (busy_timeout cannot help it), and
+ * running the whole unit again is the safe answer.
+ */
+export async function inTransaction<T>(db: Db, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction(work);
+    } catch (error) {
+      if (attempt >= 20 || !SQLITE_BUSY.test(String((error as Error)?.message))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 * attempt + Math.random() * 40));
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import type { Knex } from 'knex';
+import { isPostgres } from './database';
+
+/**
+ * Every SQL difference between SQLite and PostgreSQL lives here: catalog queries and the
+ * capture trigger. Identifiers reaching this module come from introspection, never from a
+ * request, and are still quoted.
+ */
+
+export interface ColumnInfo {
+  name: string;
+  /** The declared type as the database reports it, e.g. "VARCHAR(40)", "integer", "text". */
+  type: string;
+  nullable: boolean;
+  /** Character limit for VARCHAR(n)-like columns; null when unlimited or not text. */
+  maxLength: number | null;
+  isText: boolean;
+}
+
+export interface TableInfo {
+  name: string;
+  columns: ColumnInfo[];
+  primaryKey: string[];
+}
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+const TEXT_TYPE = /char|clob|text|string|citext/i;
+
+function classifyType(type: string): { isText: boolean; maxLength: number | null } {
+  // SQLite columns declared without a type store text as it is, so they take replies too.
+  const isText = type.trim() === '' || TEXT_TYPE.test(type);
+  const limit = /\(\s*(\d+)\s*\)/.exec(type);
+  return { isText, maxLength: isText && limit ? Number(limit[1]) : null };
+}
+
+export async function listKbTables(db: Knex): Promise<string[]> {
+  const rows: Array<{ name: string }> = isPostgres(db)
+    ? (await db.raw(
+      `SELECT table_name AS name FROM information_schema.tables
+       WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`,
+    )).rows
+    : await db.raw(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`);
+  return rows.map((row) => row.name).filter((name) => !name.startsWith('kbts_'));
+}
+
+export async function describeKbTable(db: Knex, table: string): Promise<TableInfo | null> {
+  if (isPostgres(db)) return describePostgresTable(db, table);
+  const rows: Array<{ name: string; type: string; notnull: number; pk: number }> =
+    await db.raw(`PRAGMA table_info(${quoteIdentifier(table)})`);
+  if (rows.length === 0) return null;
+  const primaryKey = rows.filter((row) => row.pk > 0).sort((a, b) => a.pk - b.pk).map((row) => row.name);
+  return {
+    name: table,
+    primaryKey,
+    columns: rows.map((row) => ({
+      name: row.name,
+      type: row.type,
+      nullable: row.notnull === 0 && row.pk === 0,
+      ...classifyType(row.type),
+    })),
+  };
+}
+
+async function describePostgresTable(db: Knex, table: string): Promise<TableInfo | null> {
+  const columns = (await db.raw(
+    `SELECT column_name, data_type, character_maximum_length, is_nullable
+     FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?
+     ORDER BY ordinal_position`,
+    [table],
+  )).rows as Array<{ column_name: string; data_type: string; character_maximum_length: number | null; is_nullable: string }>;
+  if (columns.length === 0) return null;
+  const keys = (await db.raw(
+    `SELECT kcu.column_name FROM information_schema.table_constraints tc
+     JOIN information_schema.key_column_usage kcu
+       ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema
+     WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = current_schema() AND tc.table_name = ?
+     ORDER BY kcu.ordinal_position`,
+    [table],
+  )).rows as Array<{ column_name: string }>;
+  return {
+    name: table,
+    primaryKey: keys.map((key) => key.column_name),
+    columns: columns.map((column) => ({
+      name: column.column_name,
+      type: column.character_maximum_length ? `${column.data_type}(${column.character_maximum_length})` : column.data_type,
+      nullable: column.is_nullable === 'YES',
+      isText: TEXT_TYPE.test(column.data_type),
+      maxLength: column.character_maximum_length ?? null,
+    })),
+  };
+}
+
+export function captureTriggerName(integrationId: number): string {
+  return `kbts_capture_${integrationId}`;
+}
+
+/**
+ * The capture trigger records each insert in kbts_publications inside the inserting
+ * transaction, whoever wrote the row: nothing is scanned and out-of-order commits lose nothing.
+ */
+export async function installCaptureTrigger(db: Knex, integrationId: number, table: string, primaryKey: string): Promise<void> {
+  const name = captureTriggerName(integrationId);
+  const id = Number(integrationId);
+  if (isPostgres(db)) {
+    await db.raw(`
+      CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger AS $$
+      BEGIN
+        INSERT INTO kbts_publications (integration_id, record_key, state, attempts, created_at)
+        VALUES (${id}, NEW.${quoteIdentifier(primaryKey)}::text, 'pending', 0,
+                to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+        ON CONFLICT (integration_id, record_key) DO NOTHING;
+        RETURN NEW;
+      END $$ LANGUAGE plpgsql`);
+    await db.raw(`DROP TRIGGER IF EXISTS ${name} ON ${quoteIdentifier(table)}`);
+    await db.raw(`CREATE TRIGGER ${name} AFTER INSERT ON ${quoteIdentifier(table)} FOR EACH ROW EXECUTE FUNCTION ${name}()`);
+    return;
+  }
+  await db.raw(`DROP TRIGGER IF EXISTS ${name}`);
+  await db.raw(`
+    CREATE TRIGGER ${name} AFTER INSERT ON ${quoteIdentifier(table)}
+    BEGIN
+      INSERT OR IGNORE INTO kbts_publications (integration_id, record_key, state, attempts, created_at)
+      VALUES (${id}, CAST(NEW.${quoteIdentifier(primaryKey)} AS TEXT), 'pending', 0, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+    END`);
+}
+
+export async function removeCaptureTrigger(db: Knex, integrationId: number, table: string): Promise<void> {
+  const name = captureTriggerName(integrationId);
+  if (isPostgres(db)) {
+    await db.raw(`DROP TRIGGER IF EXISTS ${name} ON ${quoteIdentifier(table)}`).catch(() => undefined);
+    await db.raw(`DROP FUNCTION IF EXISTS ${name}()`);
+    return;
+  }
+  await db.raw(`DROP TRIGGER IF EXISTS ${name}`);
+}
+
+export async function captureTriggerExists(db: Knex, integrationId: number): Promise<boolean> {
+  const name = captureTriggerName(integrationId);
+  if (isPostgres(db)) {
+    const result = await db.raw('SELECT 1 FROM pg_trigger WHERE tgname = ?', [name]);
+    return result.rows.length > 0;
+  }
+  const rows = await db.raw(`SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?`, [name]);
+  return rows.length > 0;
+}

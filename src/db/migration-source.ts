@@ -1,0 +1,25 @@
+import type { Knex } from 'knex';
+import * as createUsers from '../../migrations/20261122000100_create_users';
+import * as createAccounts from '../../migrations/20261122000200_create_accounts';
+import * as createIntegrations from '../../migrations/20261122000300_create_integrations';
+import * as createPublications from '../../migrations/20261122000400_create_publications';
+import * as createCommunications from '../../migrations/20261122000500_create_communications';
+import * as createLeases from '../../migrations/20261122000600_create_leases';
+
+type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
+
+// Listed statically so migrations run the same from source (tsx) and from the compiled dist/.
+const MIGRATIONS: Array<[string, Migration]> = [
+  ['20261122000100_create_users', createUsers],
+  ['20261122000200_create_accounts', createAccounts],
+  ['20261122000300_create_integrations', createIntegrations],
+  ['20261122000400_create_publications', createPublications],
+  ['20261122000500_create_communications', createCommunications],
+  ['20261122000600_create_leases', createLeases],
+];
+
+export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => MIGRATIONS,
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};

@@ -1,0 +1,136 @@
+import type { Knex } from 'knex';
+import type { SecretBox } from '../lib/secret-box';
+import type { XCredentials } from '../twitter/x-client-factory';
+
+export type AccountEnvironment = 'live' | 'sandbox' | 'custom';
+
+export interface Account {
+  id: number;
+  description: string;
+  environment: AccountEnvironment;
+  apiBaseUrl: string | null;
+  screenName: string | null;
+  xUserId: string | null;
+  lastTestedAt: string | null;
+  lastTestError: string | null;
+  mentionsCursorId: string | null;
+  rateLimitedUntil: string | null;
+  rateLimits: Record<string, { limit: number; remaining: number; reset: number }>;
+}
+
+interface AccountRow {
+  id: number;
+  description: string;
+  environment: AccountEnvironment;
+  api_base_url: string | null;
+  api_key_sealed: string;
+  api_key_secret_sealed: string;
+  access_token_sealed: string;
+  access_token_secret_sealed: string;
+  screen_name: string | null;
+  x_user_id: string | null;
+  last_tested_at: string | null;
+  last_test_error: string | null;
+  mentions_cursor_id: string | null;
+  rate_limited_until: string | null;
+  rate_limits_json: string | null;
+}
+
+function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    description: row.description,
+    environment: row.environment,
+    apiBaseUrl: row.api_base_url,
+    screenName: row.screen_name,
+    xUserId: row.x_user_id,
+    lastTestedAt: row.last_tested_at,
+    lastTestError: row.last_test_error,
+    mentionsCursorId: row.mentions_cursor_id,
+    rateLimitedUntil: row.rate_limited_until,
+    rateLimits: row.rate_limits_json ? JSON.parse(row.rate_limits_json) : {},
+  };
+}
+
+/** The only SQL for kbts_accounts; secrets go in sealed and come out only through credentialsOf. */
+export class AccountStore {
+  constructor(private readonly db: Knex, private readonly box: SecretBox) {}
+
+  async create(input: { description: string; environment: AccountEnvironment; apiBaseUrl: string | null; credentials: XCredentials }, now: string): Promise<number> {
+    const [row] = await this.db('kbts_accounts').insert({
+      description: input.description,
+      environment: input.environment,
+      api_base_url: input.apiBaseUrl,
+      ...this.sealCredentials(input.credentials),
+      created_at: now,
+      updated_at: now,
+    }).returning('id');
+    return typeof row === 'object' ? row.id : row;
+  }
+
+  async get(id: number): Promise<Account | undefined> {
+    const row = await this.db<AccountRow>('kbts_accounts').where({ id }).first();
+    return row ? toAccount(row) : undefined;
+  }
+
+  async list(): Promise<Account[]> {
+    const rows = await this.db<AccountRow>('kbts_accounts').orderBy('id');
+    return rows.map(toAccount);
+  }
+
+  async credentialsOf(id: number): Promise<XCredentials> {
+    const row = await this.db<AccountRow>('kbts_accounts').where({ id }).first();
+    if (!row) throw new Error(`account ${id} does not exist`);
+    return {
+      apiKey: this.box.open(row.api_key_sealed),
+      apiKeySecret: this.box.open(row.api_key_secret_sealed),
+      accessToken: this.box.open(row.access_token_sealed),
+      accessTokenSecret: this.box.open(row.access_token_secret_sealed),
+    };
+  }
+
+  /** Replaces only the credentials given; a blank one keeps what is stored. */
+  async updateCredentials(id: number, credentials: Partial<XCredentials>, now: string): Promise<void> {
+    const sealed: Record<string, string> = {};
+    const columns: Record<keyof XCredentials, string> = {
+      apiKey: 'api_key_sealed', apiKeySecret: 'api_key_secret_sealed',
+      accessToken: 'access_token_sealed', accessTokenSecret: 'access_token_secret_sealed',
+    };
+    for (const [key, column] of Object.entries(columns) as Array<[keyof XCredentials, string]>) {
+      if (credentials[key]) sealed[column] = this.box.seal(credentials[key] as string);
+    }
+    await this.db('kbts_accounts').where({ id }).update({ ...sealed, updated_at: now });
+  }
+
+  async recordLoginTest(id: number, result: { screenName: string; xUserId: string } | { error: string }, now: string): Promise<void> {
+    const update = 'error' in result
+      ? { last_test_error: result.error }
+      : { screen_name: result.screenName, x_user_id: result.xUserId, last_test_error: null };
+    await this.db('kbts_accounts').where({ id }).update({ ...update, last_tested_at: now, updated_at: now });
+  }
+
+  async setMentionsCursor(db: Knex, id: number, cursorId: string): Promise<void> {
+    await db('kbts_accounts').where({ id }).update({ mentions_cursor_id: cursorId });
+  }
+
+  async setRateLimitedUntil(id: number, until: string | null): Promise<void> {
+    await this.db('kbts_accounts').where({ id }).update({ rate_limited_until: until });
+  }
+
+  async saveRateLimits(id: number, limits: Account['rateLimits']): Promise<void> {
+    await this.db('kbts_accounts').where({ id }).update({ rate_limits_json: JSON.stringify(limits) });
+  }
+
+  async remove(id: number): Promise<void> {
+    await this.db('kbts_accounts').where({ id }).delete();
+  }
+
+  private sealCredentials(credentials: XCredentials) {
+    return {
+      api_key_sealed: this.box.seal(credentials.apiKey),
+      api_key_secret_sealed: this.box.seal(credentials.apiKeySecret),
+      access_token_sealed: this.box.seal(credentials.accessToken),
+      access_token_secret_sealed: this.box.seal(credentials.accessTokenSecret),
+    };
+  }
+}

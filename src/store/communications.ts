@@ -1,0 +1,123 @@
+import type { Knex } from 'knex';
+
+export type Direction = 'out' | 'in';
+
+export interface Communication {
+  id: number;
+  integrationId: number;
+  publicationId: number | null;
+  recordKey: string;
+  direction: Direction;
+  tweetId: string;
+  conversationId: string | null;
+  inReplyToTweetId: string | null;
+  authorId: string | null;
+  authorUsername: string | null;
+  text: string;
+  tweetCreatedAt: string | null;
+  applied: boolean;
+  notAppliedReason: string | null;
+  recordedAt: string;
+}
+
+export type NewCommunication = Omit<Communication, 'id'>;
+
+interface CommunicationRow {
+  id: number;
+  integration_id: number;
+  publication_id: number | null;
+  record_key: string;
+  direction: Direction;
+  tweet_id: string;
+  conversation_id: string | null;
+  in_reply_to_tweet_id: string | null;
+  author_id: string | null;
+  author_username: string | null;
+  text: string;
+  tweet_created_at: string | null;
+  applied: boolean | number;
+  not_applied_reason: string | null;
+  recorded_at: string;
+}
+
+function toCommunication(row: CommunicationRow): Communication {
+  return {
+    id: row.id,
+    integrationId: row.integration_id,
+    publicationId: row.publication_id,
+    recordKey: row.record_key,
+    direction: row.direction,
+    tweetId: row.tweet_id,
+    conversationId: row.conversation_id,
+    inReplyToTweetId: row.in_reply_to_tweet_id,
+    authorId: row.author_id,
+    authorUsername: row.author_username,
+    text: row.text,
+    tweetCreatedAt: row.tweet_created_at,
+    applied: Boolean(row.applied),
+    notAppliedReason: row.not_applied_reason,
+    recordedAt: row.recorded_at,
+  };
+}
+
+function toRow(entry: NewCommunication) {
+  return {
+    integration_id: entry.integrationId,
+    publication_id: entry.publicationId,
+    record_key: entry.recordKey,
+    direction: entry.direction,
+    tweet_id: entry.tweetId,
+    conversation_id: entry.conversationId,
+    in_reply_to_tweet_id: entry.inReplyToTweetId,
+    author_id: entry.authorId,
+    author_username: entry.authorUsername,
+    text: entry.text,
+    tweet_created_at: entry.tweetCreatedAt,
+    applied: entry.applied,
+    not_applied_reason: entry.notAppliedReason,
+    recorded_at: entry.recordedAt,
+  };
+}
+
+/** The communications log: every tweet out and reply in, unique by tweet id. */
+export class CommunicationStore {
+  constructor(private readonly db: Knex) {}
+
+  /** Inserts the entries not logged yet; returns how many were new. */
+  async insert(db: Knex, entries: NewCommunication[]): Promise<number> {
+    let inserted = 0;
+    for (let i = 0; i < entries.length; i += 100) {
+      const rows = entries.slice(i, i + 100).map(toRow);
+      const result = await db('kbts_communications').insert(rows).onConflict('tweet_id').ignore().returning('id');
+      inserted += result.length;
+    }
+    return inserted;
+  }
+
+  async loggedTweetIds(db: Knex, tweetIds: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < tweetIds.length; i += 500) {
+      const rows: Array<{ tweet_id: string }> = await db('kbts_communications').select('tweet_id').whereIn('tweet_id', tweetIds.slice(i, i + 500));
+      for (const row of rows) found.add(row.tweet_id);
+    }
+    return found;
+  }
+
+  async listForPublication(publicationId: number): Promise<Communication[]> {
+    const rows = await this.db<CommunicationRow>('kbts_communications').where({ publication_id: publicationId }).orderBy('id');
+    return rows.map(toCommunication);
+  }
+
+  async list(filter: { integrationId?: number; direction?: Direction; applied?: boolean; limit?: number; offset?: number } = {}): Promise<Communication[]> {
+    const query = this.db<CommunicationRow>('kbts_communications').orderBy('id', 'desc').limit(filter.limit ?? 100).offset(filter.offset ?? 0);
+    if (filter.integrationId !== undefined) query.where({ integration_id: filter.integrationId });
+    if (filter.direction) query.where({ direction: filter.direction });
+    if (filter.applied !== undefined) query.where({ applied: filter.applied });
+    return (await query).map(toCommunication);
+  }
+
+  async countApplied(integrationId: number): Promise<number> {
+    const row = await this.db('kbts_communications').where({ integration_id: integrationId, direction: 'in', applied: true }).count({ count: '*' }).first();
+    return Number(row?.count ?? 0);
+  }
+}
