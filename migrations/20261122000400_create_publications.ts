@@ -10,6 +10,9 @@ export async function up(knex: Knex): Promise<void> {
     table.string('state', 20).notNullable();
     table.text('reason');
     table.string('tweet_id', 40);
+    // The text fixed at the first attempt (JSON array of parts), so a retry or reconciliation
+    // looks for exactly what was sent even if the record was edited since.
+    table.text('planned_parts');
     table.integer('attempts').notNullable().defaultTo(0);
     table.string('attempt_started_at', 30);
     table.string('next_attempt_at', 30);

@@ -116,6 +116,13 @@ export class CommunicationStore {
     return (await query).map(toCommunication);
   }
 
+  /** The first tweet the KB posted for these integrations: no reply to a record can be older. */
+  async firstOutgoing(integrationIds: number[]): Promise<string | undefined> {
+    const row = await this.db('kbts_communications').whereIn('integration_id', integrationIds)
+      .where({ direction: 'out' }).orderBy('id').first('tweet_id');
+    return row?.tweet_id;
+  }
+
   async countApplied(integrationId: number): Promise<number> {
     const row = await this.db('kbts_communications').where({ integration_id: integrationId, direction: 'in', applied: true }).count({ count: '*' }).first();
     return Number(row?.count ?? 0);

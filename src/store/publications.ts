@@ -9,6 +9,7 @@ export interface Publication {
   state: PublicationState;
   reason: string | null;
   tweetId: string | null;
+  plannedParts: string[] | null;
   attempts: number;
   attemptStartedAt: string | null;
   nextAttemptAt: string | null;
@@ -23,6 +24,7 @@ interface PublicationRow {
   state: PublicationState;
   reason: string | null;
   tweet_id: string | null;
+  planned_parts: string | null;
   attempts: number;
   attempt_started_at: string | null;
   next_attempt_at: string | null;
@@ -38,6 +40,7 @@ function toPublication(row: PublicationRow): Publication {
     state: row.state,
     reason: row.reason,
     tweetId: row.tweet_id,
+    plannedParts: row.planned_parts ? JSON.parse(row.planned_parts) : null,
     attempts: row.attempts,
     attemptStartedAt: row.attempt_started_at,
     nextAttemptAt: row.next_attempt_at,
@@ -77,10 +80,18 @@ export class PublicationStore {
    * pending → sending, committed before the API call. Conditional on the state read, so two
    * workers can never both own the same attempt.
    */
-  async beginAttempt(publication: Publication, now: string): Promise<boolean> {
+  async beginAttempt(publication: Publication, parts: string[], now: string): Promise<boolean> {
     const changed = await this.db('kbts_publications')
       .where({ id: publication.id, state: publication.state, attempts: publication.attempts })
-      .update({ state: 'sending', attempts: publication.attempts + 1, attempt_started_at: now, next_attempt_at: null, updated_at: now });
+      .update({
+        state: 'sending',
+        attempts: publication.attempts + 1,
+        planned_parts: JSON.stringify(parts),
+        // The first attempt's start bounds the reconciliation window of every later one.
+        attempt_started_at: publication.attemptStartedAt ?? now,
+        next_attempt_at: null,
+        updated_at: now,
+      });
     return changed === 1;
   }
 

@@ -1,0 +1,115 @@
+import { errorMessage } from '../lib/errors';
+import { toIso } from '../lib/clock';
+import type { Account } from '../store/accounts';
+import type { Integration } from '../store/integrations';
+import { publishDueRecords } from './publisher';
+import { collectReplies } from './reply-collector';
+import type { SyncDeps } from './sync-deps';
+
+export interface CycleCounts {
+  published: number;
+  skipped: number;
+  failed: number;
+  deferred: number;
+  repliesApplied: number;
+  repliesLogged: number;
+  apiCalls: number;
+  /** Accounts left alone because another worker holds them. */
+  accountsBusy: number;
+  errors: string[];
+}
+
+export function emptyCounts(): CycleCounts {
+  return { published: 0, skipped: 0, failed: 0, deferred: 0, repliesApplied: 0, repliesLogged: 0, apiCalls: 0, accountsBusy: 0, errors: [] };
+}
+
+const LEASE_SECONDS = 60;
+
+/**
+ * One publish + collect cycle. Work is grouped by account (X's rate limits are per user), and
+ * each account is worked under a lease so two processes never work it at once.
+ */
+export async function runPollCycle(deps: SyncDeps, options: { integrationId?: number } = {}): Promise<CycleCounts> {
+  const counts = emptyCounts();
+  let integrations = (await deps.integrations.list()).filter((integration) => integration.status === 'active');
+  if (options.integrationId !== undefined) integrations = integrations.filter((integration) => integration.id === options.integrationId);
+  const byAccount = new Map<number, Integration[]>();
+  for (const integration of integrations) {
+    byAccount.set(integration.accountId, [...(byAccount.get(integration.accountId) ?? []), integration]);
+  }
+  for (const [accountId, accountIntegrations] of byAccount) {
+    try {
+      await pollAccount(deps, accountId, accountIntegrations, counts);
+    } catch (error) {
+      // One account's failure never stops the others.
+      const message = errorMessage(error);
+      counts.errors.push(`account ${accountId}: ${message}`);
+      deps.logger.error('poll of account failed', { accountId, error: message });
+      for (const integration of accountIntegrations) await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), message);
+    }
+  }
+  return counts;
+}
+
+async function pollAccount(deps: SyncDeps, accountId: number, integrations: Integration[], counts: CycleCounts): Promise<void> {
+  const leaseName = `account:${accountId}`;
+  const leaseUntil = () => toIso(deps.clock.now().plus({ seconds: LEASE_SECONDS }));
+  if (!(await deps.leases.tryAcquire(leaseName, deps.workerId, toIso(deps.clock.now()), leaseUntil()))) {
+    counts.accountsBusy++;
+    return;
+  }
+  const renewal = setInterval(() => {
+    deps.leases.renew(leaseName, deps.workerId, leaseUntil()).catch((error) => deps.logger.warn('lease renewal failed', { leaseName, error }));
+  }, (LEASE_SECONDS * 1000) / 3);
+  try {
+    const account = await deps.accounts.get(accountId) as Account;
+    const x = await deps.createXClient(account);
+    try {
+      let refused: string | null = null;
+      for (const integration of integrations) {
+        const { counts: published, stop } = await publishDueRecords(deps, integration, account, x);
+        counts.published += published.published;
+        counts.skipped += published.skipped;
+        counts.failed += published.failed;
+        counts.deferred += published.deferred;
+        if (stop?.kind === 'rate_limit') {
+          // Each record waits on its own next_attempt_at; this is for people to see.
+          await deps.accounts.setRateLimitedUntil(account.id, stop.until);
+          break;
+        }
+        if (stop?.kind === 'account_refused') {
+          refused = stop.reason;
+          break;
+        }
+      }
+      if (!refused) {
+        const collected = await collectReplies(deps, account, await deps.integrations.listForAccount(account.id), x).catch(async (error) => {
+          if (error?.kind === 'auth' || error?.kind === 'access') {
+            refused = error.message;
+            return { repliesApplied: 0, repliesLogged: 0 };
+          }
+          if (error?.kind === 'rate_limit') {
+            await deps.accounts.setRateLimitedUntil(account.id, error.resetAt ? new Date(error.resetAt).toISOString() : null);
+            return { repliesApplied: 0, repliesLogged: 0 };
+          }
+          throw error;
+        });
+        counts.repliesApplied += collected.repliesApplied;
+        counts.repliesLogged += collected.repliesLogged;
+      }
+      if (refused) {
+        // The whole account is refused: stop its integrations with the reason instead of retrying forever.
+        await deps.integrations.pauseAccount(account.id, refused, toIso(deps.clock.now()));
+        counts.errors.push(`account ${account.id}: ${refused}`);
+        deps.logger.warn('integrations paused: X refused the account', { accountId: account.id, reason: refused });
+      }
+      for (const integration of integrations) await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), refused);
+      await deps.accounts.saveRateLimits(account.id, Object.fromEntries(x.rateLimits));
+    } finally {
+      counts.apiCalls += x.totalCalls;
+    }
+  } finally {
+    clearInterval(renewal);
+    await deps.leases.release(leaseName, deps.workerId).catch(() => undefined);
+  }
+}

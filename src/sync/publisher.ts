@@ -1,0 +1,197 @@
+import { continueRefusal, parseYesNo } from '../kb/yes-no';
+import { readRecord, type KbRecord } from '../kb/records';
+import { toIso } from '../lib/clock';
+import type { Account } from '../store/accounts';
+import type { Integration } from '../store/integrations';
+import type { Publication } from '../store/publications';
+import { XApiError } from '../twitter/errors';
+import { backoffDelay, type XClient } from '../twitter/x-client';
+import { planTweet } from './long-text';
+import { unescapeXText } from './response-format';
+import type { SyncDeps } from './sync-deps';
+
+export interface PublishCounts {
+  published: number;
+  skipped: number;
+  failed: number;
+  deferred: number;
+}
+
+/** Why publishing for this account stopped early, if it did. */
+export type PublishStop = null | { kind: 'rate_limit'; until: string } | { kind: 'account_refused'; reason: string };
+
+type Outcome = 'sent' | 'skipped' | 'failed' | 'deferred' | 'not_mine' | PublishStop;
+
+// How far before the first attempt reconciliation looks, for clock differences with X.
+const RECONCILE_SKEW_MS = 60_000;
+
+/** X may rewrite links (t.co) and escapes &, < and >: compare what a person would read. */
+function comparable(text: string): string {
+  return unescapeXText(text).normalize('NFC').replace(/https?:\/\/\S+/g, 'URL').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Publishes the integration's due records: pending → sending → sent | failed | skipped.
+ * An unknown outcome is reconciled against the account's own recent tweets before any retry.
+ */
+export async function publishDueRecords(
+  deps: SyncDeps, integration: Integration, account: Account, x: XClient,
+): Promise<{ counts: PublishCounts; stop: PublishStop }> {
+  const counts: PublishCounts = { published: 0, skipped: 0, failed: 0, deferred: 0 };
+  const due = await deps.publications.listDue(integration.id, toIso(deps.clock.now()), deps.settings.publishBatchSize);
+  for (const publication of due) {
+    const outcome = await publishOne(deps, integration, account, x, publication);
+    if (outcome === 'sent') counts.published++;
+    else if (outcome === 'skipped') counts.skipped++;
+    else if (outcome === 'failed') counts.failed++;
+    else if (outcome === 'deferred') counts.deferred++;
+    else if (outcome !== 'not_mine' && outcome !== null) return { counts, stop: outcome };
+  }
+  return { counts, stop: null };
+}
+
+/** The checks of a record that has not been attempted yet; a refusal says why in words. */
+function planFirstAttempt(integration: Integration, record: KbRecord | undefined): { parts: string[] } | { final: 'skipped' | 'failed'; reason: string } {
+  if (!record) return { final: 'skipped', reason: 'the record was deleted before it was tweeted' };
+  for (const [label, column] of [['tweet field', integration.tweetField], ['continue field', integration.continueField]] as const) {
+    if (!(column in record)) {
+      return { final: 'failed', reason: `the ${label} '${column}' no longer exists in table '${integration.tableName}'; edit the integration` };
+    }
+  }
+  const refusal = continueRefusal(parseYesNo(record[integration.continueField]));
+  if (refusal) return { final: 'skipped', reason: `not tweeted: the ${refusal}` };
+  const plan = planTweet(record[integration.tweetField], integration.longTextPolicy);
+  if (!plan.ok) return { final: 'failed', reason: plan.reason };
+  return { parts: plan.parts };
+}
+
+async function publishOne(deps: SyncDeps, integration: Integration, account: Account, x: XClient, publication: Publication): Promise<Outcome> {
+  const now = () => toIso(deps.clock.now());
+  const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
+  let parts = publication.plannedParts;
+  if (!parts) {
+    const record = await readRecord(deps.db, location, publication.recordKey).catch((error: Error) => {
+      throw new Error(`cannot read record ${publication.recordKey} of table '${integration.tableName}': ${error.message}`);
+    });
+    const plan = planFirstAttempt(integration, record);
+    if ('final' in plan) {
+      await deps.publications.markFinal(publication.id, plan.final, plan.reason, now());
+      return plan.final;
+    }
+    parts = plan.parts;
+  }
+  if (!(await deps.publications.beginAttempt(publication, parts, now()))) return 'not_mine';
+  const startedAt = publication.attemptStartedAt ?? now();
+  const posted = (await deps.communications.listForPublication(publication.id))
+    .filter((entry) => entry.direction === 'out').map((entry) => entry.tweetId);
+  const outcomeWasUnknown = publication.state === 'sending';
+
+  const recordPosted = async (tweetId: string) => {
+    const index = posted.length;
+    posted.push(tweetId);
+    const last = posted.length === parts.length;
+    await deps.db.transaction(async (trx) => {
+      await deps.communications.insert(trx, [{
+        integrationId: integration.id,
+        publicationId: publication.id,
+        recordKey: publication.recordKey,
+        direction: 'out',
+        tweetId,
+        conversationId: posted[0],
+        inReplyToTweetId: index > 0 ? posted[index - 1] : null,
+        authorId: account.xUserId,
+        authorUsername: account.screenName,
+        text: parts[index],
+        tweetCreatedAt: null,
+        applied: true,
+        notAppliedReason: null,
+        recordedAt: now(),
+      }]);
+      if (index === 0 && !last) await deps.publications.setRootTweet(trx, publication.id, tweetId, now());
+      if (last) await deps.publications.markSent(trx, publication.id, posted[0], now());
+    });
+  };
+
+  const reconcile = async (): Promise<boolean> => {
+    const since = new Date(Date.parse(startedAt) - RECONCILE_SKEW_MS).toISOString();
+    const ownTweets = await x.ownTweetsSince(account.xUserId as string, since);
+    let found = false;
+    for (let index = posted.length; index < parts.length; index++) {
+      const parent = index > 0 ? posted[index - 1] : null;
+      const match = ownTweets.find((tweet) => comparable(tweet.text) === comparable(parts[index])
+        && (parent === null || tweet.inReplyToTweetId === parent) && !posted.includes(tweet.id));
+      if (!match) break;
+      await recordPosted(match.id);
+      found = true;
+    }
+    return found;
+  };
+
+  const giveBack = async (nextAttemptAt: string | null, reason: string) => {
+    if (outcomeWasUnknown || posted.length > 0) await deps.publications.deferUnknown(publication.id, nextAttemptAt ?? now(), reason, now());
+    else await deps.publications.returnToPending(publication.id, nextAttemptAt, reason, now());
+  };
+
+  try {
+    if (outcomeWasUnknown) await reconcile();
+    let attempt = 0;
+    while (posted.length < parts.length) {
+      const index = posted.length;
+      try {
+        const tweet = await x.postTweet(parts[index], index > 0 ? posted[index - 1] : null);
+        await recordPosted(tweet.id);
+        attempt = 0;
+      } catch (caught) {
+        const error = caught as XApiError;
+        if (!(error instanceof XApiError)) throw error;
+        if (error.kind === 'unknown_outcome' || error.kind === 'duplicate') {
+          if (await reconcile()) continue;
+          if (error.kind === 'duplicate') {
+            const reason = `X refused the text as a duplicate of an earlier post by the account, and this record's post was not found among the account's tweets since ${startedAt}`;
+            await deps.publications.markFinal(publication.id, 'failed', reason, now());
+            return 'failed';
+          }
+          attempt++;
+          if (attempt >= deps.settings.maxPostAttemptsPerCycle) {
+            const next = deps.clock.now().plus({ milliseconds: backoffDelay(deps.settings.retryBaseMs, attempt) });
+            await deps.publications.deferUnknown(publication.id, toIso(next), `outcome unknown, will check and retry: ${error.message}`, now());
+            return 'deferred';
+          }
+          await deps.clock.sleep(backoffDelay(deps.settings.retryBaseMs, attempt));
+          continue;
+        }
+        if (error.kind === 'rate_limit') {
+          const until = error.resetAt ? new Date(error.resetAt).toISOString() : toIso(deps.clock.now().plus({ minutes: 15 }));
+          await giveBack(until, 'waiting for the X rate limit to reset');
+          return { kind: 'rate_limit', until };
+        }
+        if (error.kind === 'auth' || error.kind === 'access') {
+          await giveBack(null, error.message);
+          return { kind: 'account_refused', reason: error.message };
+        }
+        if (error.kind === 'transient') {
+          await giveBack(toIso(deps.clock.now().plus({ milliseconds: backoffDelay(deps.settings.retryBaseMs, 1) })), error.message);
+          return 'deferred';
+        }
+        const reason = index === 0 ? error.message : `part ${index + 1} of ${parts.length} of the thread was refused: ${error.message}`;
+        await deps.publications.markFinal(publication.id, 'failed', reason, now());
+        return 'failed';
+      }
+    }
+    return 'sent';
+  } catch (caught) {
+    // Reads during reconciliation can fail too; the attempt stays unknown and is checked next time.
+    if (caught instanceof XApiError) {
+      if (caught.kind === 'auth' || caught.kind === 'access') {
+        await deps.publications.deferUnknown(publication.id, now(), caught.message, now());
+        return { kind: 'account_refused', reason: caught.message };
+      }
+      const next = caught.kind === 'rate_limit' && caught.resetAt
+        ? new Date(caught.resetAt).toISOString()
+        : toIso(deps.clock.now().plus({ milliseconds: backoffDelay(deps.settings.retryBaseMs, 2) }));
+      await deps.publications.deferUnknown(publication.id, next, `could not check whether the post was created: ${caught.message}`, now());
+      return caught.kind === 'rate_limit' ? { kind: 'rate_limit', until: next } : 'deferred';
+    }
+    throw caught;
+  }
+}

@@ -1,0 +1,47 @@
+import { DateTime } from 'luxon';
+import type { ResponseMode } from '../kb/schema';
+
+export interface ReplyEntryInput {
+  createdAt: string;
+  username: string;
+  text: string;
+}
+
+/**
+ * X puts the replied-to handles in front of a reply ("@kb_account @bob thanks!"); the entry
+ * shows what the person wrote. A reply made only of handles is kept whole.
+ */
+export function replyBody(text: string): string {
+  const body = text.replace(/^(?:@\w{1,15}\s+)+/, '');
+  return body.trim() === '' ? text.trim() : body;
+}
+
+/** X sends text HTML-escaped (&amp; &lt; &gt;); the record holds what the person typed. */
+export function unescapeXText(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/** `[2026-11-22 14:03 UTC] @alice: the reply text`, stamped in the integration's time zone. */
+export function formatEntry(reply: ReplyEntryInput, timeZone: string): string {
+  const stamp = DateTime.fromISO(reply.createdAt, { zone: 'utc' }).setZone(timeZone).setLocale('en-US');
+  return `[${stamp.toFormat('yyyy-MM-dd HH:mm ZZZZ')}] @${reply.username}: ${replyBody(unescapeXText(reply.text))}`;
+}
+
+/** The field's new content after entries (oldest first) are applied in the given mode. */
+export function applyEntries(current: string | null, entries: string[], mode: ResponseMode): string {
+  if (entries.length === 0) return current ?? '';
+  const existing = current ?? '';
+  switch (mode) {
+    case 'overwrite':
+      return entries[entries.length - 1];
+    case 'prepend':
+      // Newest on top: the last applied entry ends up first.
+      return [...entries].reverse().concat(existing === '' ? [] : [existing]).join('\n');
+    default:
+      return (existing === '' ? [] : [existing]).concat(entries).join('\n');
+  }
+}
+
+export function isValidTimeZone(zone: string): boolean {
+  return DateTime.now().setZone(zone).isValid;
+}

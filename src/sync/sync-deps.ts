@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import type { Clock } from '../lib/clock';
+import type { Logger } from '../lib/logger';
+import type { Account, AccountStore } from '../store/accounts';
+import type { CommunicationStore } from '../store/communications';
+import type { IntegrationStore } from '../store/integrations';
+import type { LeaseStore } from '../store/leases';
+import type { PublicationStore } from '../store/publications';
+import type { XClient } from '../twitter/x-client';
+
+export interface SyncSettings {
+  retryBaseMs: number;
+  maxRateLimitWaitMs: number;
+  replyOverlapSeconds: number;
+  /** Attempts at one post within a cycle before an unknown outcome is left for the next cycle. */
+  maxPostAttemptsPerCycle: number;
+  /** Records published per integration per cycle, so one tick stays bounded. */
+  publishBatchSize: number;
+}
+
+export interface SyncDeps {
+  db: Knex;
+  accounts: AccountStore;
+  integrations: IntegrationStore;
+  publications: PublicationStore;
+  communications: CommunicationStore;
+  leases: LeaseStore;
+  clock: Clock;
+  logger: Logger;
+  settings: SyncSettings;
+  createXClient(account: Account): Promise<XClient>;
+  /** Who this process is, for lease rows. */
+  workerId: string;
+}
+
+export const DEFAULT_SYNC_SETTINGS: Omit<SyncSettings, 'retryBaseMs' | 'maxRateLimitWaitMs' | 'replyOverlapSeconds'> = {
+  maxPostAttemptsPerCycle: 3,
+  publishBatchSize: 1000,
+};

@@ -1,0 +1,26 @@
+// X ids are snowflakes: the milliseconds since X's epoch sit above the low 22 bits, so ids
+// order by time and a time offset can be turned into an id offset.
+const TIME_SHIFT = 22n;
+
+export function compareTweetIds(a: string, b: string): number {
+  const left = BigInt(a);
+  const right = BigInt(b);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+export function maxTweetId(ids: Iterable<string>): string | null {
+  let max: string | null = null;
+  for (const id of ids) if (max === null || compareTweetIds(id, max) > 0) max = id;
+  return max;
+}
+
+/** An id from `seconds` before the given one, for re-reading an overlap behind a cursor. */
+export function tweetIdSecondsBefore(id: string, seconds: number): string {
+  const shifted = BigInt(id) - (BigInt(Math.round(seconds * 1000)) << TIME_SHIFT);
+  return shifted > 0n ? shifted.toString() : '1';
+}
+
+export function tweetIdBefore(id: string): string {
+  const previous = BigInt(id) - 1n;
+  return previous > 0n ? previous.toString() : '1';
+}

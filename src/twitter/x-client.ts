@@ -1,0 +1,185 @@
+import type { TwitterApi, ITwitterApiClientPlugin } from 'twitter-api-v2';
+import type { Clock } from '../lib/clock';
+import { classifyXError, XApiError } from './errors';
+import { createTwitterApi, type XCredentials } from './x-client-factory';
+
+export interface XTweet {
+  id: string;
+  text: string;
+  authorId: string | null;
+  authorUsername: string | null;
+  createdAt: string | null;
+  conversationId: string | null;
+  inReplyToTweetId: string | null;
+}
+
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  reset: number;
+}
+
+export interface XClientOptions {
+  credentials: XCredentials;
+  apiBaseUrl?: string | null;
+  clock: Clock;
+  retryBaseMs: number;
+  maxRateLimitWaitMs: number;
+  /** Reads are retried this many times on transient errors before giving up for this cycle. */
+  maxReadAttempts?: number;
+}
+
+interface RawTweet {
+  id: string;
+  text: string;
+  author_id?: string;
+  created_at?: string;
+  conversation_id?: string;
+  referenced_tweets?: Array<{ type: string; id: string }>;
+}
+
+interface RawPage {
+  data?: RawTweet[];
+  includes?: { users?: Array<{ id: string; username: string }> };
+  meta?: { result_count?: number; next_token?: string; newest_id?: string };
+}
+
+const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets';
+
+function endpointKey(method: string, url: string): string {
+  const path = new URL(url).pathname.replace(/^.*?\/2\//, '/2/');
+  return `${method.toUpperCase()} ${path.replace(/\/\d+(?=\/|$)/g, '/:id')}`;
+}
+
+/**
+ * One account's view of X: the real twitter-api-v2 client, with errors classified, reads
+ * retried with backoff, short rate-limit waits taken, and every call counted.
+ */
+export class XClient {
+  readonly calls = new Map<string, number>();
+  readonly rateLimits = new Map<string, RateLimitState>();
+  private readonly api: TwitterApi;
+  private readonly maxReadAttempts: number;
+
+  constructor(private readonly options: XClientOptions) {
+    const tracker: ITwitterApiClientPlugin = {
+      onBeforeRequest: ({ url, params }) => {
+        const key = endpointKey(params.method ?? 'GET', url.toString());
+        this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
+      },
+      onAfterRequest: ({ url, params, response }) => {
+        if (response.rateLimit) this.rateLimits.set(endpointKey(params.method ?? 'GET', url.toString()), { ...response.rateLimit });
+      },
+      onResponseError: ({ url, params, error }) => {
+        if (error.rateLimit) this.rateLimits.set(endpointKey(params.method ?? 'GET', url.toString()), { ...error.rateLimit });
+      },
+    };
+    this.api = createTwitterApi(options.credentials, options.apiBaseUrl, [tracker]);
+    this.maxReadAttempts = options.maxReadAttempts ?? 4;
+  }
+
+  get totalCalls(): number {
+    let total = 0;
+    for (const count of this.calls.values()) total += count;
+    return total;
+  }
+
+  async me(): Promise<{ id: string; username: string; name: string }> {
+    const body = await this.read(() => this.api.v2.get<{ data: { id: string; username: string; name: string } }>('users/me'));
+    return body.data;
+  }
+
+  /** Posts once; never retried here, because a lost answer may hide a created tweet. */
+  async postTweet(text: string, inReplyToTweetId?: string | null): Promise<{ id: string; text: string }> {
+    const body: Record<string, unknown> = { text };
+    if (inReplyToTweetId) body.reply = { in_reply_to_tweet_id: inReplyToTweetId };
+    try {
+      const result = await this.withRateLimitWait(() => this.api.v2.post<{ data: { id: string; text: string } }>('tweets', body));
+      if (!result?.data?.id) throw new XApiError('unknown_outcome', 'X answered without a tweet id');
+      return result.data;
+    } catch (error) {
+      throw classifyXError(error, true);
+    }
+  }
+
+  /** The account's own tweets since a moment, newest first, all pages (for reconciliation). */
+  async ownTweetsSince(userId: string, startTime: string): Promise<XTweet[]> {
+    return this.readAllPages(`users/${userId}/tweets`, { start_time: startTime, max_results: 100, 'tweet.fields': TWEET_FIELDS }, 'pagination_token');
+  }
+
+  /** Mentions of the account newer than sinceId, all pages, with authors' usernames. */
+  async mentionsSince(userId: string, sinceId: string | null): Promise<XTweet[]> {
+    const query: Record<string, string | number> = { max_results: 100, 'tweet.fields': TWEET_FIELDS, expansions: 'author_id', 'user.fields': 'username' };
+    if (sinceId) query.since_id = sinceId;
+    return this.readAllPages(`users/${userId}/mentions`, query, 'pagination_token');
+  }
+
+  async searchRecent(queryText: string, sinceId: string | null): Promise<XTweet[]> {
+    const query: Record<string, string | number> = { query: queryText, max_results: 100, 'tweet.fields': TWEET_FIELDS, expansions: 'author_id', 'user.fields': 'username' };
+    if (sinceId) query.since_id = sinceId;
+    return this.readAllPages('tweets/search/recent', query, 'next_token');
+  }
+
+  private async readAllPages(path: string, query: Record<string, string | number>, pageParameter: 'pagination_token' | 'next_token'): Promise<XTweet[]> {
+    const tweets: XTweet[] = [];
+    let token: string | undefined;
+    do {
+      const pageQuery = token ? { ...query, [pageParameter]: token } : query;
+      const page = await this.read(() => this.api.v2.get<RawPage>(path, pageQuery));
+      const usernames = new Map((page.includes?.users ?? []).map((user) => [user.id, user.username]));
+      for (const raw of page.data ?? []) tweets.push(toTweet(raw, usernames));
+      token = page.meta?.next_token;
+    } while (token);
+    return tweets;
+  }
+
+  private async read<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.withRateLimitWait(call);
+      } catch (error) {
+        const classified = classifyXError(error, false);
+        if (classified.kind !== 'transient' || attempt >= this.maxReadAttempts) throw classified;
+        await this.options.clock.sleep(backoffDelay(this.options.retryBaseMs, attempt));
+      }
+    }
+  }
+
+  /** A 429 whose reset is near is waited out once; a later one is the caller's to defer. */
+  private async withRateLimitWait<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const classified = classifyXError(error, false);
+      if (classified.kind !== 'rate_limit') throw error;
+      const waitMs = (classified.resetAt ?? Infinity) - this.options.clock.now().toMillis();
+      if (!(waitMs <= this.options.maxRateLimitWaitMs)) throw classified;
+      await this.options.clock.sleep(Math.max(0, waitMs) + 250);
+      try {
+        return await call();
+      } catch (second) {
+        const again = classifyXError(second, false);
+        if (again.kind === 'rate_limit') throw again;
+        throw second;
+      }
+    }
+  }
+}
+
+function toTweet(raw: RawTweet, usernames: Map<string, string>): XTweet {
+  return {
+    id: raw.id,
+    text: raw.text,
+    authorId: raw.author_id ?? null,
+    authorUsername: raw.author_id ? usernames.get(raw.author_id) ?? null : null,
+    createdAt: raw.created_at ?? null,
+    conversationId: raw.conversation_id ?? null,
+    inReplyToTweetId: raw.referenced_tweets?.find((ref) => ref.type === 'replied_to')?.id ?? null,
+  };
+}
+
+/** Exponential backoff with "equal jitter" (half fixed, half random), capped at one minute. */
+export function backoffDelay(baseMs: number, attempt: number): number {
+  const ceiling = Math.min(60_000, baseMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
