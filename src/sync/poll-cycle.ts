@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { errorMessage } from '../lib/errors';
 import { toIso } from '../lib/clock';
 import type { Account } from '../store/accounts';
@@ -53,13 +54,15 @@ export async function runPollCycle(deps: SyncDeps, options: { integrationId?: nu
 
 async function pollAccount(deps: SyncDeps, accountId: number, integrations: Integration[], counts: CycleCounts): Promise<void> {
   const leaseName = `account:${accountId}`;
+  // Unique per cycle, so two cycles in one process also exclude each other.
+  const holder = `${deps.workerId}:${crypto.randomBytes(4).toString('hex')}`;
   const leaseUntil = () => toIso(deps.clock.now().plus({ seconds: LEASE_SECONDS }));
-  if (!(await deps.leases.tryAcquire(leaseName, deps.workerId, toIso(deps.clock.now()), leaseUntil()))) {
+  if (!(await deps.leases.tryAcquire(leaseName, holder, toIso(deps.clock.now()), leaseUntil()))) {
     counts.accountsBusy++;
     return;
   }
   const renewal = setInterval(() => {
-    deps.leases.renew(leaseName, deps.workerId, leaseUntil()).catch((error) => deps.logger.warn('lease renewal failed', { leaseName, error }));
+    deps.leases.renew(leaseName, holder, leaseUntil()).catch((error) => deps.logger.warn('lease renewal failed', { leaseName, error }));
   }, (LEASE_SECONDS * 1000) / 3);
   try {
     const account = await deps.accounts.get(accountId) as Account;
@@ -110,6 +113,6 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
     }
   } finally {
     clearInterval(renewal);
-    await deps.leases.release(leaseName, deps.workerId).catch(() => undefined);
+    await deps.leases.release(leaseName, holder).catch(() => undefined);
   }
 }

@@ -1,0 +1,85 @@
+import crypto from 'node:crypto';
+import os from 'node:os';
+import type { Config } from './config';
+import { createDb, migrateToLatest, type Db } from './db/database';
+import { systemClock, type Clock } from './lib/clock';
+import { createLogger, type Logger } from './lib/logger';
+import { SecretBox } from './lib/secret-box';
+import type { AccountSetupDeps } from './setup/account-setup';
+import type { IntegrationSetupDeps } from './setup/integration-setup';
+import { AccountStore, type Account, type AccountEnvironment } from './store/accounts';
+import { CommunicationStore } from './store/communications';
+import { IntegrationStore } from './store/integrations';
+import { LeaseStore } from './store/leases';
+import { PublicationStore } from './store/publications';
+import { UserStore } from './store/users';
+import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/sync-deps';
+import { XClient } from './twitter/x-client';
+import type { XCredentials } from './twitter/x-client-factory';
+
+export interface Services {
+  config: Readonly<Config>;
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  accounts: AccountStore;
+  integrations: IntegrationStore;
+  publications: PublicationStore;
+  communications: CommunicationStore;
+  leases: LeaseStore;
+  users: UserStore;
+  sync: SyncDeps;
+  accountSetup: AccountSetupDeps;
+  integrationSetup: IntegrationSetupDeps;
+  close(): Promise<void>;
+}
+
+/** Where a sandbox account talks to: the emulator mounted inside this product's own server. */
+export function sandboxApiBaseUrl(config: Readonly<Config>): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}/sandbox/x`;
+}
+
+/** The composition root: builds every part from the config and hands each what it needs. */
+export async function buildServices(config: Readonly<Config>, options: { clock?: Clock; logger?: Logger; migrate?: boolean } = {}): Promise<Services> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const db = createDb(config.database);
+  if (options.migrate !== false) await migrateToLatest(db);
+  const box = new SecretBox(config.secretKey);
+  const accounts = new AccountStore(db, box);
+  const integrations = new IntegrationStore(db);
+  const publications = new PublicationStore(db);
+  const communications = new CommunicationStore(db);
+  const leases = new LeaseStore(db);
+  const users = new UserStore(db);
+
+  const baseUrlFor = (environment: AccountEnvironment, apiBaseUrl: string | null) =>
+    environment === 'sandbox' ? sandboxApiBaseUrl(config) : apiBaseUrl;
+  const clientFor = (credentials: XCredentials, environment: AccountEnvironment, apiBaseUrl: string | null) => new XClient({
+    credentials,
+    apiBaseUrl: baseUrlFor(environment, apiBaseUrl),
+    clock,
+    retryBaseMs: config.retryBaseMs,
+    maxRateLimitWaitMs: config.maxRateLimitWaitMs,
+  });
+
+  const sync: SyncDeps = {
+    db, accounts, integrations, publications, communications, leases, clock, logger,
+    settings: {
+      ...DEFAULT_SYNC_SETTINGS,
+      retryBaseMs: config.retryBaseMs,
+      maxRateLimitWaitMs: config.maxRateLimitWaitMs,
+      replyOverlapSeconds: config.replyOverlapSeconds,
+    },
+    createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl),
+    workerId: `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`,
+  };
+
+  return {
+    config, db, clock, logger, accounts, integrations, publications, communications, leases, users, sync,
+    accountSetup: { accounts, clock, clientFor },
+    integrationSetup: { db, accounts, integrations, publications, clock },
+    close: () => db.destroy(),
+  };
+}

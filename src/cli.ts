@@ -1,0 +1,293 @@
+import { Command, CommanderError, Option } from 'commander';
+import { buildServices, sandboxApiBaseUrl, type Services } from './app';
+import { loadConfig, readPasswordFromEnv, readXCredentialsFromEnv } from './config';
+import { migrateToLatest, createDb } from './db/database';
+import { toIso } from './lib/clock';
+import { UserFacingError, ValidationError, errorMessage } from './lib/errors';
+import { hashPassword } from './lib/password';
+import { addAccount, testAccount } from './setup/account-setup';
+import { addIntegration, pauseIntegration, removeIntegration, resumeIntegration } from './setup/integration-setup';
+import type { Account } from './store/accounts';
+import type { Integration } from './store/integrations';
+import { ROLES, type Role } from './store/users';
+import { runPollCycle } from './sync/poll-cycle';
+
+type Output = { json: boolean };
+
+function print(output: Output, value: Record<string, unknown>, human: string): void {
+  process.stdout.write(output.json ? JSON.stringify(value) + '\n' : human + '\n');
+}
+
+function parseId(value: string, what: string): number {
+  const id = Number(value);
+  if (!Number.isInteger(id) || id <= 0) throw new ValidationError(`${what} must be a positive whole number, not '${value}'`);
+  return id;
+}
+
+function accountSummary(account: Account) {
+  return {
+    id: account.id,
+    description: account.description,
+    environment: account.environment,
+    api_base_url: account.apiBaseUrl,
+    screen_name: account.screenName,
+    x_user_id: account.xUserId,
+    last_tested_at: account.lastTestedAt,
+    last_test_error: account.lastTestError,
+  };
+}
+
+function integrationSummary(integration: Integration) {
+  return {
+    id: integration.id,
+    account_id: integration.accountId,
+    table: integration.tableName,
+    tweet_field: integration.tweetField,
+    response_field: integration.responseField,
+    mode: integration.responseMode,
+    continue_field: integration.continueField,
+    every: integration.schedule,
+    timezone: integration.timeZone,
+    long_text: integration.longTextPolicy,
+    status: integration.status,
+    paused_reason: integration.pausedReason,
+    last_poll_at: integration.lastPollAt,
+    last_error: integration.lastError,
+  };
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new ValidationError('set KBTS_PASSWORD or pipe the password on standard input');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Builds the services for one command and always closes the database afterwards. */
+async function withServices<T>(work: (services: Services) => Promise<T>): Promise<T> {
+  const services = await buildServices(loadConfig());
+  try {
+    return await work(services);
+  } finally {
+    await services.close();
+  }
+}
+
+/** For `account add --sandbox` without credentials: the running server's emulator issues a sandbox user. */
+async function provisionSandboxUser(baseUrl: string, description: string) {
+  const username = `kb_${description.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 12) || 'sandbox'}`;
+  let response: Response;
+  try {
+    response = await fetch(`${baseUrl}/_emulator/users`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username }),
+    });
+  } catch {
+    throw new UserFacingError('sandbox_unreachable', `the sandbox at ${baseUrl} is not reachable; start the server first (npm start)`);
+  }
+  if (!response.ok) throw new UserFacingError('sandbox_refused', `the sandbox refused to create a user (${response.status})`);
+  const body = await response.json() as { credentials: { api_key: string; api_key_secret: string; access_token: string; access_token_secret: string } };
+  return {
+    apiKey: body.credentials.api_key,
+    apiKeySecret: body.credentials.api_key_secret,
+    accessToken: body.credentials.access_token,
+    accessTokenSecret: body.credentials.access_token_secret,
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('kb-twitter-sync')
+    .description('Tweet each new knowledgebase record exactly once and write the replies back into it')
+    .option('--json', 'machine-readable output: one JSON object')
+    .showHelpAfterError()
+    .exitOverride();
+  const out = (command: Command): Output => ({ json: Boolean(command.optsWithGlobals().json) });
+
+  program.command('serve').description('migrate, then run the web server and the scheduler').action(async () => {
+    const { serve } = await import('./serve');
+    await serve(loadConfig());
+  });
+
+  program.command('migrate').description('apply database migrations').action(async (_options, command: Command) => {
+    const config = loadConfig();
+    const db = createDb(config.database);
+    try {
+      const applied = await migrateToLatest(db);
+      print(out(command), { applied }, applied.length ? `applied ${applied.length} migrations: ${applied.join(', ')}` : 'database is up to date');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  program.command('poll').description('one publish + collect cycle (with --once), or poll on schedule without the web server')
+    .option('--once', 'run one cycle for all (or one) integrations, then exit')
+    .option('--integration <id>', 'only this integration')
+    .action(async (options: { once?: boolean; integration?: string }, command: Command) => {
+      const integrationId = options.integration ? parseId(options.integration, 'integration id') : undefined;
+      if (!options.once) {
+        const { pollForever } = await import('./serve');
+        await pollForever(loadConfig());
+        return;
+      }
+      await withServices(async (services) => {
+        if (integrationId !== undefined && !(await services.integrations.get(integrationId))) {
+          throw new UserFacingError('not_found', `integration ${integrationId} does not exist`);
+        }
+        const counts = await runPollCycle(services.sync, { integrationId });
+        print(out(command), {
+          published: counts.published, skipped: counts.skipped, failed: counts.failed, deferred: counts.deferred,
+          replies_applied: counts.repliesApplied, replies_logged: counts.repliesLogged, api_calls: counts.apiCalls,
+          accounts_busy: counts.accountsBusy, errors: counts.errors,
+        }, [
+          `published ${counts.published}, skipped ${counts.skipped}, failed ${counts.failed}, deferred ${counts.deferred}`,
+          `replies applied ${counts.repliesApplied}, replies logged only ${counts.repliesLogged}, API calls ${counts.apiCalls}`,
+          ...(counts.accountsBusy ? [`${counts.accountsBusy} account(s) were being worked by another process`] : []),
+          ...counts.errors.map((error) => `problem: ${error}`),
+        ].join('\n'));
+      });
+    });
+
+  const admin = program.command('admin').description('web users');
+  admin.command('create').description('create a user (password from KBTS_PASSWORD or standard input)')
+    .requiredOption('--username <name>', 'login name')
+    .addOption(new Option('--role <role>', 'admin, editor or viewer').choices([...ROLES]).default('admin'))
+    .action(async (options: { username: string; role: Role }, command: Command) => {
+      const username = options.username.trim();
+      if (!/^[\w.@-]{1,100}$/.test(username)) throw new ValidationError('a username is 1 to 100 letters, digits, or . _ @ -');
+      const password = readPasswordFromEnv() ?? await readStdin();
+      if (password.length < 10) throw new ValidationError('the password must be at least 10 characters long');
+      await withServices(async (services) => {
+        if (await services.users.findByUsername(username)) throw new ValidationError(`user '${username}' already exists`);
+        const id = await services.users.create(username, await hashPassword(password), options.role, toIso(services.clock.now()));
+        print(out(command), { id, username, role: options.role }, `created ${options.role} '${username}' (id ${id})`);
+      });
+    });
+
+  const account = program.command('account').description('X accounts');
+  account.command('add').description('add an X account; credentials come from TWITTER_API_KEY, TWITTER_API_KEY_SECRET, TWITTER_ACCESS_TOKEN, TWITTER_ACCESS_TOKEN_SECRET')
+    .requiredOption('--description <text>', 'what this account is for')
+    .option('--api-base-url <url>', 'an X-compatible server instead of api.x.com')
+    .option('--sandbox', 'use the emulator built into the running server')
+    .action(async (options: { description: string; apiBaseUrl?: string; sandbox?: boolean }, command: Command) => {
+      if (options.apiBaseUrl && options.sandbox) throw new ValidationError('choose either --api-base-url or --sandbox, not both');
+      const config = loadConfig();
+      const credentials = options.sandbox && !process.env.TWITTER_ACCESS_TOKEN
+        ? await provisionSandboxUser(sandboxApiBaseUrl(config), options.description)
+        : readXCredentialsFromEnv();
+      await withServices(async (services) => {
+        const created = await addAccount(services.accountSetup, {
+          description: options.description,
+          environment: options.sandbox ? 'sandbox' : options.apiBaseUrl ? 'custom' : 'live',
+          apiBaseUrl: options.apiBaseUrl ?? null,
+          credentials,
+        });
+        print(out(command), { id: created.id, screen_name: created.screenName },
+          `added account ${created.id}: @${created.screenName} (login test passed)`);
+      });
+    });
+  account.command('test <id>').description('run the login test again').action(async (id: string, _options, command: Command) => {
+    await withServices(async (services) => {
+      const tested = await testAccount(services.accountSetup, parseId(id, 'account id'));
+      print(out(command), { id: tested.id, screen_name: tested.screenName, ok: true }, `account ${tested.id}: logged in as @${tested.screenName}`);
+    });
+  });
+  account.command('list').description('list accounts (never their secrets)').action(async (_options, command: Command) => {
+    await withServices(async (services) => {
+      const accounts = await services.accounts.list();
+      print(out(command), { accounts: accounts.map(accountSummary) }, accounts.length === 0 ? 'no accounts'
+        : accounts.map((a) => `${a.id}\t@${a.screenName ?? '?'}\t${a.environment}\t${a.description}${a.lastTestError ? `\t(${a.lastTestError})` : ''}`).join('\n'));
+    });
+  });
+
+  const integration = program.command('integration').description('table ↔ account integrations');
+  integration.command('add').description('connect a table to an account (validated against the live schema)')
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--table <name>', 'KB table')
+    .requiredOption('--tweet-field <column>', 'column whose text is tweeted')
+    .requiredOption('--response-field <column>', 'column the replies are written into')
+    .requiredOption('--mode <mode>', 'append, prepend or overwrite')
+    .requiredOption('--continue-field <column>', 'Yes/No column: replies are written while it says Yes (or is blank)')
+    .option('--every <cron>', 'polling frequency as a cron expression', '*/5 * * * *')
+    .option('--timezone <zone>', 'time zone of the reply stamps', 'UTC')
+    .option('--long-text <policy>', 'reject, truncate or thread', 'reject')
+    .action(async (options: Record<string, string>, command: Command) => {
+      await withServices(async (services) => {
+        const { integration: created, warnings } = await addIntegration(services.integrationSetup, {
+          accountId: parseId(options.account, 'account id'),
+          table: options.table,
+          tweetField: options.tweetField,
+          responseField: options.responseField,
+          responseMode: options.mode,
+          continueField: options.continueField,
+          schedule: options.every,
+          timeZone: options.timezone,
+          longTextPolicy: options.longText,
+        });
+        print(out(command), { id: created.id, warnings: warnings.map((warning) => warning.message) },
+          [`added integration ${created.id}: ${created.tableName}.${created.tweetField} → @account ${created.accountId}, replies ${created.responseMode} into ${created.responseField}`,
+            ...warnings.map((warning) => `warning: ${warning.message}`)].join('\n'));
+      });
+    });
+  integration.command('list').description('list integrations').action(async (_options, command: Command) => {
+    await withServices(async (services) => {
+      const integrations = await services.integrations.list();
+      print(out(command), { integrations: integrations.map(integrationSummary) }, integrations.length === 0 ? 'no integrations'
+        : integrations.map((i) => `${i.id}\t${i.status}${i.pausedReason ? ` (${i.pausedReason})` : ''}\t${i.tableName}\taccount ${i.accountId}\t${i.schedule}`).join('\n'));
+    });
+  });
+  for (const [name, verb, run] of [
+    ['pause', 'paused', (services: Services, id: number) => pauseIntegration(services.integrationSetup, id)],
+    ['resume', 'resumed', (services: Services, id: number) => resumeIntegration(services.integrationSetup, id)],
+  ] as const) {
+    integration.command(`${name} <id>`).description(`${name} an integration`).action(async (id: string, _options, command: Command) => {
+      await withServices(async (services) => {
+        const changed = await run(services, parseId(id, 'integration id'));
+        print(out(command), { id: changed.id, status: changed.status }, `integration ${changed.id} ${verb}`);
+      });
+    });
+  }
+  integration.command('remove <id>').description('remove an integration and its capture trigger').action(async (id: string, _options, command: Command) => {
+    await withServices(async (services) => {
+      const integrationId = parseId(id, 'integration id');
+      await removeIntegration(services.integrationSetup, integrationId);
+      print(out(command), { id: integrationId, removed: true }, `integration ${integrationId} removed`);
+    });
+  });
+
+  program.command('emulator').description('run the X API emulator on its own')
+    .option('--port <port>', 'port (0 for any free one)', '4000')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (options: { port: string; host: string }, command: Command) => {
+      const { startEmulator } = await import('./emulator/emulator');
+      const port = Number(options.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError(`--port must be a port number, not '${options.port}'`);
+      const emulator = await startEmulator({ port, host: options.host });
+      print(out(command), { url: emulator.url }, `X API emulator listening on ${emulator.url}`);
+      const stop = () => { emulator.close().finally(() => process.exit(0)); };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const known = error instanceof UserFacingError;
+    const message = known ? error.message : `unexpected failure: ${errorMessage(error)}`;
+    if (json) process.stdout.write(JSON.stringify({ error: message, ...(known ? { code: error.code } : {}) }) + '\n');
+    process.stderr.write(`error: ${message}\n`);
+    process.exitCode = known ? 1 : 2;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv);
+}

@@ -1,0 +1,56 @@
+import http from 'node:http';
+import express from 'express';
+import { buildServices } from './app';
+import type { Config } from './config';
+import { createXApiEmulator } from './emulator/emulator';
+import { errorMessage } from './lib/errors';
+import { Scheduler } from './sync/scheduler';
+
+/** Waits for SIGINT/SIGTERM, then stops the parts in reverse order. */
+function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    stop().catch(() => undefined).finally(() => process.exit(0));
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+}
+
+/** `serve`: migrations, then the web server (with the sandbox emulator) and the scheduler. */
+export async function serve(config: Readonly<Config>): Promise<void> {
+  const services = await buildServices(config);
+  const app = express();
+  app.disable('x-powered-by');
+  // The sandbox: an X API emulator inside this server, for accounts whose environment is Sandbox.
+  app.use('/sandbox/x', createXApiEmulator().router);
+  app.get('/healthz', (_request, response) => { response.json({ ok: true }); });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const scheduler = new Scheduler(services.sync);
+  await scheduler.start();
+  services.logger.info('kb-twitter-sync is serving', { url: `http://${config.host}:${config.port}` });
+  process.stdout.write(`kb-twitter-sync listening on http://${config.host}:${config.port}\n`);
+  process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error) }));
+  onShutdown(async () => {
+    await scheduler.stop();
+    await new Promise((resolve) => server.close(resolve));
+    await services.close();
+  });
+}
+
+/** `poll` without --once: the scheduler alone, for extra worker processes. */
+export async function pollForever(config: Readonly<Config>): Promise<void> {
+  const services = await buildServices(config);
+  const scheduler = new Scheduler(services.sync);
+  await scheduler.start();
+  process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error) }));
+  onShutdown(async () => {
+    await scheduler.stop();
+    await services.close();
+  });
+}

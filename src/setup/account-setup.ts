@@ -1,0 +1,71 @@
+import type { Clock } from '../lib/clock';
+import { toIso } from '../lib/clock';
+import { NotFoundError, UserFacingError, ValidationError } from '../lib/errors';
+import type { Account, AccountEnvironment, AccountStore } from '../store/accounts';
+import { XApiError } from '../twitter/errors';
+import type { XClient } from '../twitter/x-client';
+import type { XCredentials } from '../twitter/x-client-factory';
+
+export interface AccountSetupDeps {
+  accounts: AccountStore;
+  clock: Clock;
+  /** A client for credentials that are not stored yet (the login test runs before saving). */
+  clientFor(credentials: XCredentials, environment: AccountEnvironment, apiBaseUrl: string | null): XClient;
+}
+
+export interface NewAccount {
+  description: string;
+  environment: AccountEnvironment;
+  apiBaseUrl: string | null;
+  credentials: XCredentials;
+}
+
+export function validateApiBaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ValidationError(`API base URL '${value}' is not a URL; give one like https://api.x.com or http://127.0.0.1:4000`, 'apiBaseUrl');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ValidationError(`API base URL must start with http:// or https://, not ${url.protocol}`, 'apiBaseUrl');
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** Calls GET /2/users/me; a failure becomes a sentence about what to fix. */
+export async function runLoginTest(client: XClient): Promise<{ screenName: string; xUserId: string }> {
+  try {
+    const me = await client.me();
+    return { screenName: me.username, xUserId: me.id };
+  } catch (error) {
+    const reason = error instanceof XApiError ? error.message : String(error);
+    throw new UserFacingError('login_failed', `login test failed: ${reason}`, { status: 400 });
+  }
+}
+
+/** Runs the login test first: an account that cannot log in is never stored. */
+export async function addAccount(deps: AccountSetupDeps, input: NewAccount): Promise<Account> {
+  if (!input.description.trim()) throw new ValidationError('give the account a description', 'description');
+  const apiBaseUrl = input.apiBaseUrl ? validateApiBaseUrl(input.apiBaseUrl) : null;
+  const identity = await runLoginTest(deps.clientFor(input.credentials, input.environment, apiBaseUrl));
+  const now = toIso(deps.clock.now());
+  const id = await deps.accounts.create({ ...input, apiBaseUrl }, now);
+  await deps.accounts.recordLoginTest(id, identity, now);
+  return (await deps.accounts.get(id)) as Account;
+}
+
+export async function testAccount(deps: AccountSetupDeps, id: number): Promise<Account> {
+  const account = await deps.accounts.get(id);
+  if (!account) throw new NotFoundError(`account ${id} does not exist`);
+  const credentials = await deps.accounts.credentialsOf(id);
+  const now = toIso(deps.clock.now());
+  try {
+    const identity = await runLoginTest(deps.clientFor(credentials, account.environment, account.apiBaseUrl));
+    await deps.accounts.recordLoginTest(id, identity, now);
+  } catch (error) {
+    await deps.accounts.recordLoginTest(id, { error: (error as Error).message }, now);
+    throw error;
+  }
+  return (await deps.accounts.get(id)) as Account;
+}

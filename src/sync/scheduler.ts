@@ -1,0 +1,82 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import { errorMessage } from '../lib/errors';
+import type { Integration } from '../store/integrations';
+import { runPollCycle, type CycleCounts } from './poll-cycle';
+import type { SyncDeps } from './sync-deps';
+
+interface ScheduledIntegration {
+  schedule: string;
+  timeZone: string;
+  task: ScheduledTask;
+}
+
+/**
+ * One cron task per active integration at its own frequency. node-cron's noOverlap keeps a
+ * slow tick from overlapping itself; every tick catches its own errors so the next one comes.
+ * The task list is refreshed from the database, so changes made by the CLI or another process
+ * are picked up without a restart.
+ */
+export class Scheduler {
+  private readonly tasks = new Map<number, ScheduledIntegration>();
+  private refreshTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: SyncDeps, private readonly refreshEveryMs = 30_000) {}
+
+  async start(): Promise<void> {
+    await this.refresh();
+    this.refreshTimer = setInterval(() => {
+      this.refresh().catch((error) => this.deps.logger.error('scheduler refresh failed', { error: errorMessage(error) }));
+    }, this.refreshEveryMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.refreshTimer = null;
+    for (const [id, scheduled] of this.tasks) {
+      await scheduled.task.destroy();
+      this.tasks.delete(id);
+    }
+  }
+
+  nextRun(integrationId: number): Date | null {
+    return this.tasks.get(integrationId)?.task.getNextRun() ?? null;
+  }
+
+  /** Runs one integration's cycle now (the dashboard's "Run now"). */
+  async runNow(integrationId: number): Promise<CycleCounts> {
+    return this.tick(integrationId);
+  }
+
+  async refresh(): Promise<void> {
+    const active = (await this.deps.integrations.list()).filter((integration) => integration.status === 'active');
+    const wanted = new Map(active.map((integration) => [integration.id, integration]));
+    for (const [id, scheduled] of this.tasks) {
+      const integration = wanted.get(id);
+      if (!integration || integration.schedule !== scheduled.schedule || integration.timeZone !== scheduled.timeZone) {
+        await scheduled.task.destroy();
+        this.tasks.delete(id);
+      }
+    }
+    for (const integration of active) if (!this.tasks.has(integration.id)) this.schedule(integration);
+  }
+
+  private schedule(integration: Integration): void {
+    const task = cron.schedule(integration.schedule, () => this.tick(integration.id), {
+      name: `integration-${integration.id}`,
+      noOverlap: true,
+      timezone: integration.timeZone,
+    });
+    this.tasks.set(integration.id, { schedule: integration.schedule, timeZone: integration.timeZone, task });
+  }
+
+  private async tick(integrationId: number): Promise<CycleCounts> {
+    try {
+      const counts = await runPollCycle(this.deps, { integrationId });
+      this.deps.logger.info('poll finished', { integrationId, ...counts });
+      return counts;
+    } catch (error) {
+      this.deps.logger.error('poll failed', { integrationId, error: errorMessage(error) });
+      throw error;
+    }
+  }
+}
