@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, readXCredentialsFromEnv } from '../../src/config';
+
+describe('configuration', () => {
+  let dir: string;
+  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-config-')); });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('defaults to SQLite in the data folder on 127.0.0.1:3000', () => {
+    const config = loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32) });
+    assert.deepEqual(config.database, { client: 'sqlite', connection: path.join(dir, 'kb.sqlite3') });
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.port, 3000);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it('generates SECRET_KEY once into the data folder with mode 0600', () => {
+    const first = loadConfig({ KBTS_DATA_DIR: dir });
+    const second = loadConfig({ KBTS_DATA_DIR: dir });
+    assert.equal(first.secretKey, second.secretKey);
+    assert.equal(fs.statSync(path.join(dir, 'secret.key')).mode & 0o777, 0o600);
+  });
+
+  it('reads sqlite: and postgres:// URLs', () => {
+    assert.deepEqual(loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), DATABASE_URL: 'sqlite:./x.db' }).database, { client: 'sqlite', connection: './x.db' });
+    assert.equal(loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), DATABASE_URL: 'postgres://u@h/db' }).database.client, 'postgres');
+  });
+
+  it('explains bad values', () => {
+    assert.throws(() => loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), PORT: 'eighty' }), /PORT must be a whole number from 0 to 65535, not "eighty"/);
+    assert.throws(() => loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), LOG_LEVEL: 'loud' }), /LOG_LEVEL must be one of/);
+    assert.throws(() => loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'short' }), /at least 16 characters/);
+    assert.throws(() => loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), DATABASE_URL: 'mysql://x' }), /must be a SQLite file path/);
+  });
+
+  it('names every missing X credential', () => {
+    assert.throws(() => readXCredentialsFromEnv({ TWITTER_API_KEY: 'k' }), /TWITTER_API_KEY_SECRET, TWITTER_ACCESS_TOKEN, TWITTER_ACCESS_TOKEN_SECRET/);
+  });
+});
