@@ -1,0 +1,669 @@
+import crypto from 'node:crypto';
+import { weightedLength, MAX_TWEET_WEIGHT } from '../twitter/weighted-length';
+import { SnowflakeGenerator } from './snowflake';
+
+export type AccessLevel = 'read-write' | 'read-only' | 'no-read';
+export const ACCESS_LEVELS: readonly AccessLevel[] = ['read-write', 'read-only', 'no-read'];
+
+/** Endpoint keys: the method and the path template, as used by rate limits, faults and call counters. */
+export const ENDPOINT_KEYS = [
+  'POST /2/tweets',
+  'DELETE /2/tweets/:id',
+  'GET /2/tweets',
+  'GET /2/tweets/:id',
+  'GET /2/tweets/search/recent',
+  'GET /2/users/me',
+  'GET /2/users/:id/mentions',
+  'GET /2/users/:id/tweets',
+] as const;
+export type EndpointKey = (typeof ENDPOINT_KEYS)[number];
+
+/** Per-user limits per 15-minute window, from X's published table. */
+export const DEFAULT_RATE_LIMITS: Readonly<Record<EndpointKey, number>> = {
+  'POST /2/tweets': 100,
+  'DELETE /2/tweets/:id': 50,
+  'GET /2/tweets': 900,
+  'GET /2/tweets/:id': 900,
+  'GET /2/tweets/search/recent': 300,
+  'GET /2/users/me': 75,
+  'GET /2/users/:id/mentions': 300,
+  'GET /2/users/:id/tweets': 900,
+};
+export const DEFAULT_WINDOW_SECONDS = 15 * 60;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const USERNAME = /^[A-Za-z0-9_]{1,15}$/;
+const MENTION = /(?:^|[^A-Za-z0-9_])[@＠]([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_])/g;
+
+export interface EmulatorOptions {
+  /** Current time in ms since the Unix epoch; drives ids, created_at, windows and the 24 h / 7 day rules. */
+  now?: () => number;
+  /** Source of randomness for fault probabilities (default Math.random). */
+  random?: () => number;
+}
+
+/** A bad control request: carries the HTTP status the control endpoint answers with. */
+export class EmulatorInputError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EmulatorInputError';
+  }
+}
+
+export type TweetRejectionReason = 'empty' | 'too_long' | 'duplicate' | 'reply_not_found';
+
+/** X refused to create the tweet; the X routes and the control routes each word it their own way. */
+export class TweetRejection extends Error {
+  constructor(
+    readonly reason: TweetRejectionReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TweetRejection';
+  }
+}
+
+export interface Credentials {
+  api_key: string;
+  api_key_secret: string;
+  access_token: string;
+  access_token_secret: string;
+}
+
+export interface UserRecord {
+  id: string;
+  username: string;
+  name: string;
+  description: string;
+  createdAtMs: number;
+  credentials?: Credentials;
+  revoked: boolean;
+  access: AccessLevel;
+}
+
+export interface TweetRecord {
+  id: string;
+  text: string;
+  authorId: string;
+  createdAtMs: number;
+  conversationId: string;
+  inReplyToTweetId?: string;
+  inReplyToUserId?: string;
+  /** Lower-cased usernames mentioned in the text. */
+  mentions: Set<string>;
+}
+
+export interface CreateUserInput {
+  username: string;
+  name?: string;
+  consumer_key?: string;
+  consumer_secret?: string;
+  access_token?: string;
+  access_token_secret?: string;
+}
+
+export interface CreatedUser {
+  id: string;
+  username: string;
+  name: string;
+  credentials: Credentials;
+}
+
+export interface UserSummary {
+  id: string;
+  username: string;
+  name: string;
+  access: AccessLevel;
+  revoked: boolean;
+  has_credentials: boolean;
+}
+
+export interface PostAsInput {
+  as: string;
+  text: string;
+  in_reply_to_tweet_id?: string;
+  /** Prefix the reply with @parent (and @root) like X clients do; default true. */
+  mention?: boolean;
+  /** ISO-8601; fixes created_at while the id stays newer than every existing id. */
+  created_at?: string;
+}
+
+/** The control API's view of a tweet: every field, plus the author's username for display. */
+export interface ControlTweet {
+  id: string;
+  text: string;
+  author_id: string;
+  author_username: string;
+  created_at: string;
+  conversation_id: string;
+  in_reply_to_user_id?: string;
+  in_reply_to_tweet_id?: string;
+  referenced_tweets?: Array<{ type: 'replied_to'; id: string }>;
+  edit_history_tweet_ids: string[];
+}
+
+export interface TimelineEntry extends ControlTweet {
+  /** Every tweet below this one in its conversation, oldest first. */
+  replies: ControlTweet[];
+}
+
+export interface TimelineView {
+  user: { id: string; username: string; name: string };
+  tweets: TimelineEntry[];
+}
+
+export const FAULT_KINDS = ['latency', 'status', 'drop', 'lost_response', 'rate_limit', 'malformed_json', 'truncated'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface FaultRule {
+  /** An endpoint key such as "POST /2/tweets", or "*" for every X API call. */
+  endpoint: string;
+  kind: FaultKind;
+  /** How many matching calls it hits (default 1, or unlimited when only a probability is given). */
+  count?: number;
+  /** Chance (0..1) that a matching call is hit. */
+  probability?: number;
+  /** Only calls made with this user's token. */
+  username?: string;
+  /** latency: delay in ms. */
+  ms?: number;
+  /** status: the HTTP status to answer with. */
+  status?: number;
+  /** rate_limit: seconds until the forced window resets (default 60). */
+  resetInSeconds?: number;
+}
+
+interface ActiveFault {
+  rule: FaultRule;
+  remaining: number;
+}
+
+export interface FaultSelection {
+  latencyMs: number;
+  terminal?: FaultRule;
+}
+
+export interface RateLimitSetting {
+  endpoint: string;
+  limit: number;
+  window_seconds?: number;
+}
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Epoch seconds, as x-rate-limit-reset carries it. */
+  reset: number;
+}
+
+export interface CallCounts {
+  total: number;
+  by_endpoint: Record<string, number>;
+}
+
+function randomToken(length: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = crypto.randomBytes(length);
+  let out = '';
+  for (const b of bytes) out += alphabet[b % alphabet.length];
+  return out;
+}
+
+function extractMentions(text: string): Set<string> {
+  const found = new Set<string>();
+  for (const match of text.matchAll(MENTION)) found.add(match[1].toLowerCase());
+  return found;
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+/**
+ * Everything the emulator knows: users and their credentials, tweets, rate-limit windows, fault
+ * rules and call counters. The control endpoints are thin wrappers around these methods, so
+ * in-process callers (tests, the sandbox pages) can use it without HTTP.
+ */
+export class EmulatorState {
+  readonly now: () => number;
+  private readonly random: () => number;
+  private readonly ids = new SnowflakeGenerator();
+
+  private users = new Map<string, UserRecord>();
+  private usernames = new Map<string, string>();
+  private consumers = new Map<string, string>();
+  private tokens = new Map<string, { userId: string; consumerKey: string; secret: string }>();
+
+  private tweets = new Map<string, TweetRecord>();
+  /** All tweets in id order (ids only ever grow, so appending keeps the order). */
+  private tweetList: TweetRecord[] = [];
+
+  private limits = new Map<string, { limit: number; windowMs: number }>();
+  private windows = new Map<string, { resetAtMs: number; used: number }>();
+  private blocks = new Map<string, number>();
+
+  private faults: ActiveFault[] = [];
+  private calls = new Map<string, number>();
+
+  constructor(options: EmulatorOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  // ---- users -------------------------------------------------------------------------------
+
+  createUser(input: CreateUserInput): CreatedUser {
+    if (!input || typeof input.username !== 'string' || !USERNAME.test(input.username)) {
+      throw new EmulatorInputError(400, 'username must be 1 to 15 letters, digits or underscores');
+    }
+    if (this.usernames.has(input.username.toLowerCase())) {
+      throw new EmulatorInputError(409, `user @${input.username} already exists`);
+    }
+    for (const key of ['name', 'consumer_key', 'consumer_secret', 'access_token', 'access_token_secret'] as const) {
+      if (input[key] !== undefined && !isNonEmptyString(input[key])) throw new EmulatorInputError(400, `${key} must be a non-empty string`);
+    }
+    const id = this.ids.next(this.now());
+    const credentials: Credentials = {
+      api_key: input.consumer_key ?? randomToken(25),
+      api_key_secret: input.consumer_secret ?? randomToken(50),
+      access_token: input.access_token ?? `${id}-${randomToken(40)}`,
+      access_token_secret: input.access_token_secret ?? randomToken(45),
+    };
+    const knownSecret = this.consumers.get(credentials.api_key);
+    if (knownSecret !== undefined && knownSecret !== credentials.api_key_secret) {
+      throw new EmulatorInputError(409, 'consumer_key is already registered with a different consumer_secret');
+    }
+    if (this.tokens.has(credentials.access_token)) throw new EmulatorInputError(409, 'access_token is already in use');
+
+    const user = this.addUser(id, input.username, input.name);
+    user.credentials = credentials;
+    this.consumers.set(credentials.api_key, credentials.api_key_secret);
+    this.tokens.set(credentials.access_token, { userId: id, consumerKey: credentials.api_key, secret: credentials.access_token_secret });
+    return { id, username: user.username, name: user.name, credentials: { ...credentials } };
+  }
+
+  private addUser(id: string, username: string, name?: string): UserRecord {
+    const user: UserRecord = {
+      id,
+      username,
+      name: name ?? username,
+      description: '',
+      createdAtMs: this.now(),
+      revoked: false,
+      access: 'read-write',
+    };
+    this.users.set(id, user);
+    this.usernames.set(username.toLowerCase(), id);
+    return user;
+  }
+
+  /** An "other user" such as @alice: no credentials, made on first use. */
+  private ensureUser(username: string): UserRecord {
+    const existing = this.findUser(username);
+    if (existing) return existing;
+    if (typeof username !== 'string' || !USERNAME.test(username)) {
+      throw new EmulatorInputError(400, '`as` must be a username of 1 to 15 letters, digits or underscores');
+    }
+    return this.addUser(this.ids.next(this.now()), username);
+  }
+
+  findUser(username: string): UserRecord | undefined {
+    if (typeof username !== 'string') return undefined;
+    const id = this.usernames.get(username.replace(/^@/, '').toLowerCase());
+    return id === undefined ? undefined : this.users.get(id);
+  }
+
+  getUser(id: string): UserRecord | undefined {
+    return this.users.get(id);
+  }
+
+  listUsers(): UserSummary[] {
+    return [...this.users.values()].map((u) => ({
+      id: u.id,
+      username: u.username,
+      name: u.name,
+      access: u.access,
+      revoked: u.revoked,
+      has_credentials: u.credentials !== undefined,
+    }));
+  }
+
+  private requireUser(username: string): UserRecord {
+    const user = this.findUser(username);
+    if (!user) throw new EmulatorInputError(404, `no user @${username}`);
+    return user;
+  }
+
+  revokeUser(username: string): void {
+    this.requireUser(username).revoked = true;
+  }
+
+  restoreUser(username: string): void {
+    this.requireUser(username).revoked = false;
+  }
+
+  setAccessLevel(username: string, level: AccessLevel): void {
+    if (!ACCESS_LEVELS.includes(level)) throw new EmulatorInputError(400, `level must be one of ${ACCESS_LEVELS.join(', ')}`);
+    this.requireUser(username).access = level;
+  }
+
+  // ---- OAuth lookups -----------------------------------------------------------------------
+
+  consumerSecret(consumerKey: string): string | undefined {
+    return this.consumers.get(consumerKey);
+  }
+
+  /** The token's secret, unless the token is unknown, revoked or belongs to another app. */
+  tokenSecret(consumerKey: string, token: string): string | undefined {
+    const entry = this.tokens.get(token);
+    if (!entry || entry.consumerKey !== consumerKey) return undefined;
+    const user = this.users.get(entry.userId);
+    if (!user || user.revoked) return undefined;
+    return entry.secret;
+  }
+
+  userForToken(token: string): UserRecord | undefined {
+    const entry = this.tokens.get(token);
+    return entry ? this.users.get(entry.userId) : undefined;
+  }
+
+  // ---- tweets ------------------------------------------------------------------------------
+
+  /** Creates a tweet after X's checks: not empty, at most 280 weighted characters, known parent, not a duplicate. */
+  createTweet(authorId: string, text: string, options: { inReplyToTweetId?: string; createdAtMs?: number } = {}): TweetRecord {
+    const author = this.users.get(authorId);
+    if (!author) throw new EmulatorInputError(404, `no user with id ${authorId}`);
+    if (text.trim() === '') throw new TweetRejection('empty', 'Tweet text must not be empty.');
+    if (weightedLength(text) > MAX_TWEET_WEIGHT) throw new TweetRejection('too_long', 'Tweet text is longer than 280 weighted characters.');
+    let parent: TweetRecord | undefined;
+    if (options.inReplyToTweetId !== undefined) {
+      parent = this.tweets.get(options.inReplyToTweetId);
+      if (!parent) throw new TweetRejection('reply_not_found', 'The Tweet being replied to does not exist or has been deleted.');
+    }
+    const now = this.now();
+    const since = now - DAY_MS;
+    for (const other of this.tweetList) {
+      if (other.authorId === authorId && other.text === text && other.createdAtMs >= since) {
+        throw new TweetRejection('duplicate', 'Duplicate of a tweet the same author posted in the last 24 hours.');
+      }
+    }
+    const createdAtMs = options.createdAtMs ?? now;
+    const id = this.ids.next(createdAtMs);
+    const tweet: TweetRecord = {
+      id,
+      text,
+      authorId,
+      createdAtMs,
+      conversationId: parent ? parent.conversationId : id,
+      mentions: extractMentions(text),
+    };
+    if (parent) {
+      tweet.inReplyToTweetId = parent.id;
+      tweet.inReplyToUserId = parent.authorId;
+    }
+    this.tweets.set(id, tweet);
+    this.tweetList.push(tweet);
+    return tweet;
+  }
+
+  /** Posts as another user (made on the fly), prefixing replies with @mentions like X clients do. */
+  postAs(input: PostAsInput): ControlTweet {
+    if (!input || typeof input.text !== 'string') throw new EmulatorInputError(400, 'text must be a string');
+    if (input.in_reply_to_tweet_id !== undefined && typeof input.in_reply_to_tweet_id !== 'string') {
+      throw new EmulatorInputError(400, 'in_reply_to_tweet_id must be a string');
+    }
+    let createdAtMs: number | undefined;
+    if (input.created_at !== undefined) {
+      createdAtMs = typeof input.created_at === 'string' ? Date.parse(input.created_at) : NaN;
+      if (Number.isNaN(createdAtMs)) throw new EmulatorInputError(400, 'created_at must be an ISO-8601 timestamp');
+    }
+    const author = this.ensureUser(input.as);
+    let text = input.text;
+    if (input.in_reply_to_tweet_id !== undefined && input.mention !== false) {
+      const parent = this.tweets.get(input.in_reply_to_tweet_id);
+      if (parent) text = this.replyPrefix(parent, author.id) + text;
+    }
+    try {
+      return this.toControlTweet(this.createTweet(author.id, text, { inReplyToTweetId: input.in_reply_to_tweet_id, createdAtMs }));
+    } catch (error) {
+      if (error instanceof TweetRejection) throw new EmulatorInputError(error.reason === 'duplicate' ? 403 : 400, error.message);
+      throw error;
+    }
+  }
+
+  private replyPrefix(parent: TweetRecord, authorId: string): string {
+    const handles: string[] = [];
+    const root = this.tweets.get(parent.conversationId);
+    for (const userId of [parent.authorId, root?.authorId]) {
+      const user = userId === undefined ? undefined : this.users.get(userId);
+      if (user && user.id !== authorId && !handles.includes(user.username)) handles.push(user.username);
+    }
+    return handles.map((h) => `@${h} `).join('');
+  }
+
+  getTweetRecord(id: string): TweetRecord | undefined {
+    return this.tweets.get(id);
+  }
+
+  deleteTweet(id: string): boolean {
+    if (!this.tweets.delete(id)) return false;
+    this.tweetList = this.tweetList.filter((t) => t.id !== id);
+    return true;
+  }
+
+  /** All tweets, oldest first. */
+  allTweets(): readonly TweetRecord[] {
+    return this.tweetList;
+  }
+
+  toControlTweet(tweet: TweetRecord): ControlTweet {
+    const view: ControlTweet = {
+      id: tweet.id,
+      text: tweet.text,
+      author_id: tweet.authorId,
+      author_username: this.users.get(tweet.authorId)?.username ?? '',
+      created_at: new Date(tweet.createdAtMs).toISOString(),
+      conversation_id: tweet.conversationId,
+      edit_history_tweet_ids: [tweet.id],
+    };
+    if (tweet.inReplyToTweetId !== undefined) {
+      view.in_reply_to_user_id = tweet.inReplyToUserId;
+      view.in_reply_to_tweet_id = tweet.inReplyToTweetId;
+      view.referenced_tweets = [{ type: 'replied_to', id: tweet.inReplyToTweetId }];
+    }
+    return view;
+  }
+
+  /** Tweets oldest first, optionally only one author's. */
+  listTweets(filter: { author?: string } = {}): ControlTweet[] {
+    let list = this.tweetList;
+    if (filter.author !== undefined) {
+      const user = this.findUser(filter.author);
+      if (!user) return [];
+      list = list.filter((t) => t.authorId === user.id);
+    }
+    return list.map((t) => this.toControlTweet(t));
+  }
+
+  getTweet(id: string): ControlTweet | undefined {
+    const tweet = this.tweets.get(id);
+    return tweet ? this.toControlTweet(tweet) : undefined;
+  }
+
+  /** The user's tweets newest first, each with everything below it in its conversation. */
+  timeline(username: string): TimelineView {
+    const user = this.requireUser(username);
+    const children = new Map<string, TweetRecord[]>();
+    for (const t of this.tweetList) {
+      if (t.inReplyToTweetId === undefined) continue;
+      const list = children.get(t.inReplyToTweetId) ?? [];
+      list.push(t);
+      children.set(t.inReplyToTweetId, list);
+    }
+    const below = (id: string): TweetRecord[] => {
+      const out: TweetRecord[] = [];
+      const stack = [...(children.get(id) ?? [])];
+      while (stack.length > 0) {
+        const next = stack.pop() as TweetRecord;
+        out.push(next);
+        stack.push(...(children.get(next.id) ?? []));
+      }
+      return out.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+    };
+    const own = this.tweetList.filter((t) => t.authorId === user.id).reverse();
+    return {
+      user: { id: user.id, username: user.username, name: user.name },
+      tweets: own.map((t) => ({ ...this.toControlTweet(t), replies: below(t.id).map((r) => this.toControlTweet(r)) })),
+    };
+  }
+
+  // ---- rate limits -------------------------------------------------------------------------
+
+  rateLimitFor(endpoint: string): { limit: number; windowMs: number } {
+    const custom = this.limits.get(endpoint);
+    if (custom) return custom;
+    const limit = (DEFAULT_RATE_LIMITS as Record<string, number>)[endpoint] ?? 900;
+    return { limit, windowMs: DEFAULT_WINDOW_SECONDS * 1000 };
+  }
+
+  setRateLimit(setting: RateLimitSetting): void {
+    if (!setting || !(ENDPOINT_KEYS as readonly string[]).includes(setting.endpoint)) {
+      throw new EmulatorInputError(400, `endpoint must be one of: ${ENDPOINT_KEYS.join(', ')}`);
+    }
+    if (!Number.isInteger(setting.limit) || setting.limit < 0) throw new EmulatorInputError(400, 'limit must be a non-negative integer');
+    const seconds = setting.window_seconds ?? DEFAULT_WINDOW_SECONDS;
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new EmulatorInputError(400, 'window_seconds must be a positive number');
+    this.limits.set(setting.endpoint, { limit: setting.limit, windowMs: seconds * 1000 });
+    // A new limit starts fresh windows, so a test sees exactly the limit it set.
+    for (const key of [...this.windows.keys()]) if (key.endsWith(` ${setting.endpoint}`)) this.windows.delete(key);
+  }
+
+  /** Counts one call against the user's window for the endpoint, or refuses it. */
+  consumeRateLimit(userId: string, endpoint: string): RateLimitDecision {
+    const now = this.now();
+    const key = `${userId} ${endpoint}`;
+    const { limit, windowMs } = this.rateLimitFor(endpoint);
+    const blockedUntil = this.blocks.get(key);
+    if (blockedUntil !== undefined) {
+      if (blockedUntil > now) return { allowed: false, limit, remaining: 0, reset: Math.ceil(blockedUntil / 1000) };
+      this.blocks.delete(key);
+      this.windows.delete(key);
+    }
+    let window = this.windows.get(key);
+    if (!window || window.resetAtMs <= now) {
+      window = { resetAtMs: now + windowMs, used: 0 };
+      this.windows.set(key, window);
+    }
+    const reset = Math.ceil(window.resetAtMs / 1000);
+    if (window.used >= limit) return { allowed: false, limit, remaining: 0, reset };
+    window.used += 1;
+    return { allowed: true, limit, remaining: limit - window.used, reset };
+  }
+
+  /** A forced 429 (fault): refuses the user's calls to the endpoint for the given seconds. */
+  blockRateLimit(userId: string, endpoint: string, seconds: number): RateLimitDecision {
+    const until = this.now() + seconds * 1000;
+    this.blocks.set(`${userId} ${endpoint}`, until);
+    return { allowed: false, limit: this.rateLimitFor(endpoint).limit, remaining: 0, reset: Math.ceil(until / 1000) };
+  }
+
+  // ---- faults ------------------------------------------------------------------------------
+
+  addFaults(rules: FaultRule[]): void {
+    if (!Array.isArray(rules)) throw new EmulatorInputError(400, 'rules must be an array');
+    const checked = rules.map((rule) => this.checkFault(rule));
+    for (const rule of checked) {
+      const remaining = rule.count ?? (rule.probability !== undefined ? Infinity : 1);
+      this.faults.push({ rule, remaining });
+    }
+  }
+
+  private checkFault(rule: FaultRule): FaultRule {
+    if (!rule || typeof rule !== 'object') throw new EmulatorInputError(400, 'each rule must be an object');
+    if (rule.endpoint !== '*' && !(ENDPOINT_KEYS as readonly string[]).includes(rule.endpoint)) {
+      throw new EmulatorInputError(400, `endpoint must be "*" or one of: ${ENDPOINT_KEYS.join(', ')}`);
+    }
+    if (!FAULT_KINDS.includes(rule.kind)) throw new EmulatorInputError(400, `kind must be one of: ${FAULT_KINDS.join(', ')}`);
+    if (rule.count !== undefined && (!Number.isInteger(rule.count) || rule.count < 1)) throw new EmulatorInputError(400, 'count must be a positive integer');
+    if (rule.probability !== undefined && !(typeof rule.probability === 'number' && rule.probability >= 0 && rule.probability <= 1)) {
+      throw new EmulatorInputError(400, 'probability must be between 0 and 1');
+    }
+    if (rule.kind === 'latency' && !(typeof rule.ms === 'number' && rule.ms >= 0)) throw new EmulatorInputError(400, 'latency needs ms >= 0');
+    if (rule.kind === 'status' && !(Number.isInteger(rule.status) && (rule.status as number) >= 400 && (rule.status as number) <= 599)) {
+      throw new EmulatorInputError(400, 'status needs an HTTP error status (400..599)');
+    }
+    if (rule.resetInSeconds !== undefined && !(typeof rule.resetInSeconds === 'number' && rule.resetInSeconds > 0)) {
+      throw new EmulatorInputError(400, 'resetInSeconds must be a positive number');
+    }
+    if (rule.username !== undefined && typeof rule.username !== 'string') throw new EmulatorInputError(400, 'username must be a string');
+    return { ...rule };
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  listFaults(): Array<FaultRule & { remaining: number | null }> {
+    return this.faults.map((f) => ({ ...f.rule, remaining: Number.isFinite(f.remaining) ? f.remaining : null }));
+  }
+
+  /**
+   * Picks the faults for one call: every matching latency rule adds its delay; the first matching
+   * rule of any other kind is the call's fate. Only the rules that fire are used up.
+   */
+  takeFaults(endpoint: string, username: string | undefined): FaultSelection {
+    const selection: FaultSelection = { latencyMs: 0 };
+    for (const fault of this.faults) {
+      const { rule } = fault;
+      if (fault.remaining <= 0) continue;
+      if (rule.endpoint !== '*' && rule.endpoint !== endpoint) continue;
+      if (rule.username !== undefined && rule.username.toLowerCase() !== username?.toLowerCase()) continue;
+      if (rule.kind !== 'latency' && selection.terminal) continue;
+      if (rule.probability !== undefined && this.random() >= rule.probability) continue;
+      fault.remaining -= 1;
+      if (rule.kind === 'latency') selection.latencyMs += rule.ms ?? 0;
+      else selection.terminal = rule;
+    }
+    this.faults = this.faults.filter((f) => f.remaining > 0);
+    return selection;
+  }
+
+  // ---- call counters -----------------------------------------------------------------------
+
+  recordCall(endpoint: string): void {
+    this.calls.set(endpoint, (this.calls.get(endpoint) ?? 0) + 1);
+  }
+
+  getCalls(): CallCounts {
+    let total = 0;
+    const byEndpoint: Record<string, number> = {};
+    for (const [key, count] of this.calls) {
+      byEndpoint[key] = count;
+      total += count;
+    }
+    return { total, by_endpoint: byEndpoint };
+  }
+
+  resetCalls(): void {
+    this.calls.clear();
+  }
+
+  /** Back to empty. Ids keep growing across resets so an old id never names a new tweet. */
+  reset(): void {
+    this.users.clear();
+    this.usernames.clear();
+    this.consumers.clear();
+    this.tokens.clear();
+    this.tweets.clear();
+    this.tweetList = [];
+    this.limits.clear();
+    this.windows.clear();
+    this.blocks.clear();
+    this.faults = [];
+    this.calls.clear();
+  }
+}
