@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDb, migrateToLatest, type Db } from '../../src/db/database';
+import { captureTriggerExists, installCaptureTrigger, removeCaptureTrigger } from '../../src/db/dialect';
+import { migrationSource } from '../../src/db/migration-source';
+import { describeTable, listTables } from '../../src/kb/schema';
+import { LeaseStore } from '../../src/store/leases';
+
+describe('database on a real SQLite file', () => {
+  let dir: string;
+  let db: Db;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-db-'));
+    db = createDb({ client: 'sqlite', connection: path.join(dir, 'kb.sqlite3') });
+    await migrateToLatest(db);
+  });
+  afterEach(async () => {
+    await db.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs every migration on a fresh database, rolls all back, and applies them again', async () => {
+    const tables = ['kbts_users', 'kbts_accounts', 'kbts_integrations', 'kbts_publications', 'kbts_communications', 'kbts_leases'];
+    for (const table of tables) assert.ok(await db.schema.hasTable(table), table);
+    await db.migrate.rollback({ migrationSource, tableName: 'kbts_migrations' }, true);
+    for (const table of tables) assert.equal(await db.schema.hasTable(table), false, table);
+    assert.equal((await migrateToLatest(db)).length, 6);
+  });
+
+  it('keeps its own tables out of the KB table list', async () => {
+    await db.raw('CREATE TABLE articles (id INTEGER PRIMARY KEY, body TEXT)');
+    await db.raw('CREATE TABLE "Kunden Übersicht" ("Schlüssel" TEXT PRIMARY KEY, "Notiz ""x""" VARCHAR(50))');
+    assert.deepEqual(await listTables(db), ['Kunden Übersicht', 'articles']);
+  });
+
+  it('describes columns, types, nullability, length limits and the primary key', async () => {
+    await db.raw(`CREATE TABLE notes (
+      id INTEGER PRIMARY KEY, title VARCHAR(80) NOT NULL, body TEXT, score INTEGER, flag BOOLEAN NOT NULL, anything)`);
+    const table = await describeTable(db, 'notes');
+    assert.deepEqual(table?.primaryKey, ['id']);
+    const byName = Object.fromEntries(table!.columns.map((column) => [column.name, column]));
+    assert.deepEqual(byName.title, { name: 'title', type: 'VARCHAR(80)', nullable: false, isText: true, maxLength: 80 });
+    assert.deepEqual(byName.body, { name: 'body', type: 'TEXT', nullable: true, isText: true, maxLength: null });
+    assert.equal(byName.score.isText, false);
+    assert.equal(byName.id.nullable, false, 'a primary key never holds NULL');
+    assert.equal(byName.anything.isText, true, 'an untyped SQLite column stores text as it is');
+  });
+
+  it('does not describe a table that introspection does not list', async () => {
+    assert.equal(await describeTable(db, 'kbts_accounts'), null);
+    assert.equal(await describeTable(db, 'articles"; DROP TABLE kbts_users; --'), null);
+  });
+
+  it('captures inserts with a trigger that quotes odd names, and ignores a record key seen before', async () => {
+    await db.raw('CREATE TABLE "odd ""table""" ("key col" TEXT PRIMARY KEY, body TEXT)');
+    await installCaptureTrigger(db, 7, 'odd "table"', 'key col');
+    assert.equal(await captureTriggerExists(db, 7), true);
+    await db('odd "table"').insert([{ 'key col': 'a', body: '1' }, { 'key col': 'b', body: '2' }]);
+    await db('odd "table"').where({ 'key col': 'a' }).delete();
+    await db('odd "table"').insert({ 'key col': 'a', body: 'again' });
+    const captured = await db('kbts_publications').orderBy('id');
+    assert.deepEqual(captured.map((row) => [row.integration_id, row.record_key, row.state]), [[7, 'a', 'pending'], [7, 'b', 'pending']]);
+    assert.match(captured[0].created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    await removeCaptureTrigger(db, 7, 'odd "table"');
+    assert.equal(await captureTriggerExists(db, 7), false);
+  });
+
+  it('gives a lease to one holder until it expires or is released', async () => {
+    const leases = new LeaseStore(db);
+    assert.equal(await leases.tryAcquire('account:1', 'worker-a', '2026-11-22T10:00:00.000Z', '2026-11-22T10:01:00.000Z'), true);
+    assert.equal(await leases.tryAcquire('account:1', 'worker-b', '2026-11-22T10:00:30.000Z', '2026-11-22T10:01:30.000Z'), false);
+    assert.equal(await leases.tryAcquire('account:2', 'worker-b', '2026-11-22T10:00:30.000Z', '2026-11-22T10:01:30.000Z'), true);
+    assert.equal(await leases.tryAcquire('account:1', 'worker-b', '2026-11-22T10:01:00.001Z', '2026-11-22T10:02:00.000Z'), true, 'taken over after expiry');
+    assert.equal(await leases.renew('account:1', 'worker-a', '2026-11-22T10:05:00.000Z'), false, 'the old holder lost it');
+    await leases.release('account:1', 'worker-b');
+    assert.equal(await leases.tryAcquire('account:1', 'worker-a', '2026-11-22T10:01:10.000Z', '2026-11-22T10:02:10.000Z'), true);
+  });
+});

@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { ARTICLES_TABLE, TestEnv, type EmulatorUser } from '../support/test-env';
+
+const INSERT_ARTICLE = 'INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)';
+
+describe('sync engine against the X API emulator (real SQLite file, real client over HTTP)', function () {
+  this.timeout(120_000);
+  let world: TestEnv;
+  let account: EmulatorUser;
+  let accountId: number;
+
+  beforeEach(async () => {
+    world = await TestEnv.create();
+    world.kb((db) => db.exec(ARTICLES_TABLE));
+    account = await world.createXUser('kb_news');
+    accountId = await world.addAccount(account);
+  });
+  afterEach(async () => world.close());
+
+  const addArticlesIntegration = (mode = 'append', extra: Record<string, string> = {}) => world.addIntegration({
+    account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
+    mode, 'continue-field': 'keep_going', ...extra,
+  });
+  const pollOnce = async () => {
+    const result = await world.cli(['--json', 'poll', '--once']);
+    assert.equal(result.code, 0, result.stderr);
+    return result.json;
+  };
+  const record = (id: number) => world.kb((db) => db.prepare('SELECT * FROM articles WHERE id = ?').get(id) as Record<string, any>);
+  const publication = async (integrationId: number, key: number) =>
+    (await world.services()).publications.findByRecord(integrationId, String(key));
+
+  it('tweets rows inserted with plain SQL by another process when continue is Yes or blank, and skips No with its reason', async () => {
+    const integrationId = await addArticlesIntegration();
+    await world.insertFromOtherProcess(INSERT_ARTICLE, [
+      ['one', 'First article is out', 'Yes'],
+      ['two', 'Second article is out', null],
+      ['three', 'Third article stays home', 'No'],
+    ]);
+    const summary = await pollOnce();
+    assert.equal(summary.published, 2);
+    assert.equal(summary.skipped, 1);
+    assert.equal(summary.failed, 0);
+    const tweets = await world.tweetsBy('kb_news');
+    assert.deepEqual(tweets.map((tweet) => tweet.text).sort(), ['First article is out', 'Second article is out']);
+    const third = await publication(integrationId, 3);
+    assert.equal(third?.state, 'skipped');
+    assert.equal(third?.reason, 'not tweeted: the continue field is No');
+    assert.equal((await publication(integrationId, 1))?.tweetId, tweets.find((t) => t.text === 'First article is out')?.id);
+  });
+
+  for (const [mode, expected] of [
+    ['append', 'intro\n[2026-11-20 09:00 UTC] @alice: first!\n[2026-11-20 09:05 UTC] @bob: second\n[2026-11-20 10:15 UTC] @carol: third and last'],
+    ['prepend', '[2026-11-20 10:15 UTC] @carol: third and last\n[2026-11-20 09:05 UTC] @bob: second\n[2026-11-20 09:00 UTC] @alice: first!\nintro'],
+    ['overwrite', '[2026-11-20 10:15 UTC] @carol: third and last'],
+  ] as const) {
+    it(`writes three replies from other users in order with the exact entry format (${mode})`, async () => {
+      await addArticlesIntegration(mode);
+      world.kb((db) => db.prepare('INSERT INTO articles (title, tweet_text, replies, keep_going) VALUES (?, ?, ?, ?)').run('a', `Tell us (${mode})`, 'intro', 'yes'));
+      await pollOnce();
+      const [tweet] = await world.tweetsBy('kb_news');
+      // Posted out of order on purpose: entries follow the replies' own time, not arrival.
+      await world.replyAs('bob', tweet.id, 'second', { created_at: '2026-11-20T09:05:00.000Z' });
+      await world.replyAs('alice', tweet.id, 'first!', { created_at: '2026-11-20T09:00:00.000Z' });
+      await world.replyAs('carol', tweet.id, 'third and last', { created_at: '2026-11-20T10:15:59.000Z' });
+      const summary = await pollOnce();
+      assert.equal(summary.replies_applied, 3);
+      assert.equal(record(1).replies, expected);
+      const again = await pollOnce();
+      assert.equal(again.replies_applied, 0);
+      assert.equal(record(1).replies, expected, 'a second poll writes nothing twice');
+    });
+  }
+
+  it('logs replies without applying them while continue is No, and applies new ones once it is Yes again', async () => {
+    const integrationId = await addArticlesIntegration('append');
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'Talk to us', 'Yes'));
+    await pollOnce();
+    const [tweet] = await world.tweetsBy('kb_news');
+    await world.replyAs('alice', tweet.id, 'before the stop', { created_at: '2026-11-21T08:00:00.000Z' });
+    await pollOnce();
+    world.kb((db) => db.prepare('UPDATE articles SET keep_going = ? WHERE id = 1').run('No'));
+    await world.replyAs('bob', tweet.id, 'while stopped', { created_at: '2026-11-21T09:00:00.000Z' });
+    const stopped = await pollOnce();
+    assert.equal(stopped.replies_applied, 0);
+    assert.equal(stopped.replies_logged, 1);
+    assert.equal(record(1).replies, '[2026-11-21 08:00 UTC] @alice: before the stop');
+    world.kb((db) => db.prepare('UPDATE articles SET keep_going = ? WHERE id = 1').run(' yes '));
+    await world.replyAs('carol', tweet.id, 'after the restart', { created_at: '2026-11-21T10:00:00.000Z' });
+    const resumed = await pollOnce();
+    assert.equal(resumed.replies_applied, 1);
+    assert.equal(record(1).replies, '[2026-11-21 08:00 UTC] @alice: before the stop\n[2026-11-21 10:00 UTC] @carol: after the restart');
+    const log = await (await world.services()).communications.list({ integrationId, direction: 'in' });
+    const whileStopped = log.find((entry) => entry.authorUsername === 'bob');
+    assert.equal(whileStopped?.applied, false);
+    assert.equal(whileStopped?.notAppliedReason, 'not written: continue field is No');
+    assert.equal(whileStopped?.text.endsWith('while stopped'), true);
+    assert.equal(log.filter((entry) => entry.applied).length, 2);
+  });
+
+  it('never tweets again after the tweet field is edited, nor rows that existed before the integration', async () => {
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('old', 'Written before the integration', 'Yes'));
+    await addArticlesIntegration();
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('new', 'Original text', 'Yes'));
+    assert.equal((await pollOnce()).published, 1);
+    world.kb((db) => db.prepare('UPDATE articles SET tweet_text = ? WHERE id = 2').run('Edited text'));
+    const after = await pollOnce();
+    assert.equal(after.published, 0);
+    assert.deepEqual((await world.tweetsBy('kb_news')).map((tweet) => tweet.text), ['Original text']);
+  });
+
+  it('changes no record for tweets made outside the KB, and never writes the account\'s own replies into a record', async () => {
+    await addArticlesIntegration();
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'From the KB', 'Yes'));
+    await pollOnce();
+    const [kbTweet] = await world.tweetsBy('kb_news');
+    const outside = await world.control('POST', '/tweets', { as: 'kb_news', text: 'Posted from a phone' });
+    await world.replyAs('alice', outside.id, 'reply to the phone post');
+    await world.control('POST', '/tweets', { as: 'bob', text: 'hey @kb_news, unrelated' });
+    await world.replyAs('kb_news', kbTweet.id, 'the account answering in its own thread');
+    await world.replyAs('carol', kbTweet.id, 'a real reply');
+    const summary = await pollOnce();
+    assert.equal(summary.replies_applied, 1);
+    assert.equal(summary.replies_logged, 0);
+    assert.match(record(1).replies, /^\[\d{4}-\d\d-\d\d \d\d:\d\d UTC\] @carol: a real reply$/);
+    const rows = world.kb((db) => db.prepare('SELECT COUNT(*) AS n FROM articles').get() as { n: number });
+    assert.equal(rows.n, 1, 'no record was created from X');
+  });
+
+  it('rejects an over-long text by default with its weighted count, and truncates or threads it when asked', async () => {
+    const long = '日本語のテキスト'.repeat(18); // 144 CJK characters: 288 weighted
+    const rejectId = await addArticlesIntegration('append');
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('cjk', long, 'Yes'));
+    const rejected = await pollOnce();
+    assert.equal(rejected.failed, 1);
+    assert.equal((await publication(rejectId, 1))?.reason,
+      'the tweet text is 288 weighted characters; X allows 280 (long-text policy: reject; choose truncate or thread to post it)');
+    assert.equal((await world.tweetsBy('kb_news')).length, 0);
+
+    await world.cli(['integration', 'remove', String(rejectId)]);
+    const truncateId = await addArticlesIntegration('append', { 'long-text': 'truncate' });
+    const emoji = '🎉 party '.repeat(40); // emoji weigh 2: 400 weighted
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('emoji', emoji, 'Yes'));
+    assert.equal((await pollOnce()).published, 1);
+    const [truncated] = await world.tweetsBy('kb_news');
+    assert.ok(truncated.text.endsWith('…'));
+    assert.ok(emoji.startsWith(truncated.text.slice(0, -1).trimEnd()));
+
+    await world.cli(['integration', 'remove', String(truncateId)]);
+    const threadId = await world.addIntegration({
+      account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
+      mode: 'append', 'continue-field': 'keep_going', 'long-text': 'thread',
+    });
+    const withUrls = `Read ${Array.from({ length: 14 }, (_, i) => `https://example.com/${i}`).join(' and ')} today`;
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('urls', withUrls, 'Yes'));
+    const threaded = await pollOnce();
+    assert.equal(threaded.published, 1);
+    const thread = (await world.tweetsBy('kb_news')).slice(1);
+    assert.ok(thread.length >= 2);
+    thread.forEach((part, index) => {
+      assert.ok(part.text.endsWith(` (${index + 1}/${thread.length})`));
+      if (index > 0) assert.equal(part.referenced_tweets?.[0].id, thread[index - 1].id);
+      assert.equal(part.conversation_id, thread[0].id);
+    });
+    await world.replyAs('dave', thread[thread.length - 1].id, 'replying to the last part');
+    assert.equal((await pollOnce()).replies_applied, 1);
+    assert.match(world.kb((db) => db.prepare('SELECT replies FROM articles WHERE title = ?').get('urls') as { replies: string }).replies, /@dave: replying to the last part$/);
+    assert.equal((await publication(threadId, 3))?.tweetId, thread[0].id);
+  });
+
+  it('tweets every eligible record exactly once through lost responses, 5xx, dropped connections and a 429', async () => {
+    const integrationId = await addArticlesIntegration();
+    const texts = Array.from({ length: 6 }, (_, i) => `Fault-tolerant article number ${i + 1}`);
+    world.kb((db) => { for (const text of texts) db.prepare(INSERT_ARTICLE).run(text, text, 'Yes'); });
+    await world.control('POST', '/faults', { rules: [
+      { endpoint: 'POST /2/tweets', kind: 'lost_response', count: 1 },
+      { endpoint: 'POST /2/tweets', kind: 'status', status: 503, count: 1 },
+      { endpoint: 'POST /2/tweets', kind: 'drop', count: 1 },
+      { endpoint: 'POST /2/tweets', kind: 'rate_limit', resetInSeconds: 2, count: 1 },
+      { endpoint: 'GET /2/users/:id/tweets', kind: 'status', status: 502, count: 1 },
+    ] });
+    for (let round = 0; round < 6; round++) {
+      await pollOnce();
+      const counts = await (await world.services()).publications.countByState(integrationId);
+      if (counts.pending === 0 && counts.sending === 0) break;
+    }
+    const tweets = await world.tweetsBy('kb_news');
+    assert.deepEqual(tweets.map((tweet) => tweet.text).sort(), [...texts].sort(), 'each text exactly once');
+    const counts = await (await world.services()).publications.countByState(integrationId);
+    assert.deepEqual(counts, { pending: 0, sending: 0, sent: 6, failed: 0, skipped: 0 });
+    for (let extra = 0; extra < 2; extra++) {
+      const summary = await pollOnce();
+      assert.equal(summary.published, 0);
+    }
+    assert.equal((await world.tweetsBy('kb_news')).length, 6, 'two more polls changed nothing');
+  });
+
+  it('lets two poll processes started together on one SQLite file tweet each record only once', async () => {
+    await addArticlesIntegration();
+    const texts = Array.from({ length: 30 }, (_, i) => `Concurrent article ${i + 1}`);
+    await world.insertFromOtherProcess(INSERT_ARTICLE, texts.map((text) => [text, text, 'Yes']));
+    const [first, second] = await Promise.all([world.cli(['--json', 'poll', '--once']), world.cli(['--json', 'poll', '--once'])]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(first.json.published + second.json.published, 30);
+    const tweets = await world.tweetsBy('kb_news');
+    assert.equal(tweets.length, 30);
+    assert.equal(new Set(tweets.map((tweet) => tweet.text)).size, 30);
+  });
+
+  it('pauses the integration with a readable reason when the tokens are revoked, loses nothing, and catches up after resume', async () => {
+    const integrationId = await addArticlesIntegration();
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('before', 'Posted before the revocation', 'Yes'));
+    await pollOnce();
+    const [tweet] = await world.tweetsBy('kb_news');
+    await world.control('POST', '/users/kb_news/revoke');
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('during', 'Written while revoked', 'Yes'));
+    await world.replyAs('alice', tweet.id, 'reply during the outage', { created_at: '2026-11-21T12:00:00.000Z' });
+    const refused = await pollOnce();
+    assert.equal(refused.published, 0);
+    assert.match(refused.errors.join(' '), /X refused the account's credentials \(401/);
+    const listed = await world.cli(['--json', 'integration', 'list']);
+    const paused = listed.json.integrations.find((entry: { id: number }) => entry.id === integrationId);
+    assert.equal(paused.status, 'paused');
+    assert.match(paused.paused_reason, /tokens may have been revoked/);
+    assert.equal((await publication(integrationId, 2))?.state, 'pending', 'the record waits, nothing lost');
+    assert.equal((await pollOnce()).published, 0, 'a paused integration is left alone');
+
+    await world.control('POST', '/users/kb_news/restore');
+    assert.equal((await world.cli(['account', 'test', String(accountId)])).code, 0);
+    assert.equal((await world.cli(['integration', 'resume', String(integrationId)])).code, 0);
+    const caughtUp = await pollOnce();
+    assert.equal(caughtUp.published, 1);
+    assert.equal(caughtUp.replies_applied, 1);
+    assert.equal(record(1).replies, '[2026-11-21 12:00 UTC] @alice: reply during the outage');
+    assert.deepEqual((await world.tweetsBy('kb_news')).map((t) => t.text), ['Posted before the revocation', 'Written while revoked']);
+  });
+
+  it('stops capturing rows once the integration is removed', async () => {
+    const integrationId = await addArticlesIntegration();
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'captured', 'Yes'));
+    assert.equal((await world.cli(['integration', 'remove', String(integrationId)])).code, 0);
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('b', 'not captured', 'Yes'));
+    const rows = world.kb((db) => db.prepare('SELECT COUNT(*) AS n FROM kbts_publications').get() as { n: number });
+    assert.equal(rows.n, 0);
+    const triggers = world.kb((db) => db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger'").get() as { n: number });
+    assert.equal(triggers.n, 0);
+  });
+});
