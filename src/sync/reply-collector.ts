@@ -42,7 +42,7 @@ export async function collectReplies(
   await deps.db.transaction(async (trx) => {
     const alreadyLogged = await deps.communications.loggedTweetIds(trx, matched.map((reply) => reply.tweet.id));
     const fresh = matched.filter((reply) => !alreadyLogged.has(reply.tweet.id))
-      .sort((a, b) => compareTweetIds(a.tweet.id, b.tweet.id));
+      .sort(oldestFirst);
     const byIntegration = new Map<number, MatchedReply[]>();
     for (const reply of fresh) {
       const group = byIntegration.get(reply.integration.id) ?? [];
@@ -101,6 +101,12 @@ export async function collectReplies(
     }
   });
   return counts;
+}
+
+/** By the replies' own time, then by id (ids order by time too, but a clock may differ). */
+function oldestFirst(a: MatchedReply, b: MatchedReply): number {
+  const byTime = (a.tweet.createdAt ?? '').localeCompare(b.tweet.createdAt ?? '');
+  return byTime !== 0 ? byTime : compareTweetIds(a.tweet.id, b.tweet.id);
 }
 
 /**
