@@ -231,7 +231,7 @@ function isNonEmptyString(value: unknown): value is string {
 export class EmulatorState {
   readonly now: () => number;
   private readonly random: () => number;
-  private readonly ids = new SnowflakeGenerator();
+  private ids = new SnowflakeGenerator();
 
   private users = new Map<string, UserRecord>();
   private usernames = new Map<string, string>();
@@ -652,8 +652,9 @@ export class EmulatorState {
     this.calls.clear();
   }
 
-  /** Back to empty. Ids keep growing across resets so an old id never names a new tweet. */
+  /** Back to empty, id sequence included, so ids keep encoding the (possibly rewound) clock. */
   reset(): void {
+    this.ids = new SnowflakeGenerator();
     this.users.clear();
     this.usernames.clear();
     this.consumers.clear();
