@@ -40,6 +40,11 @@ async function responseError(call: () => Promise<unknown>): Promise<ApiResponseE
   return error;
 }
 
+/** The first entry of an invalid-request problem's `errors`, where X says what was wrong. */
+function firstMessage(error: ApiResponseError): string {
+  return String((error.data as { errors?: Array<{ message?: string }> }).errors?.[0]?.message);
+}
+
 describe('X API emulator, spoken to by the real twitter-api-v2 client', function () {
   let emulator: StartedEmulator;
   let clock = START;
@@ -79,7 +84,7 @@ describe('X API emulator, spoken to by the real twitter-api-v2 client', function
       const posted = await client.v2.tweet('First record');
       assert.deepEqual(Object.keys(posted.data).sort(), ['edit_history_tweet_ids', 'id', 'text']);
       assert.equal(posted.data.text, 'First record');
-      assert.deepEqual(posted.data.edit_history_tweet_ids, [posted.data.id]);
+      assert.deepEqual((posted.data as { edit_history_tweet_ids?: string[] }).edit_history_tweet_ids, [posted.data.id]);
       assert.equal(snowflakeTime(posted.data.id), START);
 
       const read = await client.v2.singleTweet(posted.data.id, { 'tweet.fields': ['created_at', 'author_id', 'conversation_id'] });
@@ -145,7 +150,7 @@ describe('X API emulator, spoken to by the real twitter-api-v2 client', function
       const error = await responseError(() => client.v2.tweet('漢'.repeat(141)));
       assert.equal(error.code, 400);
       assert.equal(error.data.type, 'https://api.x.com/2/problems/invalid-request');
-      assert.match(String(error.data.errors?.[0]?.message), /too long/);
+      assert.match(firstMessage(error), /too long/);
       assert.equal(emulator.state.listTweets().length, 0);
       await client.v2.tweet('漢'.repeat(140));
       assert.equal(emulator.state.listTweets().length, 1);
@@ -210,7 +215,7 @@ describe('X API emulator, spoken to by the real twitter-api-v2 client', function
     it('answers 400 for max_results outside 5..100 on mentions', async () => {
       const error = await responseError(() => client.v2.userMentionTimeline(kb.id, { max_results: 4 }));
       assert.equal(error.code, 400);
-      assert.match(String(error.data.errors?.[0]?.message), /max_results.*between 5 and 100/);
+      assert.match(firstMessage(error), /max_results.*between 5 and 100/);
       assert.equal((await responseError(() => client.v2.userMentionTimeline(kb.id, { max_results: 101 }))).code, 400);
     });
 
@@ -271,7 +276,7 @@ describe('X API emulator, spoken to by the real twitter-api-v2 client', function
       assert.ok(long.length > 512);
       assert.equal((await responseError(() => client.v2.search(long))).code, 400);
       const badOperator = await responseError(() => client.v2.search('frm:alice'));
-      assert.match(String(badOperator.data.errors?.[0]?.message), /invalid operator 'frm'/);
+      assert.match(firstMessage(badOperator), /invalid operator 'frm'/);
       const oldId = snowflakeAt(START - 8 * DAY).toString();
       assert.equal((await responseError(() => client.v2.search(`conversation_id:${root}`, { since_id: oldId }))).code, 400);
       assert.equal((await responseError(() => client.v2.search('x', { max_results: 9 }))).code, 400);
@@ -604,7 +609,7 @@ describe('X API emulator, hosted in other ways', () => {
       );
       const formBody = await responseError(() => clientFor(user, base).v2.tweet('form-encoded'));
       assert.equal(formBody.code, 400);
-      assert.match(String(formBody.data.errors?.[0]?.message), /content-type of application\/json/);
+      assert.match(firstMessage(formBody), /content-type of application\/json/);
       const posted = await mounted.v2.tweet('from a sub-path');
       const reply = await fetch(`${base}/_emulator/tweets`, {
         method: 'POST',
