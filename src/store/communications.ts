@@ -123,6 +123,14 @@ export class CommunicationStore {
     return row?.tweet_id;
   }
 
+  /** Conversations that received a reply logged since the given moment. */
+  async recentConversations(integrationIds: number[], since: string): Promise<string[]> {
+    const rows: Array<{ conversation_id: string }> = await this.db('kbts_communications').distinct('conversation_id')
+      .whereIn('integration_id', integrationIds).where({ direction: 'in' }).where('recorded_at', '>', since)
+      .whereNotNull('conversation_id');
+    return rows.map((row) => row.conversation_id);
+  }
+
   async countApplied(integrationId: number): Promise<number> {
     const row = await this.db('kbts_communications').where({ integration_id: integrationId, direction: 'in', applied: true }).count({ count: '*' }).first();
     return Number(row?.count ?? 0);

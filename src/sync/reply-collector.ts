@@ -1,3 +1,5 @@
+import type { Knex } from 'knex';
+import { describeKbTable } from '../db/dialect';
 import { continueRefusal, parseYesNo } from '../kb/yes-no';
 import { readRecords, writeField } from '../kb/records';
 import { toIso } from '../lib/clock';
@@ -38,6 +40,7 @@ export async function collectReplies(
   const newestSeen = maxTweetId(mentions.map((tweet) => tweet.id));
   const candidates = mentions.filter((tweet) => tweet.authorId !== account.xUserId && tweet.conversationId);
   const matched = await matchToPublications(deps, candidates, integrations);
+  matched.push(...await searchSubThreads(deps, account, integrations, x, matched, sinceId));
 
   await deps.db.transaction(async (trx) => {
     const alreadyLogged = await deps.communications.loggedTweetIds(trx, matched.map((reply) => reply.tweet.id));
@@ -50,49 +53,8 @@ export async function collectReplies(
       byIntegration.set(reply.integration.id, group);
     }
     const log: NewCommunication[] = [];
-    for (const [, replies] of byIntegration) {
-      const integration = replies[0].integration;
-      const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
-      const records = await readRecords(trx, location, [...new Set(replies.map((reply) => reply.publication.recordKey))]);
-      const entriesByRecord = new Map<string, string[]>();
-      for (const reply of replies) {
-        const key = reply.publication.recordKey;
-        const record = records.get(key);
-        const refusal = integration.status !== 'active'
-          ? `the integration is paused${integration.pausedReason ? ` (${integration.pausedReason})` : ''}`
-          : !record
-            ? 'the record no longer exists'
-            : !(integration.responseField in record)
-              ? `the response field '${integration.responseField}' no longer exists in table '${integration.tableName}'`
-              : continueRefusal(parseYesNo(record[integration.continueField]));
-        if (!refusal) {
-          const entries = entriesByRecord.get(key) ?? [];
-          entries.push(formatEntry({ createdAt: reply.tweet.createdAt ?? toIso(deps.clock.now()), username: reply.tweet.authorUsername ?? reply.tweet.authorId ?? 'unknown', text: reply.tweet.text }, integration.timeZone));
-          entriesByRecord.set(key, entries);
-        }
-        log.push({
-          integrationId: integration.id,
-          publicationId: reply.publication.id,
-          recordKey: key,
-          direction: 'in',
-          tweetId: reply.tweet.id,
-          conversationId: reply.tweet.conversationId,
-          inReplyToTweetId: reply.tweet.inReplyToTweetId,
-          authorId: reply.tweet.authorId,
-          authorUsername: reply.tweet.authorUsername,
-          text: unescapeXText(reply.tweet.text),
-          tweetCreatedAt: reply.tweet.createdAt,
-          applied: !refusal,
-          notAppliedReason: refusal ? `not written: ${refusal}` : null,
-          recordedAt: toIso(deps.clock.now()),
-        });
-      }
-      for (const [key, entries] of entriesByRecord) {
-        const record = records.get(key) as Record<string, unknown>;
-        const current = record[integration.responseField];
-        await writeField(trx, location, key, integration.responseField,
-          applyEntries(current === null || current === undefined ? null : String(current), entries, integration.responseMode));
-      }
+    for (const replies of byIntegration.values()) {
+      log.push(...await applyToRecords(deps, trx, replies));
     }
     await deps.communications.insert(trx, log);
     for (const entry of log) entry.applied ? counts.repliesApplied++ : counts.repliesLogged++;
@@ -101,6 +63,122 @@ export async function collectReplies(
     }
   });
   return counts;
+}
+
+/**
+ * Writes one integration's replies into their records, oldest first, one entry at a time so
+ * a reply that would overflow a length-limited field is logged instead of cutting anything.
+ * Each record is written once. Returns the log rows, applied or with the reason they were not.
+ */
+async function applyToRecords(deps: SyncDeps, trx: Knex, replies: MatchedReply[]): Promise<NewCommunication[]> {
+  const integration = replies[0].integration;
+  const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
+  const records = await readRecords(trx, location, [...new Set(replies.map((reply) => reply.publication.recordKey))]);
+  const limit = (await describeKbTable(trx, integration.tableName))?.columns
+    .find((column) => column.name === integration.responseField)?.maxLength ?? null;
+  const newValues = new Map<string, string>();
+  const log: NewCommunication[] = [];
+  for (const reply of replies) {
+    const key = reply.publication.recordKey;
+    const record = records.get(key);
+    let refusal = integration.status !== 'active'
+      ? `the integration is paused${integration.pausedReason ? ` (${integration.pausedReason})` : ''}`
+      : !record
+        ? 'the record no longer exists'
+        : !(integration.responseField in record)
+          ? `the response field '${integration.responseField}' no longer exists in table '${integration.tableName}'`
+          : continueRefusal(parseYesNo(record[integration.continueField]));
+    if (!refusal && record) {
+      const stored = record[integration.responseField];
+      const current = newValues.get(key) ?? (stored === null || stored === undefined ? null : String(stored));
+      const entry = formatEntry({
+        createdAt: reply.tweet.createdAt ?? toIso(deps.clock.now()),
+        username: reply.tweet.authorUsername ?? reply.tweet.authorId ?? 'unknown',
+        text: reply.tweet.text,
+      }, integration.timeZone);
+      const next = applyEntries(current, [entry], integration.responseMode);
+      if (limit !== null && next.length > limit) {
+        refusal = `the response field '${integration.responseField}' holds at most ${limit} characters and this reply does not fit`;
+      } else {
+        newValues.set(key, next);
+      }
+    }
+    log.push({
+      integrationId: integration.id,
+      publicationId: reply.publication.id,
+      recordKey: key,
+      direction: 'in',
+      tweetId: reply.tweet.id,
+      conversationId: reply.tweet.conversationId,
+      inReplyToTweetId: reply.tweet.inReplyToTweetId,
+      authorId: reply.tweet.authorId,
+      authorUsername: reply.tweet.authorUsername,
+      text: unescapeXText(reply.tweet.text),
+      tweetCreatedAt: reply.tweet.createdAt,
+      applied: !refusal,
+      notAppliedReason: refusal ? `not written: ${refusal}` : null,
+      recordedAt: toIso(deps.clock.now()),
+    });
+  }
+  for (const [key, value] of newValues) await writeField(trx, location, key, integration.responseField, value);
+  return log;
+}
+
+// X's limit on a recent-search query.
+const MAX_QUERY_LENGTH = 512;
+
+/** `conversation_id:A OR conversation_id:B …` queries, each within X's length limit. */
+export function conversationQueries(conversationIds: string[]): string[] {
+  const queries: string[] = [];
+  let current = '';
+  for (const id of conversationIds) {
+    const term = `conversation_id:${id}`;
+    const candidate = current ? `${current} OR ${term}` : term;
+    if (candidate.length > MAX_QUERY_LENGTH && current) {
+      queries.push(current);
+      current = term;
+    } else {
+      current = candidate;
+    }
+  }
+  if (current) queries.push(current);
+  return queries;
+}
+
+// A conversation with a reply this recent counts as a live discussion worth searching.
+const LIVE_DISCUSSION_HOURS = 24;
+
+/**
+ * Replies inside a discussion among other people need not mention the account, so the mentions
+ * read cannot see them. Conversations with a reply in the last day (and within X's 7-day search
+ * window) are searched with OR-ed conversation ids: the calls follow the live discussions,
+ * never the number of open conversations.
+ */
+async function searchSubThreads(
+  deps: SyncDeps, account: Account, integrations: Integration[], x: XClient, matched: MatchedReply[], sinceId: string,
+): Promise<MatchedReply[]> {
+  const now = deps.clock.now();
+  const recent = await deps.communications.recentConversations(
+    integrations.map((integration) => integration.id),
+    toIso(now.minus({ hours: LIVE_DISCUSSION_HOURS })),
+  );
+  const rootsSearchableSince = toIso(now.minus({ days: 7 }));
+  const roots = await deps.publications.findSentByTweetIds([...new Set([...recent, ...matched.map((reply) => reply.tweet.conversationId as string)])]);
+  const conversations = roots
+    .filter((publication) => (publication.sentAt ?? publication.createdAt) > rootsSearchableSince)
+    .map((publication) => publication.tweetId as string);
+  if (conversations.length === 0) return [];
+  const seen = new Set(matched.map((reply) => reply.tweet.id));
+  const found: XTweet[] = [];
+  for (const query of conversationQueries(conversations)) {
+    for (const tweet of await x.searchRecent(query, sinceId)) {
+      if (!seen.has(tweet.id) && tweet.authorId !== account.xUserId && tweet.conversationId) {
+        seen.add(tweet.id);
+        found.push(tweet);
+      }
+    }
+  }
+  return matchToPublications(deps, found, integrations);
 }
 
 /** By the replies' own time, then by id (ids order by time too, but a clock may differ). */

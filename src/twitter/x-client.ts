@@ -11,6 +11,7 @@ export interface XTweet {
   createdAt: string | null;
   conversationId: string | null;
   inReplyToTweetId: string | null;
+  inReplyToUserId: string | null;
 }
 
 export interface RateLimitState {
@@ -35,6 +36,7 @@ interface RawTweet {
   author_id?: string;
   created_at?: string;
   conversation_id?: string;
+  in_reply_to_user_id?: string;
   referenced_tweets?: Array<{ type: string; id: string }>;
 }
 
@@ -175,6 +177,7 @@ function toTweet(raw: RawTweet, usernames: Map<string, string>): XTweet {
     createdAt: raw.created_at ?? null,
     conversationId: raw.conversation_id ?? null,
     inReplyToTweetId: raw.referenced_tweets?.find((ref) => ref.type === 'replied_to')?.id ?? null,
+    inReplyToUserId: raw.in_reply_to_user_id ?? null,
   };
 }
 

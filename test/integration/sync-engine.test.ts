@@ -193,6 +193,10 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
       assert.equal(summary.published, 0);
     }
     assert.equal((await world.tweetsBy('kb_news')).length, 6, 'two more polls changed nothing');
+    const calls = (await world.control('GET', '/calls')).by_endpoint;
+    // 6 posts, plus one retry each after the 503, the drop and the 429; the lost response is found, not re-posted.
+    assert.equal(calls['POST /2/tweets'], 9);
+    assert.ok(calls['GET /2/users/:id/tweets'] >= 3, 'each unknown outcome was reconciled before any retry');
   });
 
   it('lets two poll processes started together on one SQLite file tweet each record only once', async () => {
@@ -245,5 +249,40 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     assert.equal(rows.n, 0);
     const triggers = world.kb((db) => db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger'").get() as { n: number });
     assert.equal(triggers.n, 0);
+  });
+
+  it('finds sub-thread replies that do not mention the account with one recent search for the active conversations', async () => {
+    await addArticlesIntegration();
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'Start a discussion', 'Yes'));
+    await pollOnce();
+    const [tweet] = await world.tweetsBy('kb_news');
+    const alice = await world.replyAs('alice', tweet.id, 'what do you think, bob?', { created_at: '2026-11-21T10:00:00.000Z' });
+    await world.replyAs('bob', alice.id, 'I agree with alice', { created_at: '2026-11-21T10:01:00.000Z', mention: false });
+    await world.control('DELETE', '/calls');
+    const summary = await pollOnce();
+    assert.equal(summary.replies_applied, 2);
+    assert.equal(record(1).replies, '[2026-11-21 10:00 UTC] @alice: what do you think, bob?\n[2026-11-21 10:01 UTC] @bob: I agree with alice');
+    const calls = (await world.control('GET', '/calls')).by_endpoint;
+    assert.equal(calls['GET /2/users/:id/mentions'], 1);
+    assert.equal(calls['GET /2/tweets/search/recent'], 1);
+  });
+
+  it('keeps a reply that would overflow a length-limited response field in the log instead of cutting it', async () => {
+    world.kb((db) => db.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, tweet_text TEXT, replies VARCHAR(60), keep_going TEXT)'));
+    const integrationId = await world.addIntegration({
+      account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies', mode: 'append', 'continue-field': 'keep_going',
+    });
+    world.kb((db) => db.prepare('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)').run('A short note', 'Yes'));
+    await pollOnce();
+    const [tweet] = await world.tweetsBy('kb_news');
+    await world.replyAs('alice', tweet.id, 'fits', { created_at: '2026-11-21T10:00:00.000Z' });
+    await world.replyAs('bob', tweet.id, 'this one is far too long to fit', { created_at: '2026-11-21T10:01:00.000Z' });
+    const summary = await pollOnce();
+    assert.equal(summary.replies_applied, 1);
+    assert.equal(summary.replies_logged, 1);
+    assert.equal(world.kb((db) => (db.prepare('SELECT replies FROM notes').get() as { replies: string }).replies), '[2026-11-21 10:00 UTC] @alice: fits');
+    const [kept] = await (await world.services()).communications.list({ integrationId, applied: false });
+    assert.equal(kept.notAppliedReason, "not written: the response field 'replies' holds at most 60 characters and this reply does not fit");
+    assert.match(kept.text, /this one is far too long to fit$/);
   });
 });
