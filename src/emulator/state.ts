@@ -219,6 +219,22 @@ function extractMentions(text: string): Set<string> {
   return found;
 }
 
+function contentKey(authorId: string, text: string): string {
+  return `${authorId}\u0000${text}`;
+}
+
+function append(index: Map<string, TweetRecord[]>, key: string, tweet: TweetRecord): void {
+  const list = index.get(key);
+  if (list) list.push(tweet);
+  else index.set(key, [tweet]);
+}
+
+function remove(index: Map<string, TweetRecord[]>, key: string, tweet: TweetRecord): void {
+  const list = index.get(key)?.filter((t) => t !== tweet);
+  if (list && list.length > 0) index.set(key, list);
+  else index.delete(key);
+}
+
 function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
 }
@@ -241,6 +257,10 @@ export class EmulatorState {
   private tweets = new Map<string, TweetRecord>();
   /** All tweets in id order (ids only ever grow, so appending keeps the order). */
   private tweetList: TweetRecord[] = [];
+  // Indexes (each list in id order) so posting and timelines stay cheap with many tweets.
+  private byAuthor = new Map<string, TweetRecord[]>();
+  private byMention = new Map<string, TweetRecord[]>();
+  private byContent = new Map<string, TweetRecord[]>();
 
   private limits = new Map<string, { limit: number; windowMs: number }>();
   private windows = new Map<string, { resetAtMs: number; used: number }>();
@@ -386,8 +406,8 @@ export class EmulatorState {
     }
     const now = this.now();
     const since = now - DAY_MS;
-    for (const other of this.tweetList) {
-      if (other.authorId === authorId && other.text === text && other.createdAtMs >= since) {
+    for (const other of this.byContent.get(contentKey(authorId, text)) ?? []) {
+      if (other.createdAtMs >= since) {
         throw new TweetRejection('duplicate', 'Duplicate of a tweet the same author posted in the last 24 hours.');
       }
     }
@@ -407,6 +427,9 @@ export class EmulatorState {
     }
     this.tweets.set(id, tweet);
     this.tweetList.push(tweet);
+    append(this.byAuthor, authorId, tweet);
+    append(this.byContent, contentKey(authorId, text), tweet);
+    for (const name of tweet.mentions) append(this.byMention, name, tweet);
     return tweet;
   }
 
@@ -450,9 +473,24 @@ export class EmulatorState {
   }
 
   deleteTweet(id: string): boolean {
-    if (!this.tweets.delete(id)) return false;
-    this.tweetList = this.tweetList.filter((t) => t.id !== id);
+    const tweet = this.tweets.get(id);
+    if (!tweet) return false;
+    this.tweets.delete(id);
+    this.tweetList = this.tweetList.filter((t) => t !== tweet);
+    remove(this.byAuthor, tweet.authorId, tweet);
+    remove(this.byContent, contentKey(tweet.authorId, tweet.text), tweet);
+    for (const name of tweet.mentions) remove(this.byMention, name, tweet);
     return true;
+  }
+
+  /** One author's tweets, oldest first. */
+  tweetsBy(authorId: string): readonly TweetRecord[] {
+    return this.byAuthor.get(authorId) ?? [];
+  }
+
+  /** Tweets whose text @mentions the username (case-insensitive), oldest first. */
+  mentionsOf(username: string): readonly TweetRecord[] {
+    return this.byMention.get(username.toLowerCase()) ?? [];
   }
 
   /** All tweets, oldest first. */
@@ -480,11 +518,11 @@ export class EmulatorState {
 
   /** Tweets oldest first, optionally only one author's. */
   listTweets(filter: { author?: string } = {}): ControlTweet[] {
-    let list = this.tweetList;
+    let list: readonly TweetRecord[] = this.tweetList;
     if (filter.author !== undefined) {
       const user = this.findUser(filter.author);
       if (!user) return [];
-      list = list.filter((t) => t.authorId === user.id);
+      list = this.tweetsBy(user.id);
     }
     return list.map((t) => this.toControlTweet(t));
   }
@@ -514,7 +552,7 @@ export class EmulatorState {
       }
       return out.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
     };
-    const own = this.tweetList.filter((t) => t.authorId === user.id).reverse();
+    const own = [...this.tweetsBy(user.id)].reverse();
     return {
       user: { id: user.id, username: user.username, name: user.name },
       tweets: own.map((t) => ({ ...this.toControlTweet(t), replies: below(t.id).map((r) => this.toControlTweet(r)) })),
@@ -661,6 +699,9 @@ export class EmulatorState {
     this.tokens.clear();
     this.tweets.clear();
     this.tweetList = [];
+    this.byAuthor.clear();
+    this.byMention.clear();
+    this.byContent.clear();
     this.limits.clear();
     this.windows.clear();
     this.blocks.clear();

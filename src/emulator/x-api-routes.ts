@@ -416,9 +416,8 @@ function mentions(ctx: Context): XResponse {
   const id = requirePathId(ctx.pathParams[0]);
   const target = ctx.state.getUser(id);
   if (!target) return unknownUserTimeline(ctx, TIMELINE_PARAMS, id);
-  const name = target.username.toLowerCase();
   // X only ever serves the 800 newest mentions, whatever the filters.
-  const reachable = newestFirst(ctx.state.allTweets(), (t) => t.mentions.has(name), MENTIONS_REACH);
+  const reachable = newestFirst(ctx.state.mentionsOf(target.username), () => true, MENTIONS_REACH);
   return timelinePage(ctx, TIMELINE_PARAMS, reachable, { min: 5, max: 100, fallback: 10, tokenParams: ['pagination_token'] });
 }
 
@@ -427,7 +426,7 @@ function userTweets(ctx: Context): XResponse {
   const id = requirePathId(ctx.pathParams[0]);
   const target = ctx.state.getUser(id);
   if (!target) return unknownUserTimeline(ctx, allowed, id);
-  const reachable = newestFirst(ctx.state.allTweets(), (t) => t.authorId === id, USER_TWEETS_REACH);
+  const reachable = newestFirst(ctx.state.tweetsBy(id), () => true, USER_TWEETS_REACH);
   return timelinePage(ctx, allowed, reachable, {
     min: 5,
     max: 100,
