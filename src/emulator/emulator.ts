@@ -5,8 +5,23 @@ import { createControlRouter } from './control-routes';
 import { EmulatorState, type EmulatorOptions } from './state';
 import { createXApiRouter } from './x-api-routes';
 
-export type { EmulatorOptions } from './state';
-export { EmulatorState } from './state';
+export type {
+  AccessLevel,
+  CallCounts,
+  ControlTweet,
+  CreatedUser,
+  CreateUserInput,
+  EmulatorOptions,
+  EndpointKey,
+  FaultKind,
+  FaultRule,
+  PostAsInput,
+  RateLimitSetting,
+  TimelineView,
+  UserSummary,
+} from './state';
+export { DEFAULT_RATE_LIMITS, EmulatorInputError, EmulatorState, ENDPOINT_KEYS, FAULT_KINDS } from './state';
+export { snowflakeAt, snowflakeTime } from './snowflake';
 
 /**
  * The X API emulator as an Express router: /2/... (OAuth 1.0a, X's shapes) and /_emulator/...
