@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { buildServices } from './app';
 import type { Config } from './config';
@@ -33,8 +34,10 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   });
   const scheduler = new Scheduler(services.sync);
   await scheduler.start();
-  services.logger.info('kb-twitter-sync is serving', { url: `http://${config.host}:${config.port}` });
-  process.stdout.write(`kb-twitter-sync listening on http://${config.host}:${config.port}\n`);
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  services.logger.info('kb-twitter-sync is serving', { url });
+  process.stdout.write(`kb-twitter-sync listening on ${url}\n`);
   process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error) }));
   onShutdown(async () => {
     await scheduler.stop();

@@ -20,6 +20,14 @@ export class Scheduler {
   private readonly tasks = new Map<number, ScheduledIntegration>();
   private refreshTimer: NodeJS.Timeout | null = null;
 
+  // node-cron reports a skipped overlapping run as a warning; here that is the design working.
+  private readonly cronLogger = {
+    info: (message: string) => this.deps.logger.debug(message),
+    warn: (message: string) => this.deps.logger.debug(message),
+    debug: (message: string | Error) => this.deps.logger.debug(String(message)),
+    error: (message: string | Error) => this.deps.logger.error(String(message)),
+  };
+
   constructor(private readonly deps: SyncDeps, private readonly refreshEveryMs = 30_000) {}
 
   async start(): Promise<void> {
@@ -65,6 +73,7 @@ export class Scheduler {
       name: `integration-${integration.id}`,
       noOverlap: true,
       timezone: integration.timeZone,
+      logger: this.cronLogger,
     });
     this.tasks.set(integration.id, { schedule: integration.schedule, timeZone: integration.timeZone, task });
   }

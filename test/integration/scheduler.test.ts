@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Scheduler } from '../../src/sync/scheduler';
+import type { SyncDeps } from '../../src/sync/sync-deps';
+import { ARTICLES_TABLE, TestEnv } from '../support/test-env';
+
+const INSERT_ARTICLE = 'INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)';
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('scheduler', function () {
+  this.timeout(60_000);
+  let world: TestEnv;
+  let accountId: number;
+
+  beforeEach(async () => {
+    world = await TestEnv.create();
+    world.kb((db) => db.exec(ARTICLES_TABLE));
+    accountId = await world.addAccount(await world.createXUser('kb_timer'));
+    await world.addIntegration({
+      account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
+      mode: 'append', 'continue-field': 'keep_going', every: '* * * * * *',
+    });
+  });
+  afterEach(async () => world.close());
+
+  it('survives a failing tick and publishes at the next one, never overlapping itself', async () => {
+    const services = await world.services();
+    let running = 0;
+    let mostAtOnce = 0;
+    let failuresLeft = 1;
+    // A cycle starts when it asks for the account's lease and ends when it gives it back, failed
+    // or not; an overlapping cycle would stay counted (it is refused the lease and leaves).
+    const leases = Object.create(services.leases, {
+      tryAcquire: { value: async (...args: Parameters<typeof services.leases.tryAcquire>) => {
+        running++;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        return services.leases.tryAcquire(...args);
+      } },
+      release: { value: async (...args: Parameters<typeof services.leases.release>) => {
+        running--;
+        return services.leases.release(...args);
+      } },
+    });
+    const deps: SyncDeps = {
+      ...services.sync,
+      leases,
+      createXClient: async (account) => {
+        if (failuresLeft-- > 0) throw new Error('simulated failure building the client');
+        return services.sync.createXClient(account);
+      },
+    };
+    // Every post takes longer than the one-second schedule, so ticks would overlap if they could.
+    await world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'latency', ms: 1500, count: 2 }] });
+    const scheduler = new Scheduler(deps, 60_000);
+    world.kb((db) => { db.prepare(INSERT_ARTICLE).run('a', 'Scheduled one', 'Yes'); db.prepare(INSERT_ARTICLE).run('b', 'Scheduled two', 'Yes'); });
+    await scheduler.start();
+    try {
+      await waitFor(async () => (await world.tweetsBy('kb_timer')).length === 2, 'both records to be tweeted');
+    } finally {
+      await scheduler.stop();
+    }
+    assert.equal(failuresLeft < 0, true, 'the failing tick ran');
+    assert.equal(mostAtOnce, 1, 'no two ticks of one integration ran at once');
+    const integration = (await services.integrations.list())[0];
+    assert.notEqual(integration.lastPollAt, null);
+  });
+
+  it('runs as a daemon with `serve`: a row inserted by SQL is tweeted by the scheduled poll', async () => {
+    const root = path.resolve(__dirname, '..', '..');
+    const loader = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+    const daemon = spawn(process.execPath, ['--import', loader, path.join(root, 'src', 'cli.ts'), 'serve'], {
+      cwd: world.dir, env: { ...world.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let output = '';
+        daemon.stdout.on('data', (chunk) => {
+          output += chunk;
+          const match = /listening on (http:\/\/\S+)/.exec(output);
+          if (match) resolve(match[1]);
+        });
+        daemon.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { ok: true });
+      world.kb((db) => db.prepare(INSERT_ARTICLE).run('daemon', 'Tweeted by the daemon', 'Yes'));
+      await waitFor(async () => (await world.tweetsBy('kb_timer')).length === 1, 'the daemon to tweet');
+      assert.equal((await world.tweetsBy('kb_timer'))[0].text, 'Tweeted by the daemon');
+    } finally {
+      daemon.kill('SIGTERM');
+      await new Promise((resolve) => daemon.once('exit', resolve));
+    }
+  });
+});
