@@ -19,7 +19,12 @@ function redirectPlugin(apiBaseUrl: string): ITwitterApiClientPlugin {
   const base = apiBaseUrl.replace(/\/+$/, '');
   return {
     onBeforeRequestConfig({ params }) {
-      if (params.url.startsWith(X_API_ORIGIN)) params.url = base + params.url.slice(X_API_ORIGIN.length);
+      if (!params.url.startsWith(X_API_ORIGIN)) return;
+      const path = params.url.slice(X_API_ORIGIN.length);
+      // The library picks JSON bodies by looking for "/2/" at the start of the path, which a
+      // base URL with a path of its own (e.g. /sandbox/x) would hide.
+      if (path.startsWith('/2/')) params.forceBodyMode ??= 'json';
+      params.url = base + path;
     },
   };
 }

@@ -285,4 +285,40 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     assert.equal(kept.notAppliedReason, "not written: the response field 'replies' holds at most 60 characters and this reply does not fit");
     assert.match(kept.text, /this one is far too long to fit$/);
   });
+
+  it('pauses with the access-level reason when X refuses to let the account post or read', async () => {
+    const integrationId = await addArticlesIntegration();
+    await world.control('POST', '/users/kb_news/access', { level: 'read-only' });
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'Cannot be posted yet', 'Yes'));
+    const refused = await pollOnce();
+    assert.equal(refused.published, 0);
+    let integration = await (await world.services()).integrations.get(integrationId);
+    assert.equal(integration?.status, 'paused');
+    assert.match(integration?.pausedReason ?? '', /the X app's permissions do not allow posting; set it to Read and Write and regenerate the tokens/);
+    assert.equal((await publication(integrationId, 1))?.state, 'pending');
+
+    await world.control('POST', '/users/kb_news/access', { level: 'no-read' });
+    await world.cli(['integration', 'resume', String(integrationId)]);
+    const published = await pollOnce();
+    assert.equal(published.published, 1, 'posting works again');
+    integration = await (await world.services()).integrations.get(integrationId);
+    assert.equal(integration?.status, 'paused', 'but reading replies is refused');
+    assert.match(integration?.pausedReason ?? '', /your X access level does not allow this \(403/);
+  });
+
+  it('leaves records pending until a far-away rate-limit reset instead of waiting or retrying', async () => {
+    const integrationId = await addArticlesIntegration();
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'Rate limited', 'Yes'));
+    await world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'rate_limit', resetInSeconds: 900, count: 1 }] });
+    const limited = await world.cli(['--json', 'poll', '--once'], { KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
+    assert.equal(limited.json.published, 0);
+    const waiting = await publication(integrationId, 1);
+    assert.equal(waiting?.state, 'pending');
+    assert.equal(waiting?.reason, 'waiting for the X rate limit to reset');
+    assert.ok(Date.parse(waiting?.nextAttemptAt ?? '') > Date.now() + 800_000);
+    await world.control('DELETE', '/calls');
+    await world.cli(['--json', 'poll', '--once'], { KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
+    const calls = (await world.control('GET', '/calls')).by_endpoint;
+    assert.equal(calls['POST /2/tweets'] ?? 0, 0, 'no post is tried before the reset');
+  });
 });
