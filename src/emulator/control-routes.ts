@@ -68,6 +68,10 @@ export function createControlRouter(state: EmulatorState): express.Router {
     if (!tweet) throw new EmulatorInputError(404, `no tweet ${param(req, 'id')}`);
     res.json(tweet);
   }));
+  router.post('/tweets/:id/reveal', guarded((req, res) => {
+    if (!state.revealTweet(param(req, 'id'))) throw new EmulatorInputError(404, `no tweet ${param(req, 'id')}`);
+    res.json({ ok: true });
+  }));
   router.get('/timeline/:username', guarded((req, res) => {
     res.json(state.timeline(param(req, 'username')));
   }));

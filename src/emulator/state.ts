@@ -94,6 +94,8 @@ export interface TweetRecord {
   inReplyToUserId?: string;
   /** Lower-cased usernames mentioned in the text. */
   mentions: Set<string>;
+  /** Not yet visible to API reads: X can show a tweet later than its id suggests. */
+  hidden?: boolean;
 }
 
 export interface CreateUserInput {
@@ -129,6 +131,8 @@ export interface PostAsInput {
   mention?: boolean;
   /** ISO-8601; fixes created_at while the id stays newer than every existing id. */
   created_at?: string;
+  /** Keep the tweet out of API reads until revealTweet(), to act out X's late visibility. */
+  hidden?: boolean;
 }
 
 /** The control API's view of a tweet: every field, plus the author's username for display. */
@@ -451,7 +455,9 @@ export class EmulatorState {
       if (parent) text = this.replyPrefix(parent, author.id) + text;
     }
     try {
-      return this.toControlTweet(this.createTweet(author.id, text, { inReplyToTweetId: input.in_reply_to_tweet_id, createdAtMs }));
+      const tweet = this.createTweet(author.id, text, { inReplyToTweetId: input.in_reply_to_tweet_id, createdAtMs });
+      if (input.hidden === true) tweet.hidden = true;
+      return this.toControlTweet(tweet);
     } catch (error) {
       if (error instanceof TweetRejection) throw new EmulatorInputError(error.reason === 'duplicate' ? 403 : 400, error.message);
       throw error;
@@ -466,6 +472,14 @@ export class EmulatorState {
       if (user && user.id !== authorId && !handles.includes(user.username)) handles.push(user.username);
     }
     return handles.map((h) => `@${h} `).join('');
+  }
+
+  /** Makes a hidden tweet visible to API reads, with the id it always had. */
+  revealTweet(id: string): boolean {
+    const tweet = this.tweets.get(id);
+    if (!tweet) return false;
+    delete tweet.hidden;
+    return true;
   }
 
   getTweetRecord(id: string): TweetRecord | undefined {

@@ -308,7 +308,7 @@ function timelinePage(ctx: Context, allowed: readonly string[], newestFirst: Twe
 
 function newestFirst(tweets: readonly TweetRecord[], keep: (t: TweetRecord) => boolean, reach = Infinity): TweetRecord[] {
   const out: TweetRecord[] = [];
-  for (let i = tweets.length - 1; i >= 0 && out.length < reach; i -= 1) if (keep(tweets[i])) out.push(tweets[i]);
+  for (let i = tweets.length - 1; i >= 0 && out.length < reach; i -= 1) if (!tweets[i].hidden && keep(tweets[i])) out.push(tweets[i]);
   return out;
 }
 

@@ -321,4 +321,18 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     const calls = (await world.control('GET', '/calls')).by_endpoint;
     assert.equal(calls['POST /2/tweets'] ?? 0, 0, 'no post is tried before the reset');
   });
+
+  it('re-reads an overlap behind the cursor so a reply that X shows late is still written once', async () => {
+    await addArticlesIntegration();
+    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'Late replies welcome', 'Yes'));
+    await pollOnce();
+    const [tweet] = await world.tweetsBy('kb_news');
+    const late = await world.replyAs('alice', tweet.id, 'I was slow to show up', { created_at: '2026-11-21T10:00:00.000Z', hidden: true });
+    await world.replyAs('bob', tweet.id, 'I was visible at once', { created_at: '2026-11-21T10:01:00.000Z' });
+    assert.equal((await pollOnce()).replies_applied, 1, 'only the visible reply, and the cursor moves past the hidden one');
+    await world.control('POST', `/tweets/${late.id}/reveal`);
+    assert.equal((await pollOnce()).replies_applied, 1, 'the late reply is found behind the cursor');
+    assert.equal((await pollOnce()).replies_applied, 0);
+    assert.equal(record(1).replies, '[2026-11-21 10:01 UTC] @bob: I was visible at once\n[2026-11-21 10:00 UTC] @alice: I was slow to show up');
+  });
 });
