@@ -595,19 +595,11 @@ describe('X API emulator, hosted in other ways', () => {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sandbox/x`;
       const user = state.createUser({ username: 'mounted' });
       const c = user.credentials;
-      // twitter-api-v2 sends JSON bodies only when the path starts with /2/; under a prefix it would
-      // send a form body, which X (and the emulator) refuse. This plugin keeps the body JSON.
-      const keepJson: ITwitterApiClientPlugin = {
-        onBeforeRequestConfig({ params }) {
-          if (new URL(params.url).pathname.includes('/2/')) params.forceBodyMode = 'json';
-        },
-      };
-      const mounted = createTwitterApi(
-        { apiKey: c.api_key, apiKeySecret: c.api_key_secret, accessToken: c.access_token, accessTokenSecret: c.access_token_secret },
-        base,
-        [keepJson],
-      );
-      const formBody = await responseError(() => clientFor(user, base).v2.tweet('form-encoded'));
+      const credentials = { apiKey: c.api_key, apiKeySecret: c.api_key_secret, accessToken: c.access_token, accessTokenSecret: c.access_token_secret };
+      // The project's client keeps JSON bodies under a path prefix; a form body is refused, as X does.
+      const mounted = createTwitterApi(credentials, base);
+      const sendsForm: ITwitterApiClientPlugin = { onBeforeRequestConfig({ params }) { params.forceBodyMode = 'url'; } };
+      const formBody = await responseError(() => createTwitterApi(credentials, base, [sendsForm]).v2.tweet('form-encoded'));
       assert.equal(formBody.code, 400);
       assert.match(firstMessage(formBody), /content-type of application\/json/);
       const posted = await mounted.v2.tweet('from a sub-path');
