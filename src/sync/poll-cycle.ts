@@ -69,8 +69,20 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
     const x = await deps.createXClient(account);
     try {
       let refused: string | null = null;
+      const failedIntegrations = new Map<number, string>();
       for (const integration of integrations) {
-        const { counts: published, stop } = await publishDueRecords(deps, integration, account, x);
+        let outcome: Awaited<ReturnType<typeof publishDueRecords>>;
+        try {
+          outcome = await publishDueRecords(deps, integration, account, x);
+        } catch (error) {
+          // A broken integration (its table dropped, say) must not stop the account's others.
+          const message = errorMessage(error);
+          failedIntegrations.set(integration.id, message);
+          counts.errors.push(`integration ${integration.id}: ${message}`);
+          deps.logger.error('publishing failed', { integrationId: integration.id, error: message });
+          continue;
+        }
+        const { counts: published, stop } = outcome;
         counts.published += published.published;
         counts.skipped += published.skipped;
         counts.failed += published.failed;
@@ -106,7 +118,9 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
         counts.errors.push(`account ${account.id}: ${refused}`);
         deps.logger.warn('integrations paused: X refused the account', { accountId: account.id, reason: refused });
       }
-      for (const integration of integrations) await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), refused);
+      for (const integration of integrations) {
+        await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), refused ?? failedIntegrations.get(integration.id) ?? null);
+      }
       await deps.accounts.saveRateLimits(account.id, Object.fromEntries(x.rateLimits));
     } finally {
       counts.apiCalls += x.totalCalls;

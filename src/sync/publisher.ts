@@ -115,11 +115,13 @@ async function publishOne(deps: SyncDeps, integration: Integration, account: Acc
   const reconcile = async (): Promise<boolean> => {
     const since = new Date(Date.parse(startedAt) - RECONCILE_SKEW_MS).toISOString();
     const ownTweets = await x.ownTweetsSince(account.xUserId as string, since);
+    // A tweet already logged belongs to another record with the same text, never to this one.
+    const taken = await deps.communications.loggedTweetIds(deps.db, ownTweets.map((tweet) => tweet.id));
     let found = false;
     for (let index = posted.length; index < parts.length; index++) {
       const parent = index > 0 ? posted[index - 1] : null;
       const match = ownTweets.find((tweet) => comparable(tweet.text) === comparable(parts[index])
-        && (parent === null || tweet.inReplyToTweetId === parent) && !posted.includes(tweet.id));
+        && (parent === null || tweet.inReplyToTweetId === parent) && !taken.has(tweet.id) && !posted.includes(tweet.id));
       if (!match) break;
       await recordPosted(match.id);
       found = true;

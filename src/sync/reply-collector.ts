@@ -73,21 +73,28 @@ export async function collectReplies(
 async function applyToRecords(deps: SyncDeps, trx: Knex, replies: MatchedReply[]): Promise<NewCommunication[]> {
   const integration = replies[0].integration;
   const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
-  const records = await readRecords(trx, location, [...new Set(replies.map((reply) => reply.publication.recordKey))]);
-  const limit = (await describeKbTable(trx, integration.tableName))?.columns
+  let records = new Map<string, Record<string, unknown>>();
+  let unreadable: string | null = null;
+  try {
+    records = await readRecords(trx, location, [...new Set(replies.map((reply) => reply.publication.recordKey))]);
+  } catch (error) {
+    // The table may have been dropped or renamed: keep the replies in the log, write nothing.
+    unreadable = `table '${integration.tableName}' cannot be read (${(error as Error).message})`;
+  }
+  const limit = unreadable ? null : (await describeKbTable(trx, integration.tableName))?.columns
     .find((column) => column.name === integration.responseField)?.maxLength ?? null;
   const newValues = new Map<string, string>();
   const log: NewCommunication[] = [];
   for (const reply of replies) {
     const key = reply.publication.recordKey;
     const record = records.get(key);
-    let refusal = integration.status !== 'active'
+    let refusal = unreadable ?? (integration.status !== 'active'
       ? `the integration is paused${integration.pausedReason ? ` (${integration.pausedReason})` : ''}`
       : !record
         ? 'the record no longer exists'
         : !(integration.responseField in record)
           ? `the response field '${integration.responseField}' no longer exists in table '${integration.tableName}'`
-          : continueRefusal(parseYesNo(record[integration.continueField]));
+          : continueRefusal(parseYesNo(record[integration.continueField])));
     if (!refusal && record) {
       const stored = record[integration.responseField];
       const current = newValues.get(key) ?? (stored === null || stored === undefined ? null : String(stored));

@@ -335,4 +335,36 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     assert.equal((await pollOnce()).replies_applied, 0);
     assert.equal(record(1).replies, '[2026-11-21 10:01 UTC] @bob: I was visible at once\n[2026-11-21 10:00 UTC] @alice: I was slow to show up');
   });
+
+  it('fails the second of two records with the same text instead of claiming the first one\'s tweet', async () => {
+    const integrationId = await addArticlesIntegration();
+    world.kb((db) => { db.prepare(INSERT_ARTICLE).run('a', 'Same words', 'Yes'); db.prepare(INSERT_ARTICLE).run('b', 'Same words', 'Yes'); });
+    const summary = await pollOnce();
+    assert.equal(summary.published, 1);
+    assert.equal(summary.failed, 1);
+    const second = await publication(integrationId, 2);
+    assert.equal(second?.state, 'failed');
+    assert.match(second?.reason ?? '', /X refused the text as a duplicate of an earlier post by the account/);
+    assert.equal(second?.tweetId, null);
+  });
+
+  it('keeps serving the account\'s other integrations when one table is dropped', async () => {
+    const broken = await addArticlesIntegration();
+    world.kb((db) => db.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)'));
+    const healthy = await world.addIntegration({
+      account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies', mode: 'append', 'continue-field': 'keep_going',
+    });
+    world.kb((db) => {
+      db.prepare(INSERT_ARTICLE).run('a', 'About to vanish', 'Yes');
+      db.exec('DROP TABLE articles');
+      db.prepare('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)').run('Still here', 'Yes');
+    });
+    const summary = await pollOnce();
+    assert.equal(summary.published, 1);
+    assert.match(summary.errors.join(' '), new RegExp(`integration ${broken}: cannot read record 1 of table 'articles'`));
+    const services = await world.services();
+    assert.match((await services.integrations.get(broken))?.lastError ?? '', /no such table: articles/);
+    assert.equal((await services.integrations.get(healthy))?.lastError, null);
+    assert.deepEqual((await world.tweetsBy('kb_news')).map((tweet) => tweet.text), ['Still here']);
+  });
 });
