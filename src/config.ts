@@ -23,6 +23,8 @@ export interface Config {
   maxRateLimitWaitMs: number;
   /** How far behind the mentions cursor each poll re-reads, for replies X makes visible late. */
   replyOverlapSeconds: number;
+  /** How often a running scheduler looks for integrations added, changed or removed elsewhere. */
+  schedulerRefreshMs: number;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -83,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     retryBaseMs: parseInteger('KBTS_RETRY_BASE_MS', env.KBTS_RETRY_BASE_MS, 1000, 1, 600_000),
     maxRateLimitWaitMs: parseInteger('KBTS_MAX_RATE_LIMIT_WAIT_MS', env.KBTS_MAX_RATE_LIMIT_WAIT_MS, 60_000, 0, 3_600_000),
     replyOverlapSeconds: parseInteger('KBTS_REPLY_OVERLAP_SECONDS', env.KBTS_REPLY_OVERLAP_SECONDS, 60, 0, 86_400),
+    schedulerRefreshMs: parseInteger('KBTS_SCHEDULER_REFRESH_MS', env.KBTS_SCHEDULER_REFRESH_MS, 30_000, 100, 3_600_000),
   });
 }
 

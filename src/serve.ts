@@ -32,7 +32,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
-  const scheduler = new Scheduler(services.sync);
+  const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs);
   await scheduler.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -49,7 +49,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
 /** `poll` without --once: the scheduler alone, for extra worker processes. */
 export async function pollForever(config: Readonly<Config>): Promise<void> {
   const services = await buildServices(config);
-  const scheduler = new Scheduler(services.sync);
+  const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs);
   await scheduler.start();
   process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error) }));
   onShutdown(async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Scheduler } from '../../src/sync/scheduler';
@@ -94,6 +95,51 @@ describe('scheduler', function () {
       world.kb((db) => db.prepare(INSERT_ARTICLE).run('daemon', 'Tweeted by the daemon', 'Yes'));
       await waitFor(async () => (await world.tweetsBy('kb_timer')).length === 1, 'the daemon to tweet');
       assert.equal((await world.tweetsBy('kb_timer'))[0].text, 'Tweeted by the daemon');
+    } finally {
+      daemon.kill('SIGTERM');
+      await new Promise((resolve) => daemon.once('exit', resolve));
+    }
+  });
+
+  it('runs the whole loop in the sandbox of a running server, with no X credentials at all', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const root = path.resolve(__dirname, '..', '..');
+    const loader = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+    const daemon = spawn(process.execPath, ['--import', loader, path.join(root, 'src', 'cli.ts'), 'serve'], {
+      cwd: world.dir, env: { ...world.env, PORT: String(port), KBTS_SCHEDULER_REFRESH_MS: '500' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        daemon.stdout.on('data', (chunk) => { if (String(chunk).includes('listening on')) resolve(); });
+        daemon.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      const sandbox = `http://127.0.0.1:${port}/sandbox/x/_emulator`;
+      const added = await world.cli(['--json', 'account', 'add', '--description', 'Sandbox', '--sandbox'], { PORT: String(port) });
+      assert.equal(added.code, 0, added.stderr);
+      assert.equal(added.json.screen_name, 'kb_sandbox');
+      world.kb((db) => db.exec('CREATE TABLE ideas (id INTEGER PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)'));
+      await world.addIntegration({
+        account: String(added.json.id), table: 'ideas', 'tweet-field': 'tweet_text', 'response-field': 'replies',
+        mode: 'append', 'continue-field': 'keep_going', every: '* * * * * *',
+      });
+      world.kb((db) => db.prepare('INSERT INTO ideas (tweet_text, keep_going) VALUES (?, ?)').run('Hello from the sandbox', 'Yes'));
+      let tweets: Array<{ id: string; text: string }> = [];
+      await waitFor(async () => {
+        tweets = ((await (await fetch(`${sandbox}/tweets?author=kb_sandbox`)).json()) as { tweets: typeof tweets }).tweets;
+        return tweets.length === 1;
+      }, 'the sandbox tweet (the scheduler picks up the new integration at its next refresh)');
+      assert.equal(tweets[0].text, 'Hello from the sandbox');
+      await fetch(`${sandbox}/tweets`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ as: 'alice', text: 'nice idea', in_reply_to_tweet_id: tweets[0].id, created_at: '2026-11-22T14:03:00.000Z' }),
+      });
+      await waitFor(async () => world.kb((db) => (db.prepare('SELECT replies FROM ideas').get() as { replies: string | null }).replies) !== null, 'the reply in the record');
+      assert.equal(world.kb((db) => (db.prepare('SELECT replies FROM ideas').get() as { replies: string }).replies), '[2026-11-22 14:03 UTC] @alice: nice idea');
     } finally {
       daemon.kill('SIGTERM');
       await new Promise((resolve) => daemon.once('exit', resolve));
