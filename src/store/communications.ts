@@ -123,11 +123,16 @@ export class CommunicationStore {
     return row?.tweet_id;
   }
 
-  /** Conversations that received a reply logged since the given moment. */
-  async recentConversations(integrationIds: number[], since: string): Promise<string[]> {
-    const rows: Array<{ conversation_id: string }> = await this.db('kbts_communications').distinct('conversation_id')
-      .whereIn('integration_id', integrationIds).where({ direction: 'in' }).where('recorded_at', '>', since)
-      .whereNotNull('conversation_id');
+  /** Conversations with a logged reply, since the given moment, to something the KB did not post. */
+  async conversationsWithSubThreads(integrationIds: number[], since: string): Promise<string[]> {
+    const rows: Array<{ conversation_id: string }> = await this.db('kbts_communications as reply')
+      .distinct('reply.conversation_id')
+      .whereIn('reply.integration_id', integrationIds)
+      .where('reply.direction', 'in')
+      .where('reply.recorded_at', '>', since)
+      .whereNotNull('reply.conversation_id')
+      .whereNotExists((ours) => ours.select(this.db.raw('1')).from('kbts_communications as ours')
+        .whereRaw('ours.tweet_id = reply.in_reply_to_tweet_id').where('ours.direction', 'out'));
     return rows.map((row) => row.conversation_id);
   }
 

@@ -1,5 +1,5 @@
 import { continueRefusal, parseYesNo } from '../kb/yes-no';
-import { readRecord, type KbRecord } from '../kb/records';
+import { readRecords, type KbRecord } from '../kb/records';
 import { toIso } from '../lib/clock';
 import type { Account } from '../store/accounts';
 import type { Integration } from '../store/integrations';
@@ -22,6 +22,8 @@ export type PublishStop = null | { kind: 'rate_limit'; until: string } | { kind:
 
 type Outcome = 'sent' | 'skipped' | 'failed' | 'deferred' | 'not_mine' | PublishStop;
 
+const RECORD_CHUNK = 100;
+
 // How far before the first attempt reconciliation looks, for clock differences with X.
 const RECONCILE_SKEW_MS = 60_000;
 
@@ -39,13 +41,22 @@ export async function publishDueRecords(
 ): Promise<{ counts: PublishCounts; stop: PublishStop }> {
   const counts: PublishCounts = { published: 0, skipped: 0, failed: 0, deferred: 0 };
   const due = await deps.publications.listDue(integration.id, toIso(deps.clock.now()), deps.settings.publishBatchSize);
-  for (const publication of due) {
-    const outcome = await publishOne(deps, integration, account, x, publication);
-    if (outcome === 'sent') counts.published++;
-    else if (outcome === 'skipped') counts.skipped++;
-    else if (outcome === 'failed') counts.failed++;
-    else if (outcome === 'deferred') counts.deferred++;
-    else if (outcome !== 'not_mine' && outcome !== null) return { counts, stop: outcome };
+  const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
+  // Records are read a chunk at a time: one query per chunk, and never long before their post.
+  for (let start = 0; start < due.length; start += RECORD_CHUNK) {
+    const chunk = due.slice(start, start + RECORD_CHUNK);
+    const records = await readRecords(deps.db, location, chunk.filter((p) => !p.plannedParts).map((p) => p.recordKey))
+      .catch((error: Error) => {
+        throw new Error(`cannot read records of table '${integration.tableName}': ${error.message}`);
+      });
+    for (const publication of chunk) {
+      const outcome = await publishOne(deps, integration, account, x, publication, records.get(publication.recordKey));
+      if (outcome === 'sent') counts.published++;
+      else if (outcome === 'skipped') counts.skipped++;
+      else if (outcome === 'failed') counts.failed++;
+      else if (outcome === 'deferred') counts.deferred++;
+      else if (outcome !== 'not_mine' && outcome !== null) return { counts, stop: outcome };
+    }
   }
   return { counts, stop: null };
 }
@@ -65,14 +76,12 @@ function planFirstAttempt(integration: Integration, record: KbRecord | undefined
   return { parts: plan.parts };
 }
 
-async function publishOne(deps: SyncDeps, integration: Integration, account: Account, x: XClient, publication: Publication): Promise<Outcome> {
+async function publishOne(
+  deps: SyncDeps, integration: Integration, account: Account, x: XClient, publication: Publication, record: KbRecord | undefined,
+): Promise<Outcome> {
   const now = () => toIso(deps.clock.now());
-  const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
   let parts = publication.plannedParts;
   if (!parts) {
-    const record = await readRecord(deps.db, location, publication.recordKey).catch((error: Error) => {
-      throw new Error(`cannot read record ${publication.recordKey} of table '${integration.tableName}': ${error.message}`);
-    });
     const plan = planFirstAttempt(integration, record);
     if ('final' in plan) {
       await deps.publications.markFinal(publication.id, plan.final, plan.reason, now());
@@ -82,7 +91,8 @@ async function publishOne(deps: SyncDeps, integration: Integration, account: Acc
   }
   if (!(await deps.publications.beginAttempt(publication, parts, now()))) return 'not_mine';
   const startedAt = publication.attemptStartedAt ?? now();
-  const posted = (await deps.communications.listForPublication(publication.id))
+  // Only an attempt that went out before (a thread part, an unknown outcome) can have posts logged.
+  const posted = publication.state === 'pending' ? [] : (await deps.communications.listForPublication(publication.id))
     .filter((entry) => entry.direction === 'out').map((entry) => entry.tweetId);
   const outcomeWasUnknown = publication.state === 'sending';
 

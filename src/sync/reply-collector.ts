@@ -152,25 +152,31 @@ export function conversationQueries(conversationIds: string[]): string[] {
   return queries;
 }
 
-// A conversation with a reply this recent counts as a live discussion worth searching.
+// A sub-thread with a reply this recent counts as a live discussion worth searching.
 const LIVE_DISCUSSION_HOURS = 24;
 
 /**
- * Replies inside a discussion among other people need not mention the account, so the mentions
- * read cannot see them. Conversations with a reply in the last day (and within X's 7-day search
- * window) are searched with OR-ed conversation ids: the calls follow the live discussions,
- * never the number of open conversations.
+ * Replies inside a sub-thread (people answering each other rather than the account) may drop
+ * the account's @mention, so the mentions read cannot see them all. Conversations where such a
+ * sub-thread showed up (this tick, or logged in the last day) are searched with OR-ed
+ * conversation ids, within X's 7-day window: the calls follow live discussions, never the
+ * number of open conversations.
  */
 async function searchSubThreads(
   deps: SyncDeps, account: Account, integrations: Integration[], x: XClient, matched: MatchedReply[], sinceId: string,
 ): Promise<MatchedReply[]> {
   const now = deps.clock.now();
-  const recent = await deps.communications.recentConversations(
+  const branchingNow = matched
+    .filter((reply) => reply.tweet.inReplyToUserId && reply.tweet.inReplyToUserId !== account.xUserId)
+    .map((reply) => reply.tweet.conversationId as string);
+  const branchingBefore = await deps.communications.conversationsWithSubThreads(
     integrations.map((integration) => integration.id),
     toIso(now.minus({ hours: LIVE_DISCUSSION_HOURS })),
   );
+  const candidates = [...new Set([...branchingNow, ...branchingBefore])];
+  if (candidates.length === 0) return [];
   const rootsSearchableSince = toIso(now.minus({ days: 7 }));
-  const roots = await deps.publications.findSentByTweetIds([...new Set([...recent, ...matched.map((reply) => reply.tweet.conversationId as string)])]);
+  const roots = await deps.publications.findSentByTweetIds(candidates);
   const conversations = roots
     .filter((publication) => (publication.sentAt ?? publication.createdAt) > rootsSearchableSince)
     .map((publication) => publication.tweetId as string);

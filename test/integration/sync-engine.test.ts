@@ -251,20 +251,36 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     assert.equal(triggers.n, 0);
   });
 
-  it('finds sub-thread replies that do not mention the account with one recent search for the active conversations', async () => {
+  it('finds sub-thread replies that drop the account\'s mention with one recent search, and only where a sub-thread exists', async () => {
     await addArticlesIntegration();
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'Start a discussion', 'Yes'));
+    world.kb((db) => { db.prepare(INSERT_ARTICLE).run('a', 'Start a discussion', 'Yes'); db.prepare(INSERT_ARTICLE).run('b', 'A quiet one', 'Yes'); });
     await pollOnce();
-    const [tweet] = await world.tweetsBy('kb_news');
-    const alice = await world.replyAs('alice', tweet.id, 'what do you think, bob?', { created_at: '2026-11-21T10:00:00.000Z' });
-    await world.replyAs('bob', alice.id, 'I agree with alice', { created_at: '2026-11-21T10:01:00.000Z', mention: false });
+    const [tweet, quiet] = await world.tweetsBy('kb_news');
+    const alice = await world.replyAs('alice', tweet.id, 'what do you think?', { created_at: '2026-11-21T10:00:00.000Z' });
+    await world.replyAs('frank', quiet.id, 'direct reply only', { created_at: '2026-11-21T10:00:30.000Z' });
+    await world.control('DELETE', '/calls');
+    assert.equal((await pollOnce()).replies_applied, 2);
+    assert.equal((await world.control('GET', '/calls')).by_endpoint['GET /2/tweets/search/recent'] ?? 0, 0, 'direct replies need no search');
+
+    // Carol answers alice and, as X clients do by default, keeps @kb_news; bob drops it.
+    const carol = await world.replyAs('carol', alice.id, 'good question', { created_at: '2026-11-21T10:01:00.000Z' });
+    await world.replyAs('bob', carol.id, 'I agree with carol', { created_at: '2026-11-21T10:02:00.000Z', mention: false });
     await world.control('DELETE', '/calls');
     const summary = await pollOnce();
     assert.equal(summary.replies_applied, 2);
-    assert.equal(record(1).replies, '[2026-11-21 10:00 UTC] @alice: what do you think, bob?\n[2026-11-21 10:01 UTC] @bob: I agree with alice');
     const calls = (await world.control('GET', '/calls')).by_endpoint;
     assert.equal(calls['GET /2/users/:id/mentions'], 1);
     assert.equal(calls['GET /2/tweets/search/recent'], 1);
+    assert.equal(record(1).replies, [
+      '[2026-11-21 10:00 UTC] @alice: what do you think?',
+      '[2026-11-21 10:01 UTC] @carol: good question',
+      '[2026-11-21 10:02 UTC] @bob: I agree with carol',
+    ].join('\n'));
+
+    // The discussion stays searched while it is live, even when its next reply mentions nobody.
+    await world.replyAs('dave', carol.id, 'late to the party', { created_at: '2026-11-21T10:03:00.000Z', mention: false });
+    assert.equal((await pollOnce()).replies_applied, 1);
+    assert.match(record(1).replies, /@dave: late to the party$/);
   });
 
   it('keeps a reply that would overflow a length-limited response field in the log instead of cutting it', async () => {
@@ -361,7 +377,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     });
     const summary = await pollOnce();
     assert.equal(summary.published, 1);
-    assert.match(summary.errors.join(' '), new RegExp(`integration ${broken}: cannot read record 1 of table 'articles'`));
+    assert.match(summary.errors.join(' '), new RegExp(`integration ${broken}: cannot read records of table 'articles'`));
     const services = await world.services();
     assert.match((await services.integrations.get(broken))?.lastError ?? '', /no such table: articles/);
     assert.equal((await services.integrations.get(healthy))?.lastError, null);
