@@ -1,11 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import express from 'express';
 import { buildServices } from './app';
 import type { Config } from './config';
 import { createXApiEmulator } from './emulator/emulator';
 import { errorMessage } from './lib/errors';
 import { Scheduler } from './sync/scheduler';
+
+// views/ and public/ sit at the top of the project, from src/ and from dist/src/ alike.
+const PROJECT_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
 
 /** Waits for SIGINT/SIGTERM, then stops the parts in reverse order. */
 function onShutdown(stop: () => Promise<void>): void {
@@ -24,6 +28,10 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   const services = await buildServices(config);
   const app = express();
   app.disable('x-powered-by');
+  app.set('view engine', 'ejs');
+  app.set('views', path.join(PROJECT_ROOT, 'views'));
+  app.use('/static', express.static(path.join(PROJECT_ROOT, 'public')));
+  app.get('/', (_request, response) => { response.render('home'); });
   // The sandbox: an X API emulator inside this server, for accounts whose environment is Sandbox.
   app.use('/sandbox/x', createXApiEmulator().router);
   app.get('/healthz', (_request, response) => { response.json({ ok: true }); });

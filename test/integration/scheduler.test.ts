@@ -92,6 +92,7 @@ describe('scheduler', function () {
         daemon.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
       });
       assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { ok: true });
+      assert.match(await (await fetch(url)).text(), /<h1>kb-twitter-sync is running<\/h1>/);
       world.kb((db) => db.prepare(INSERT_ARTICLE).run('daemon', 'Tweeted by the daemon', 'Yes'));
       await waitFor(async () => (await world.tweetsBy('kb_timer')).length === 1, 'the daemon to tweet');
       assert.equal((await world.tweetsBy('kb_timer'))[0].text, 'Tweeted by the daemon');
