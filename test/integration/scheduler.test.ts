@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Scheduler } from '../../src/sync/scheduler';
 import type { SyncDeps } from '../../src/sync/sync-deps';
 import { ARTICLES_TABLE, TestEnv } from '../support/test-env';
@@ -76,29 +73,15 @@ describe('scheduler', function () {
   });
 
   it('runs as a daemon with `serve`: a row inserted by SQL is tweeted by the scheduled poll', async () => {
-    const root = path.resolve(__dirname, '..', '..');
-    const loader = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-    const daemon = spawn(process.execPath, ['--import', loader, path.join(root, 'src', 'cli.ts'), 'serve'], {
-      cwd: world.dir, env: { ...world.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const daemon = await world.startServe();
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let output = '';
-        daemon.stdout.on('data', (chunk) => {
-          output += chunk;
-          const match = /listening on (http:\/\/\S+)/.exec(output);
-          if (match) resolve(match[1]);
-        });
-        daemon.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-      });
-      assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { ok: true });
-      assert.match(await (await fetch(url)).text(), /<h1>kb-twitter-sync is running<\/h1>/);
+      assert.deepEqual(await (await fetch(`${daemon.url}/healthz`)).json(), { ok: true });
+      assert.match(await (await fetch(daemon.url)).text(), /<h1>kb-twitter-sync is running<\/h1>/);
       world.kb((db) => db.prepare(INSERT_ARTICLE).run('daemon', 'Tweeted by the daemon', 'Yes'));
       await waitFor(async () => (await world.tweetsBy('kb_timer')).length === 1, 'the daemon to tweet');
       assert.equal((await world.tweetsBy('kb_timer'))[0].text, 'Tweeted by the daemon');
     } finally {
-      daemon.kill('SIGTERM');
-      await new Promise((resolve) => daemon.once('exit', resolve));
+      await daemon.stop();
     }
   });
 
@@ -109,16 +92,9 @@ describe('scheduler', function () {
         probe.close(() => resolve(free));
       });
     });
-    const root = path.resolve(__dirname, '..', '..');
-    const loader = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-    const daemon = spawn(process.execPath, ['--import', loader, path.join(root, 'src', 'cli.ts'), 'serve'], {
-      cwd: world.dir, env: { ...world.env, PORT: String(port), KBTS_SCHEDULER_REFRESH_MS: '500' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // The sandbox's address comes from PORT, so this test needs a known free port.
+    const daemon = await world.startServe({ PORT: String(port), KBTS_SCHEDULER_REFRESH_MS: '500' });
     try {
-      await new Promise<void>((resolve, reject) => {
-        daemon.stdout.on('data', (chunk) => { if (String(chunk).includes('listening on')) resolve(); });
-        daemon.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-      });
       const sandbox = `http://127.0.0.1:${port}/sandbox/x/_emulator`;
       const added = await world.cli(['--json', 'account', 'add', '--description', 'Sandbox', '--sandbox'], { PORT: String(port) });
       assert.equal(added.code, 0, added.stderr);
@@ -142,8 +118,7 @@ describe('scheduler', function () {
       await waitFor(async () => world.kb((db) => (db.prepare('SELECT replies FROM ideas').get() as { replies: string | null }).replies) !== null, 'the reply in the record');
       assert.equal(world.kb((db) => (db.prepare('SELECT replies FROM ideas').get() as { replies: string }).replies), '[2026-11-22 14:03 UTC] @alice: nice idea');
     } finally {
-      daemon.kill('SIGTERM');
-      await new Promise((resolve) => daemon.once('exit', resolve));
+      await daemon.stop();
     }
   });
 });

@@ -75,6 +75,33 @@ export class TestEnv {
     });
   }
 
+  /** Starts `serve` as a daemon process and resolves with its URL once it listens. */
+  async startServe(extraEnv: NodeJS.ProcessEnv = {}): Promise<{ url: string; stop(): Promise<void> }> {
+    const daemon = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), 'serve'], {
+      cwd: this.dir, env: { ...this.env, PORT: '0', ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const stop = async () => {
+      if (daemon.exitCode !== null) return;
+      daemon.kill('SIGTERM');
+      await new Promise((resolve) => daemon.once('exit', resolve));
+    };
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let output = '';
+        daemon.stdout.on('data', (chunk) => {
+          output += chunk;
+          const match = /listening on (http:\/\/\S+)/.exec(output);
+          if (match) resolve(match[1]);
+        });
+        daemon.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      return { url, stop };
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  }
+
   /** The product's services in this process, on the same file (for reading state and fast cycles). */
   async services(): Promise<Services> {
     if (!this.servicesInstance) {
