@@ -181,10 +181,6 @@ async function publishOne(
           await giveBack(null, error.message);
           return { kind: 'account_refused', reason: error.message };
         }
-        if (error.kind === 'transient') {
-          await giveBack(toIso(deps.clock.now().plus({ milliseconds: backoffDelay(deps.settings.retryBaseMs, 1) })), error.message);
-          return 'deferred';
-        }
         const reason = index === 0 ? error.message : `part ${index + 1} of ${parts.length} of the thread was refused: ${error.message}`;
         await deps.publications.markFinal(publication.id, 'failed', reason, now());
         return 'failed';
