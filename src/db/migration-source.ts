@@ -5,6 +5,8 @@ import * as createIntegrations from '../../migrations/20261122000300_create_inte
 import * as createPublications from '../../migrations/20261122000400_create_publications';
 import * as createCommunications from '../../migrations/20261122000500_create_communications';
 import * as createLeases from '../../migrations/20261122000600_create_leases';
+import * as createSessions from '../../migrations/20261122010100_create_sessions';
+import * as createApiTokens from '../../migrations/20261122010200_create_api_tokens';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -16,6 +18,8 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261122000400_create_publications', createPublications],
   ['20261122000500_create_communications', createCommunications],
   ['20261122000600_create_leases', createLeases],
+  ['20261122010100_create_sessions', createSessions],
+  ['20261122010200_create_api_tokens', createApiTokens],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
