@@ -102,6 +102,12 @@ export class AccountStore {
     await this.db('kbts_accounts').where({ id }).update({ ...sealed, updated_at: now });
   }
 
+  async updateDetails(id: number, details: { description: string; environment: AccountEnvironment; apiBaseUrl: string | null }, now: string): Promise<void> {
+    await this.db('kbts_accounts').where({ id }).update({
+      description: details.description, environment: details.environment, api_base_url: details.apiBaseUrl, updated_at: now,
+    });
+  }
+
   async recordLoginTest(id: number, result: { screenName: string; xUserId: string } | { error: string }, now: string): Promise<void> {
     const update = 'error' in result
       ? { last_test_error: result.error }

@@ -104,6 +104,20 @@ export class IntegrationStore {
     return (await this.db<IntegrationRow>('kbts_integrations').where({ account_id: accountId }).orderBy('id')).map(toIntegration);
   }
 
+  /** The settings an admin may change after creation; account and table stay, so the trigger does too. */
+  async update(id: number, changes: Pick<Integration, 'tweetField' | 'responseField' | 'responseMode' | 'continueField' | 'schedule' | 'timeZone' | 'longTextPolicy'>, now: string): Promise<void> {
+    await this.db('kbts_integrations').where({ id }).update({
+      tweet_field: changes.tweetField,
+      response_field: changes.responseField,
+      response_mode: changes.responseMode,
+      continue_field: changes.continueField,
+      schedule: changes.schedule,
+      time_zone: changes.timeZone,
+      long_text_policy: changes.longTextPolicy,
+      updated_at: now,
+    });
+  }
+
   async pause(id: number, reason: string, now: string): Promise<void> {
     await this.db('kbts_integrations').where({ id }).update({ status: 'paused', paused_reason: reason, updated_at: now });
   }

@@ -66,6 +66,23 @@ export class PublicationStore {
     return rows.map(toPublication);
   }
 
+  /**
+   * A backfill: every record the table holds now becomes pending, exactly as the capture
+   * trigger would have made it. Table and key names come from introspection.
+   */
+  async insertPendingForExisting(db: Knex, integrationId: number, table: string, primaryKey: string, now: string): Promise<number> {
+    const count = async () => Number((await db('kbts_publications').where({ integration_id: integrationId }).count({ count: '*' }).first())?.count ?? 0);
+    const before = await count();
+    // "WHERE true" lets SQLite parse ON CONFLICT after INSERT … SELECT.
+    await db.raw(
+      `INSERT INTO kbts_publications (integration_id, record_key, state, attempts, created_at)
+       SELECT ?, CAST(?? AS TEXT), 'pending', 0, ? FROM ?? WHERE true
+       ON CONFLICT (integration_id, record_key) DO NOTHING`,
+      [integrationId, primaryKey, now, table],
+    );
+    return (await count()) - before;
+  }
+
   async get(id: number): Promise<Publication | undefined> {
     const row = await this.db<PublicationRow>('kbts_publications').where({ id }).first();
     return row ? toPublication(row) : undefined;

@@ -10,6 +10,17 @@ export interface User {
   passwordHash: string;
 }
 
+interface UserRow {
+  id: number;
+  username: string;
+  role: Role;
+  password_hash: string;
+}
+
+function toUser(row: UserRow): User {
+  return { id: row.id, username: row.username, role: row.role, passwordHash: row.password_hash };
+}
+
 export class UserStore {
   constructor(private readonly db: Knex) {}
 
@@ -19,12 +30,38 @@ export class UserStore {
   }
 
   async findByUsername(username: string): Promise<User | undefined> {
-    const row = await this.db('kbts_users').where({ username }).first();
-    return row ? { id: row.id, username: row.username, role: row.role, passwordHash: row.password_hash } : undefined;
+    const row = await this.db<UserRow>('kbts_users').where({ username }).first();
+    return row ? toUser(row) : undefined;
+  }
+
+  async get(id: number): Promise<User | undefined> {
+    const row = await this.db<UserRow>('kbts_users').where({ id }).first();
+    return row ? toUser(row) : undefined;
+  }
+
+  async list(): Promise<User[]> {
+    return (await this.db<UserRow>('kbts_users').orderBy('username')).map(toUser);
   }
 
   async count(): Promise<number> {
     const row = await this.db('kbts_users').count({ count: '*' }).first();
     return Number(row?.count ?? 0);
+  }
+
+  async countByRole(role: Role): Promise<number> {
+    const row = await this.db('kbts_users').where({ role }).count({ count: '*' }).first();
+    return Number(row?.count ?? 0);
+  }
+
+  async setRole(id: number, role: Role): Promise<void> {
+    await this.db('kbts_users').where({ id }).update({ role });
+  }
+
+  async setPasswordHash(id: number, passwordHash: string): Promise<void> {
+    await this.db('kbts_users').where({ id }).update({ password_hash: passwordHash });
+  }
+
+  async remove(id: number): Promise<void> {
+    await this.db('kbts_users').where({ id }).delete();
   }
 }
