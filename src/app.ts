@@ -8,10 +8,12 @@ import { SecretBox } from './lib/secret-box';
 import type { AccountSetupDeps } from './setup/account-setup';
 import type { IntegrationSetupDeps } from './setup/integration-setup';
 import { AccountStore, type Account, type AccountEnvironment } from './store/accounts';
+import { ApiTokenStore } from './store/api-tokens';
 import { CommunicationStore } from './store/communications';
 import { IntegrationStore } from './store/integrations';
 import { LeaseStore } from './store/leases';
 import { PublicationStore } from './store/publications';
+import { SessionStore } from './store/sessions';
 import { UserStore } from './store/users';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/sync-deps';
 import { XClient } from './twitter/x-client';
@@ -28,6 +30,8 @@ export interface Services {
   communications: CommunicationStore;
   leases: LeaseStore;
   users: UserStore;
+  sessions: SessionStore;
+  apiTokens: ApiTokenStore;
   sync: SyncDeps;
   accountSetup: AccountSetupDeps;
   integrationSetup: IntegrationSetupDeps;
@@ -53,6 +57,8 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
   const communications = new CommunicationStore(db);
   const leases = new LeaseStore(db);
   const users = new UserStore(db);
+  const sessions = new SessionStore(db);
+  const apiTokens = new ApiTokenStore(db);
 
   const baseUrlFor = (environment: AccountEnvironment, apiBaseUrl: string | null) =>
     environment === 'sandbox' ? sandboxApiBaseUrl(config) : apiBaseUrl;
@@ -77,7 +83,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
   };
 
   return {
-    config, db, clock, logger, accounts, integrations, publications, communications, leases, users, sync,
+    config, db, clock, logger, accounts, integrations, publications, communications, leases, users, sessions, apiTokens, sync,
     accountSetup: { accounts, clock, clientFor },
     integrationSetup: { db, accounts, integrations, publications, clock },
     close: () => db.destroy(),
