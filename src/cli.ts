@@ -209,9 +209,10 @@ export function buildProgram(): Command {
     .option('--every <cron>', 'polling frequency as a cron expression', '*/5 * * * *')
     .option('--timezone <zone>', 'time zone of the reply stamps', 'UTC')
     .option('--long-text <policy>', 'reject, truncate or thread', 'reject')
-    .action(async (options: Record<string, string>, command: Command) => {
+    .option('--backfill', 'also tweet the records the table already holds')
+    .action(async (options: Record<string, string> & { backfill?: boolean }, command: Command) => {
       await withServices(async (services) => {
-        const { integration: created, warnings } = await addIntegration(services.integrationSetup, {
+        const { integration: created, warnings, backfilled } = await addIntegration(services.integrationSetup, {
           accountId: parseId(options.account, 'account id'),
           table: options.table,
           tweetField: options.tweetField,
@@ -221,9 +222,11 @@ export function buildProgram(): Command {
           schedule: options.every,
           timeZone: options.timezone,
           longTextPolicy: options.longText,
+          backfill: Boolean(options.backfill),
         });
-        print(out(command), { id: created.id, warnings: warnings.map((warning) => warning.message) },
+        print(out(command), { id: created.id, warnings: warnings.map((warning) => warning.message), backfilled },
           [`added integration ${created.id}: ${created.tableName}.${created.tweetField} → @account ${created.accountId}, replies ${created.responseMode} into ${created.responseField}`,
+            ...(options.backfill ? [`backfill: ${backfilled} existing records will be tweeted`] : []),
             ...warnings.map((warning) => `warning: ${warning.message}`)].join('\n'));
       });
     });

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { TableInfo } from '../db/dialect';
 
 export type KbRecord = Record<string, unknown>;
 
@@ -29,4 +30,34 @@ export async function writeField(db: Knex, location: RecordLocation, key: string
 export async function countRecords(db: Knex, table: string): Promise<number> {
   const row = await db(table).count({ count: '*' }).first();
   return Number(row?.count ?? 0);
+}
+
+/** A value a record field may take from a form or the JSON API. */
+export type FieldValue = string | number | boolean | null;
+
+/** One page of a table, newest first when the table has a single-column primary key. */
+export async function listRecords(db: Knex, table: TableInfo, page: { limit: number; offset: number }): Promise<KbRecord[]> {
+  const query = db(table.name).select('*').limit(page.limit).offset(page.offset);
+  if (table.primaryKey.length === 1) query.orderBy(table.primaryKey[0], 'desc');
+  return query;
+}
+
+/**
+ * Inserts a record with plain SQL, as any other writer would: the capture trigger sees it.
+ * Column names must come from the table's introspection. Returns the new record's key.
+ */
+export async function insertRecord(db: Knex, table: TableInfo, values: Record<string, FieldValue>): Promise<string | null> {
+  if (table.primaryKey.length !== 1) {
+    await db(table.name).insert(values);
+    return null;
+  }
+  const key = table.primaryKey[0];
+  const [row] = await db(table.name).insert(values).returning(key);
+  const value = typeof row === 'object' && row !== null ? (row as KbRecord)[key] : row;
+  return value === undefined || value === null ? null : String(value);
+}
+
+export async function updateRecord(db: Knex, table: TableInfo, key: string, values: Record<string, FieldValue>): Promise<number> {
+  if (Object.keys(values).length === 0) return 0;
+  return db(table.name).where(table.primaryKey[0], key).update(values);
 }

@@ -2,6 +2,7 @@ import type { Clock } from '../lib/clock';
 import { toIso } from '../lib/clock';
 import { NotFoundError, UserFacingError, ValidationError } from '../lib/errors';
 import type { Account, AccountEnvironment, AccountStore } from '../store/accounts';
+import type { IntegrationStore } from '../store/integrations';
 import { XApiError } from '../twitter/errors';
 import type { XClient } from '../twitter/x-client';
 import type { XCredentials } from '../twitter/x-client-factory';
@@ -68,4 +69,46 @@ export async function testAccount(deps: AccountSetupDeps, id: number): Promise<A
     throw error;
   }
   return (await deps.accounts.get(id)) as Account;
+}
+
+export interface AccountChanges {
+  description: string;
+  environment: AccountEnvironment;
+  apiBaseUrl: string | null;
+  /** Blank ones keep what is stored. */
+  credentials: Partial<XCredentials>;
+}
+
+/**
+ * Saves new details; when the credentials or the server change, the login test runs first with
+ * what the account would become, and a failing test saves nothing (as for a new account).
+ */
+export async function updateAccount(deps: AccountSetupDeps, id: number, changes: AccountChanges): Promise<Account> {
+  const account = await deps.accounts.get(id);
+  if (!account) throw new NotFoundError(`account ${id} does not exist`);
+  if (!changes.description.trim()) throw new ValidationError('give the account a description', 'description');
+  const apiBaseUrl = changes.apiBaseUrl ? validateApiBaseUrl(changes.apiBaseUrl) : null;
+  const newSecrets = Object.fromEntries(Object.entries(changes.credentials).filter(([, value]) => Boolean(value))) as Partial<XCredentials>;
+  const connectionChanged = Object.keys(newSecrets).length > 0 || changes.environment !== account.environment || apiBaseUrl !== account.apiBaseUrl;
+  const now = toIso(deps.clock.now());
+  let identity: { screenName: string; xUserId: string } | null = null;
+  if (connectionChanged) {
+    const credentials = { ...(await deps.accounts.credentialsOf(id)), ...newSecrets };
+    identity = await runLoginTest(deps.clientFor(credentials, changes.environment, apiBaseUrl));
+  }
+  await deps.accounts.updateDetails(id, { description: changes.description.trim(), environment: changes.environment, apiBaseUrl }, now);
+  if (Object.keys(newSecrets).length > 0) await deps.accounts.updateCredentials(id, newSecrets, now);
+  if (identity) await deps.accounts.recordLoginTest(id, identity, now);
+  return (await deps.accounts.get(id)) as Account;
+}
+
+/** An account still used by integrations stays: removing it would orphan their records' conversations. */
+export async function removeAccount(deps: AccountSetupDeps & { integrations: IntegrationStore }, id: number): Promise<void> {
+  const account = await deps.accounts.get(id);
+  if (!account) throw new NotFoundError(`account ${id} does not exist`);
+  const users = await deps.integrations.listForAccount(id);
+  if (users.length > 0) {
+    throw new UserFacingError('account_in_use', `account ${id} is used by integration${users.length > 1 ? 's' : ''} ${users.map((integration) => integration.id).join(', ')}; remove ${users.length > 1 ? 'them' : 'it'} first`, { status: 409 });
+  }
+  await deps.accounts.remove(id);
 }

@@ -29,6 +29,8 @@ export interface IntegrationInput {
   schedule?: string;
   timeZone?: string;
   longTextPolicy?: string;
+  /** Tweet the records the table already holds too (DESIGN.md rule 7: only when asked for). */
+  backfill?: boolean;
 }
 
 export const DEFAULT_SCHEDULE = '*/5 * * * *';
@@ -60,21 +62,31 @@ export async function checkIntegration(deps: IntegrationSetupDeps, input: Integr
   const existingRecords = mapping.table ? await countRecords(deps.db, mapping.table.name) : null;
   const warnings = [...mapping.warnings];
   if (existingRecords) {
-    warnings.push({ field: 'table', message: `table '${input.table}' already has ${existingRecords} records; they will not be tweeted` });
+    warnings.push({
+      field: 'table',
+      message: input.backfill
+        ? `table '${input.table}' already has ${existingRecords} records; with the backfill all ${existingRecords} will be tweeted`
+        : `table '${input.table}' already has ${existingRecords} records; they will not be tweeted`,
+    });
   }
   return { errors, warnings, existingRecords };
 }
 
-/** Validates, stores the integration and installs its capture trigger in one transaction. */
-export async function addIntegration(deps: IntegrationSetupDeps, input: IntegrationInput): Promise<{ integration: Integration; warnings: IntegrationProblems['warnings'] }> {
+export type IntegrationValidationError = ValidationError & { problems: IntegrationProblems };
+
+function refuse(problems: IntegrationProblems): never {
+  const error = new ValidationError(problems.errors.map((problem) => problem.message).join('; '), problems.errors[0].field);
+  (error as IntegrationValidationError).problems = problems;
+  throw error;
+}
+
+/** Validates, stores the integration and installs its capture trigger (and any backfill) in one transaction. */
+export async function addIntegration(deps: IntegrationSetupDeps, input: IntegrationInput): Promise<{ integration: Integration; warnings: IntegrationProblems['warnings']; backfilled: number }> {
   const problems = await checkIntegration(deps, input);
-  if (problems.errors.length > 0) {
-    const error = new ValidationError(problems.errors.map((problem) => problem.message).join('; '), problems.errors[0].field);
-    (error as ValidationError & { problems?: IntegrationProblems }).problems = problems;
-    throw error;
-  }
+  if (problems.errors.length > 0) refuse(problems);
   const table = (await checkFieldMapping(deps.db, input)).table!;
   const now = toIso(deps.clock.now());
+  let backfilled = 0;
   const id = await deps.db.transaction(async (trx) => {
     const created = await deps.integrations.create(trx, {
       accountId: input.accountId,
@@ -89,9 +101,34 @@ export async function addIntegration(deps: IntegrationSetupDeps, input: Integrat
       longTextPolicy: (input.longTextPolicy ?? 'reject') as LongTextPolicy,
     }, now);
     await installCaptureTrigger(trx, created, table.name, table.primaryKey[0]);
+    if (input.backfill) backfilled = await deps.publications.insertPendingForExisting(trx, created, table.name, table.primaryKey[0], now);
     return created;
   });
-  return { integration: (await deps.integrations.get(id)) as Integration, warnings: problems.warnings };
+  return { integration: (await deps.integrations.get(id)) as Integration, warnings: problems.warnings, backfilled };
+}
+
+export type IntegrationChanges = Omit<IntegrationInput, 'accountId' | 'table' | 'backfill'>;
+
+/**
+ * Changes the fields, mode, schedule, zone or long-text policy after the same checks as adding.
+ * Account and table stay: the capture trigger and the records already tweeted belong to them.
+ */
+export async function updateIntegration(deps: IntegrationSetupDeps, id: number, changes: IntegrationChanges): Promise<{ integration: Integration; warnings: IntegrationProblems['warnings'] }> {
+  const current = await getIntegrationOrFail(deps, id);
+  const input: IntegrationInput = { ...changes, accountId: current.accountId, table: current.tableName };
+  const problems = await checkIntegration(deps, input);
+  if (problems.errors.length > 0) refuse(problems);
+  await deps.integrations.update(id, {
+    tweetField: input.tweetField,
+    responseField: input.responseField,
+    responseMode: input.responseMode as ResponseMode,
+    continueField: input.continueField,
+    schedule: input.schedule ?? current.schedule,
+    timeZone: input.timeZone ?? current.timeZone,
+    longTextPolicy: (input.longTextPolicy ?? current.longTextPolicy) as LongTextPolicy,
+  }, toIso(deps.clock.now()));
+  // Existing records are only news when the table is new to the integration.
+  return { integration: await getIntegrationOrFail(deps, id), warnings: problems.warnings.filter((warning) => warning.field !== 'table') };
 }
 
 export async function getIntegrationOrFail(deps: IntegrationSetupDeps, id: number): Promise<Integration> {
