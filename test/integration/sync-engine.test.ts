@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
-import { ARTICLES_TABLE, TestEnv, type EmulatorUser } from '../support/test-env';
+import { captureTriggerExists } from '../../src/db/dialect';
+import { articlesTable, describeEachDatabase, TestEnv, type EmulatorUser } from '../support/test-env';
 
 const INSERT_ARTICLE = 'INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)';
 
-describe('sync engine against the X API emulator (real SQLite file, real client over HTTP)', function () {
-  this.timeout(120_000);
+describeEachDatabase('sync engine against the X API emulator (real database, real client over HTTP)', (database) => {
   let world: TestEnv;
   let account: EmulatorUser;
   let accountId: number;
 
   beforeEach(async () => {
-    world = await TestEnv.create();
-    world.kb((db) => db.exec(ARTICLES_TABLE));
+    world = await TestEnv.create(database);
+    await world.sql(articlesTable(world));
     account = await world.createXUser('kb_news');
     accountId = await world.addAccount(account);
   });
@@ -26,7 +26,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     assert.equal(result.code, 0, result.stderr);
     return result.json;
   };
-  const record = (id: number) => world.kb((db) => db.prepare('SELECT * FROM articles WHERE id = ?').get(id) as Record<string, any>);
+  const record = async (id: number) => (await world.sql('SELECT * FROM articles WHERE id = ?', [id]))[0];
   const publication = async (integrationId: number, key: number) =>
     (await world.services()).publications.findByRecord(integrationId, String(key));
 
@@ -56,7 +56,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
   ] as const) {
     it(`writes three replies from other users in order with the exact entry format (${mode})`, async () => {
       await addArticlesIntegration(mode);
-      world.kb((db) => db.prepare('INSERT INTO articles (title, tweet_text, replies, keep_going) VALUES (?, ?, ?, ?)').run('a', `Tell us (${mode})`, 'intro', 'yes'));
+      await world.sql('INSERT INTO articles (title, tweet_text, replies, keep_going) VALUES (?, ?, ?, ?)', ['a', `Tell us (${mode})`, 'intro', 'yes']);
       await pollOnce();
       const [tweet] = await world.tweetsBy('kb_news');
       // Posted out of order on purpose: entries follow the replies' own time, not arrival.
@@ -65,31 +65,31 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
       await world.replyAs('carol', tweet.id, 'third and last', { created_at: '2026-11-20T10:15:59.000Z' });
       const summary = await pollOnce();
       assert.equal(summary.replies_applied, 3);
-      assert.equal(record(1).replies, expected);
+      assert.equal((await record(1)).replies, expected);
       const again = await pollOnce();
       assert.equal(again.replies_applied, 0);
-      assert.equal(record(1).replies, expected, 'a second poll writes nothing twice');
+      assert.equal((await record(1)).replies, expected, 'a second poll writes nothing twice');
     });
   }
 
   it('logs replies without applying them while continue is No, and applies new ones once it is Yes again', async () => {
     const integrationId = await addArticlesIntegration('append');
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'Talk to us', 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['a', 'Talk to us', 'Yes']);
     await pollOnce();
     const [tweet] = await world.tweetsBy('kb_news');
     await world.replyAs('alice', tweet.id, 'before the stop', { created_at: '2026-11-21T08:00:00.000Z' });
     await pollOnce();
-    world.kb((db) => db.prepare('UPDATE articles SET keep_going = ? WHERE id = 1').run('No'));
+    await world.sql('UPDATE articles SET keep_going = ? WHERE id = 1', ['No']);
     await world.replyAs('bob', tweet.id, 'while stopped', { created_at: '2026-11-21T09:00:00.000Z' });
     const stopped = await pollOnce();
     assert.equal(stopped.replies_applied, 0);
     assert.equal(stopped.replies_logged, 1);
-    assert.equal(record(1).replies, '[2026-11-21 08:00 UTC] @alice: before the stop');
-    world.kb((db) => db.prepare('UPDATE articles SET keep_going = ? WHERE id = 1').run(' yes '));
+    assert.equal((await record(1)).replies, '[2026-11-21 08:00 UTC] @alice: before the stop');
+    await world.sql('UPDATE articles SET keep_going = ? WHERE id = 1', [' yes ']);
     await world.replyAs('carol', tweet.id, 'after the restart', { created_at: '2026-11-21T10:00:00.000Z' });
     const resumed = await pollOnce();
     assert.equal(resumed.replies_applied, 1);
-    assert.equal(record(1).replies, '[2026-11-21 08:00 UTC] @alice: before the stop\n[2026-11-21 10:00 UTC] @carol: after the restart');
+    assert.equal((await record(1)).replies, '[2026-11-21 08:00 UTC] @alice: before the stop\n[2026-11-21 10:00 UTC] @carol: after the restart');
     const log = await (await world.services()).communications.list({ integrationId, direction: 'in' });
     const whileStopped = log.find((entry) => entry.authorUsername === 'bob');
     assert.equal(whileStopped?.applied, false);
@@ -99,11 +99,11 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
   });
 
   it('never tweets again after the tweet field is edited, nor rows that existed before the integration', async () => {
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('old', 'Written before the integration', 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['old', 'Written before the integration', 'Yes']);
     await addArticlesIntegration();
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('new', 'Original text', 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['new', 'Original text', 'Yes']);
     assert.equal((await pollOnce()).published, 1);
-    world.kb((db) => db.prepare('UPDATE articles SET tweet_text = ? WHERE id = 2').run('Edited text'));
+    await world.sql('UPDATE articles SET tweet_text = ? WHERE id = 2', ['Edited text']);
     const after = await pollOnce();
     assert.equal(after.published, 0);
     assert.deepEqual((await world.tweetsBy('kb_news')).map((tweet) => tweet.text), ['Original text']);
@@ -111,7 +111,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
 
   it('changes no record for tweets made outside the KB, and never writes the account\'s own replies into a record', async () => {
     await addArticlesIntegration();
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'From the KB', 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['a', 'From the KB', 'Yes']);
     await pollOnce();
     const [kbTweet] = await world.tweetsBy('kb_news');
     const outside = await world.control('POST', '/tweets', { as: 'kb_news', text: 'Posted from a phone' });
@@ -122,15 +122,15 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     const summary = await pollOnce();
     assert.equal(summary.replies_applied, 1);
     assert.equal(summary.replies_logged, 0);
-    assert.match(record(1).replies, /^\[\d{4}-\d\d-\d\d \d\d:\d\d UTC\] @carol: a real reply$/);
-    const rows = world.kb((db) => db.prepare('SELECT COUNT(*) AS n FROM articles').get() as { n: number });
-    assert.equal(rows.n, 1, 'no record was created from X');
+    assert.match((await record(1)).replies, /^\[\d{4}-\d\d-\d\d \d\d:\d\d UTC\] @carol: a real reply$/);
+    const [rows] = await world.sql('SELECT COUNT(*) AS n FROM articles');
+    assert.equal(Number(rows.n), 1, 'no record was created from X');
   });
 
   it('rejects an over-long text by default with its weighted count, and truncates or threads it when asked', async () => {
     const long = '日本語のテキスト'.repeat(18); // 144 CJK characters: 288 weighted
     const rejectId = await addArticlesIntegration('append');
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('cjk', long, 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['cjk', long, 'Yes']);
     const rejected = await pollOnce();
     assert.equal(rejected.failed, 1);
     assert.equal((await publication(rejectId, 1))?.reason,
@@ -140,7 +140,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     await world.cli(['integration', 'remove', String(rejectId)]);
     const truncateId = await addArticlesIntegration('append', { 'long-text': 'truncate' });
     const emoji = '🎉 party '.repeat(40); // emoji weigh 2: 400 weighted
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('emoji', emoji, 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['emoji', emoji, 'Yes']);
     assert.equal((await pollOnce()).published, 1);
     const [truncated] = await world.tweetsBy('kb_news');
     assert.ok(truncated.text.endsWith('…'));
@@ -152,7 +152,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
       mode: 'append', 'continue-field': 'keep_going', 'long-text': 'thread',
     });
     const withUrls = `Read ${Array.from({ length: 14 }, (_, i) => `https://example.com/${i}`).join(' and ')} today`;
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('urls', withUrls, 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['urls', withUrls, 'Yes']);
     const threaded = await pollOnce();
     assert.equal(threaded.published, 1);
     const thread = (await world.tweetsBy('kb_news')).slice(1);
@@ -164,14 +164,14 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     });
     await world.replyAs('dave', thread[thread.length - 1].id, 'replying to the last part');
     assert.equal((await pollOnce()).replies_applied, 1);
-    assert.match(world.kb((db) => db.prepare('SELECT replies FROM articles WHERE title = ?').get('urls') as { replies: string }).replies, /@dave: replying to the last part$/);
+    assert.match((await world.sql('SELECT replies FROM articles WHERE title = ?', ['urls']))[0].replies, /@dave: replying to the last part$/);
     assert.equal((await publication(threadId, 3))?.tweetId, thread[0].id);
   });
 
   it('tweets every eligible record exactly once through lost responses, 5xx, dropped connections and a 429', async () => {
     const integrationId = await addArticlesIntegration();
     const texts = Array.from({ length: 6 }, (_, i) => `Fault-tolerant article number ${i + 1}`);
-    world.kb((db) => { for (const text of texts) db.prepare(INSERT_ARTICLE).run(text, text, 'Yes'); });
+    for (const text of texts) await world.sql(INSERT_ARTICLE, [text, text, 'Yes']);
     await world.control('POST', '/faults', { rules: [
       { endpoint: 'POST /2/tweets', kind: 'lost_response', count: 1 },
       { endpoint: 'POST /2/tweets', kind: 'status', status: 503, count: 1 },
@@ -214,11 +214,11 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
 
   it('pauses the integration with a readable reason when the tokens are revoked, loses nothing, and catches up after resume', async () => {
     const integrationId = await addArticlesIntegration();
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('before', 'Posted before the revocation', 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['before', 'Posted before the revocation', 'Yes']);
     await pollOnce();
     const [tweet] = await world.tweetsBy('kb_news');
     await world.control('POST', '/users/kb_news/revoke');
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('during', 'Written while revoked', 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['during', 'Written while revoked', 'Yes']);
     await world.replyAs('alice', tweet.id, 'reply during the outage', { created_at: '2026-11-21T12:00:00.000Z' });
     const refused = await pollOnce();
     assert.equal(refused.published, 0);
@@ -236,24 +236,24 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     const caughtUp = await pollOnce();
     assert.equal(caughtUp.published, 1);
     assert.equal(caughtUp.replies_applied, 1);
-    assert.equal(record(1).replies, '[2026-11-21 12:00 UTC] @alice: reply during the outage');
+    assert.equal((await record(1)).replies, '[2026-11-21 12:00 UTC] @alice: reply during the outage');
     assert.deepEqual((await world.tweetsBy('kb_news')).map((t) => t.text), ['Posted before the revocation', 'Written while revoked']);
   });
 
   it('stops capturing rows once the integration is removed', async () => {
     const integrationId = await addArticlesIntegration();
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'captured', 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['a', 'captured', 'Yes']);
     assert.equal((await world.cli(['integration', 'remove', String(integrationId)])).code, 0);
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('b', 'not captured', 'Yes'));
-    const rows = world.kb((db) => db.prepare('SELECT COUNT(*) AS n FROM kbts_publications').get() as { n: number });
-    assert.equal(rows.n, 0);
-    const triggers = world.kb((db) => db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger'").get() as { n: number });
-    assert.equal(triggers.n, 0);
+    await world.sql(INSERT_ARTICLE, ['b', 'not captured', 'Yes']);
+    const [rows] = await world.sql('SELECT COUNT(*) AS n FROM kbts_publications');
+    assert.equal(Number(rows.n), 0);
+    assert.equal(await captureTriggerExists((await world.services()).db, integrationId), false);
   });
 
   it('finds sub-thread replies that drop the account\'s mention with one recent search, and only where a sub-thread exists', async () => {
     await addArticlesIntegration();
-    world.kb((db) => { db.prepare(INSERT_ARTICLE).run('a', 'Start a discussion', 'Yes'); db.prepare(INSERT_ARTICLE).run('b', 'A quiet one', 'Yes'); });
+    await world.sql(INSERT_ARTICLE, ['a', 'Start a discussion', 'Yes']);
+    await world.sql(INSERT_ARTICLE, ['b', 'A quiet one', 'Yes']);
     await pollOnce();
     const [tweet, quiet] = await world.tweetsBy('kb_news');
     const alice = await world.replyAs('alice', tweet.id, 'what do you think?', { created_at: '2026-11-21T10:00:00.000Z' });
@@ -271,7 +271,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     const calls = (await world.control('GET', '/calls')).by_endpoint;
     assert.equal(calls['GET /2/users/:id/mentions'], 1);
     assert.equal(calls['GET /2/tweets/search/recent'], 1);
-    assert.equal(record(1).replies, [
+    assert.equal((await record(1)).replies, [
       '[2026-11-21 10:00 UTC] @alice: what do you think?',
       '[2026-11-21 10:01 UTC] @carol: good question',
       '[2026-11-21 10:02 UTC] @bob: I agree with carol',
@@ -280,15 +280,15 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     // The discussion stays searched while it is live, even when its next reply mentions nobody.
     await world.replyAs('dave', carol.id, 'late to the party', { created_at: '2026-11-21T10:03:00.000Z', mention: false });
     assert.equal((await pollOnce()).replies_applied, 1);
-    assert.match(record(1).replies, /@dave: late to the party$/);
+    assert.match((await record(1)).replies, /@dave: late to the party$/);
   });
 
   it('keeps a reply that would overflow a length-limited response field in the log instead of cutting it', async () => {
-    world.kb((db) => db.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, tweet_text TEXT, replies VARCHAR(60), keep_going TEXT)'));
+    await world.sql(`CREATE TABLE notes (id ${world.autoId}, tweet_text TEXT, replies VARCHAR(60), keep_going TEXT)`);
     const integrationId = await world.addIntegration({
       account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies', mode: 'append', 'continue-field': 'keep_going',
     });
-    world.kb((db) => db.prepare('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)').run('A short note', 'Yes'));
+    await world.sql('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)', ['A short note', 'Yes']);
     await pollOnce();
     const [tweet] = await world.tweetsBy('kb_news');
     await world.replyAs('alice', tweet.id, 'fits', { created_at: '2026-11-21T10:00:00.000Z' });
@@ -296,7 +296,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     const summary = await pollOnce();
     assert.equal(summary.replies_applied, 1);
     assert.equal(summary.replies_logged, 1);
-    assert.equal(world.kb((db) => (db.prepare('SELECT replies FROM notes').get() as { replies: string }).replies), '[2026-11-21 10:00 UTC] @alice: fits');
+    assert.equal((await world.sql('SELECT replies FROM notes'))[0].replies, '[2026-11-21 10:00 UTC] @alice: fits');
     const [kept] = await (await world.services()).communications.list({ integrationId, applied: false });
     assert.equal(kept.notAppliedReason, "not written: the response field 'replies' holds at most 60 characters and this reply does not fit");
     assert.match(kept.text, /this one is far too long to fit$/);
@@ -305,7 +305,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
   it('pauses with the access-level reason when X refuses to let the account post or read', async () => {
     const integrationId = await addArticlesIntegration();
     await world.control('POST', '/users/kb_news/access', { level: 'read-only' });
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'Cannot be posted yet', 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['a', 'Cannot be posted yet', 'Yes']);
     const refused = await pollOnce();
     assert.equal(refused.published, 0);
     let integration = await (await world.services()).integrations.get(integrationId);
@@ -324,7 +324,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
 
   it('leaves records pending until a far-away rate-limit reset instead of waiting or retrying', async () => {
     const integrationId = await addArticlesIntegration();
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'Rate limited', 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['a', 'Rate limited', 'Yes']);
     await world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'rate_limit', resetInSeconds: 900, count: 1 }] });
     const limited = await world.cli(['--json', 'poll', '--once'], { KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
     assert.equal(limited.json.published, 0);
@@ -340,7 +340,7 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
 
   it('re-reads an overlap behind the cursor so a reply that X shows late is still written once', async () => {
     await addArticlesIntegration();
-    world.kb((db) => db.prepare(INSERT_ARTICLE).run('a', 'Late replies welcome', 'Yes'));
+    await world.sql(INSERT_ARTICLE, ['a', 'Late replies welcome', 'Yes']);
     await pollOnce();
     const [tweet] = await world.tweetsBy('kb_news');
     const late = await world.replyAs('alice', tweet.id, 'I was slow to show up', { created_at: '2026-11-21T10:00:00.000Z', hidden: true });
@@ -349,12 +349,13 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
     await world.control('POST', `/tweets/${late.id}/reveal`);
     assert.equal((await pollOnce()).replies_applied, 1, 'the late reply is found behind the cursor');
     assert.equal((await pollOnce()).replies_applied, 0);
-    assert.equal(record(1).replies, '[2026-11-21 10:01 UTC] @bob: I was visible at once\n[2026-11-21 10:00 UTC] @alice: I was slow to show up');
+    assert.equal((await record(1)).replies, '[2026-11-21 10:01 UTC] @bob: I was visible at once\n[2026-11-21 10:00 UTC] @alice: I was slow to show up');
   });
 
   it('fails the second of two records with the same text instead of claiming the first one\'s tweet', async () => {
     const integrationId = await addArticlesIntegration();
-    world.kb((db) => { db.prepare(INSERT_ARTICLE).run('a', 'Same words', 'Yes'); db.prepare(INSERT_ARTICLE).run('b', 'Same words', 'Yes'); });
+    await world.sql(INSERT_ARTICLE, ['a', 'Same words', 'Yes']);
+    await world.sql(INSERT_ARTICLE, ['b', 'Same words', 'Yes']);
     const summary = await pollOnce();
     assert.equal(summary.published, 1);
     assert.equal(summary.failed, 1);
@@ -366,20 +367,18 @@ describe('sync engine against the X API emulator (real SQLite file, real client 
 
   it('keeps serving the account\'s other integrations when one table is dropped', async () => {
     const broken = await addArticlesIntegration();
-    world.kb((db) => db.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)'));
+    await world.sql(`CREATE TABLE notes (id ${world.autoId}, tweet_text TEXT, replies TEXT, keep_going TEXT)`);
     const healthy = await world.addIntegration({
       account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies', mode: 'append', 'continue-field': 'keep_going',
     });
-    world.kb((db) => {
-      db.prepare(INSERT_ARTICLE).run('a', 'About to vanish', 'Yes');
-      db.exec('DROP TABLE articles');
-      db.prepare('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)').run('Still here', 'Yes');
-    });
+    await world.sql(INSERT_ARTICLE, ['a', 'About to vanish', 'Yes']);
+    await world.sql('DROP TABLE articles');
+    await world.sql('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)', ['Still here', 'Yes']);
     const summary = await pollOnce();
     assert.equal(summary.published, 1);
     assert.match(summary.errors.join(' '), new RegExp(`integration ${broken}: cannot read records of table 'articles'`));
     const services = await world.services();
-    assert.match((await services.integrations.get(broken))?.lastError ?? '', /no such table: articles/);
+    assert.match((await services.integrations.get(broken))?.lastError ?? '', /no such table: articles|relation "articles" does not exist/);
     assert.equal((await services.integrations.get(healthy))?.lastError, null);
     assert.deepEqual((await world.tweetsBy('kb_news')).map((tweet) => tweet.text), ['Still here']);
   });

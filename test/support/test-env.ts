@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import crypto from 'node:crypto';
 import Database from 'better-sqlite3';
+import knexFactory, { type Knex } from 'knex';
 import { buildServices, type Services } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { startEmulator } from '../../src/emulator/emulator';
@@ -26,33 +28,99 @@ export interface EmulatorUser {
   credentials: { api_key: string; api_key_secret: string; access_token: string; access_token_secret: string };
 }
 
+export type TestDatabase = 'sqlite' | 'postgres';
+
+/** The databases the integration suite runs on: SQLite always, PostgreSQL when a server is given. */
+export const POSTGRES_URL = process.env.KBTS_TEST_POSTGRES_URL;
+export const TEST_DATABASES: TestDatabase[] = POSTGRES_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+if (!POSTGRES_URL && process.env.CI) {
+  throw new Error('CI runs the integration suite on PostgreSQL too: set KBTS_TEST_POSTGRES_URL (see .ci/run)');
+}
+
+/** Registers a suite once per test database, its title saying which. */
+export function describeEachDatabase(title: string, body: (database: TestDatabase) => void): void {
+  for (const database of TEST_DATABASES) {
+    describe(`${title} [${database}]`, function () {
+      this.timeout(120_000);
+      body(database);
+    });
+  }
+}
+
+function withDatabaseName(url: string, name: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}
+
 /**
- * One test world: a real SQLite file in a temporary folder, the X API emulator on a real
- * port, the CLI run as separate processes, and the KB written through its own connection.
+ * One test world: a real database (a SQLite file in a temporary folder, or a fresh database on
+ * the PostgreSQL test server), the X API emulator on a real port, the CLI run as separate
+ * processes, and the KB written through its own connection.
  */
 export class TestEnv {
   private servicesInstance: Services | null = null;
+  private writer: Knex | null = null;
 
   private constructor(
     readonly dir: string,
-    readonly dbFile: string,
+    readonly database: TestDatabase,
+    /** A SQLite file path or a PostgreSQL URL. */
+    readonly databaseUrl: string,
     readonly emulator: Awaited<ReturnType<typeof startEmulator>>,
   ) {}
 
-  static async create(): Promise<TestEnv> {
+  static async create(database: TestDatabase = 'sqlite'): Promise<TestEnv> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-test-'));
+    let databaseUrl = path.join(dir, 'kb.sqlite3');
+    if (database === 'postgres') {
+      if (!POSTGRES_URL) throw new Error('KBTS_TEST_POSTGRES_URL is not set');
+      const name = `kbts_test_${crypto.randomBytes(6).toString('hex')}`;
+      const admin = knexFactory({ client: 'pg', connection: POSTGRES_URL });
+      try {
+        await admin.raw(`CREATE DATABASE ${name}`);
+      } finally {
+        await admin.destroy();
+      }
+      databaseUrl = withDatabaseName(POSTGRES_URL, name);
+    }
     const emulator = await startEmulator({ port: 0 });
-    const env = new TestEnv(dir, path.join(dir, 'kb.sqlite3'), emulator);
+    const env = new TestEnv(dir, database, databaseUrl, emulator);
     const migrated = await env.cli(['migrate']);
     if (migrated.code !== 0) throw new Error(`migrate failed: ${migrated.stderr}`);
     return env;
+  }
+
+  /** Kept for tests that read the SQLite file itself. */
+  get dbFile(): string {
+    if (this.database !== 'sqlite') throw new Error('dbFile is for SQLite worlds only');
+    return this.databaseUrl;
+  }
+
+  /** The column type of an auto-numbered primary key in this world's database. */
+  get autoId(): string {
+    return this.database === 'postgres' ? 'SERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY';
+  }
+
+  /**
+   * Plain SQL (with ? placeholders) through a connection of its own, as any other KB writer
+   * would have; returns the rows of a query.
+   */
+  async sql<T = Record<string, any>>(query: string, bindings: unknown[] = []): Promise<T[]> {
+    if (!this.writer) {
+      this.writer = this.database === 'postgres'
+        ? knexFactory({ client: 'pg', connection: this.databaseUrl, pool: { min: 0, max: 2 } })
+        : knexFactory({ client: 'better-sqlite3', connection: { filename: this.databaseUrl }, useNullAsDefault: true });
+    }
+    const result = await this.writer.raw(query, bindings as Knex.RawBinding[]);
+    return (this.database === 'postgres' ? result.rows : result) as T[];
   }
 
   get env(): NodeJS.ProcessEnv {
     return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      DATABASE_URL: this.dbFile,
+      DATABASE_URL: this.databaseUrl,
       KBTS_DATA_DIR: this.dir,
       SECRET_KEY: 'test secret key, not for production use',
       LOG_LEVEL: 'silent',
@@ -121,13 +189,22 @@ export class TestEnv {
     }
   }
 
-  /** Inserts with plain SQL from another OS process with its own SQLite connection. */
+  /** Inserts with plain SQL (? placeholders) from another OS process with its own connection. */
   insertFromOtherProcess(sql: string, rows: unknown[][]): Promise<void> {
-    const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(this.dbFile)});
-      db.pragma('busy_timeout = 10000');
-      const insert = db.prepare(${JSON.stringify(sql)});
-      for (const row of ${JSON.stringify(rows)}) insert.run(...row);
-      db.close();`;
+    let placeholder = 0;
+    const script = this.database === 'postgres'
+      ? `const { Client } = require('pg');
+        (async () => {
+          const client = new Client({ connectionString: ${JSON.stringify(this.databaseUrl)} });
+          await client.connect();
+          for (const row of ${JSON.stringify(rows)}) await client.query(${JSON.stringify(sql.replace(/\?/g, () => `$${++placeholder}`))}, row);
+          await client.end();
+        })().catch((error) => { console.error(error); process.exit(1); });`
+      : `const db = new (require('better-sqlite3'))(${JSON.stringify(this.databaseUrl)});
+        db.pragma('busy_timeout = 10000');
+        const insert = db.prepare(${JSON.stringify(sql)});
+        for (const row of ${JSON.stringify(rows)}) insert.run(...row);
+        db.close();`;
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
@@ -185,12 +262,30 @@ export class TestEnv {
 
   async close(): Promise<void> {
     if (this.servicesInstance) await this.servicesInstance.close();
+    if (this.writer) await this.writer.destroy();
     await this.emulator.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.database === 'postgres' && POSTGRES_URL) {
+      const admin = knexFactory({ client: 'pg', connection: POSTGRES_URL });
+      try {
+        await admin.raw(`DROP DATABASE IF EXISTS ${new URL(this.databaseUrl).pathname.slice(1)} WITH (FORCE)`);
+      } finally {
+        await admin.destroy();
+      }
+    }
   }
 }
 
 /** The KB table most tests map: a text to tweet, a replies field and a Yes/No field. */
+export const articlesTable = (world: TestEnv) => `CREATE TABLE articles (
+  id ${world.autoId},
+  title TEXT NOT NULL,
+  tweet_text TEXT,
+  replies TEXT,
+  keep_going TEXT
+)`;
+
+/** The same table for tests that only ever run on SQLite. */
 export const ARTICLES_TABLE = `CREATE TABLE articles (
   id INTEGER PRIMARY KEY,
   title TEXT NOT NULL,
