@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
-import { ARTICLES_TABLE, TestEnv, type EmulatorUser } from '../support/test-env';
+import { articlesTable, describeEachDatabase, TestEnv, type EmulatorUser } from '../support/test-env';
 
-describe('command line', function () {
-  this.timeout(120_000);
+describeEachDatabase('command line', (database) => {
   let world: TestEnv;
   let account: EmulatorUser;
   let accountId: number;
 
   before(async () => {
-    world = await TestEnv.create();
-    world.kb((db) => {
-      db.exec(ARTICLES_TABLE);
-      db.exec('CREATE TABLE counters (id INTEGER PRIMARY KEY, label TEXT, total INTEGER, keep_going TEXT)');
-      db.exec('CREATE TABLE log_lines (line TEXT, replies TEXT, keep_going TEXT)');
-      db.exec('CREATE TABLE pairs (a TEXT, b TEXT, tweet_text TEXT, replies TEXT, keep_going TEXT, PRIMARY KEY (a, b))');
-      db.exec('CREATE TABLE short_notes (id INTEGER PRIMARY KEY, tweet_text TEXT, replies VARCHAR(200), keep_going TEXT NOT NULL)');
-    });
+    world = await TestEnv.create(database);
+    await world.sql(articlesTable(world));
+    await world.sql(`CREATE TABLE counters (id ${world.autoId}, label TEXT, total INTEGER, keep_going TEXT)`);
+    await world.sql('CREATE TABLE log_lines (line TEXT, replies TEXT, keep_going TEXT)');
+    await world.sql('CREATE TABLE pairs (a TEXT, b TEXT, tweet_text TEXT, replies TEXT, keep_going TEXT, PRIMARY KEY (a, b))');
+    await world.sql(`CREATE TABLE short_notes (id ${world.autoId}, tweet_text TEXT, replies VARCHAR(200), keep_going TEXT NOT NULL)`);
     account = await world.createXUser('kb_cli');
     accountId = await world.addAccount(account);
   });
@@ -61,7 +58,7 @@ describe('command line', function () {
     ['an unknown table', { table: 'nope' }, /table 'nope' does not exist in the knowledgebase/],
     ['a missing column', { 'tweet-field': 'body' }, /column 'body' does not exist in table 'articles'/],
     ['the same field chosen twice', { 'response-field': 'tweet_text' }, /the tweet field and the response field are the same column 'tweet_text'/],
-    ['a non-text response field', { table: 'counters', 'tweet-field': 'label', 'response-field': 'total' }, /the response field 'total' is of type INTEGER; replies are text/],
+    ['a non-text response field', { table: 'counters', 'tweet-field': 'label', 'response-field': 'total' }, /the response field 'total' is of type (INTEGER|integer); replies are text/],
     ['a table without a primary key', { table: 'log_lines', 'tweet-field': 'line' }, /table 'log_lines' has no primary key/],
     ['a table with a two-column primary key', { table: 'pairs' }, /primary key of 2 columns \(a, b\); a single-column primary key is needed/],
     ['an unknown response mode', { mode: 'sideways' }, /response mode must be one of append, prepend, overwrite, not 'sideways'/],
@@ -72,8 +69,8 @@ describe('command line', function () {
       const result = await add(overrides as Record<string, string>);
       assert.equal(result.code, 1, result.stdout);
       assert.match(result.stderr, message);
-      const rows = world.kb((db) => db.prepare('SELECT COUNT(*) AS n FROM kbts_integrations').get() as { n: number });
-      assert.equal(rows.n, 0, 'nothing was stored');
+      const [rows] = await world.sql('SELECT COUNT(*) AS n FROM kbts_integrations');
+      assert.equal(Number(rows.n), 0, 'nothing was stored');
     });
   }
 
@@ -108,7 +105,7 @@ describe('command line', function () {
     assert.equal(fromEnv.json.role, 'admin');
     const fromStdin = await world.cli(['admin', 'create', '--username', 'editor1', '--role', 'editor'], {}, 'another long password\n');
     assert.equal(fromStdin.code, 0, fromStdin.stderr);
-    const stored = world.kb((db) => db.prepare('SELECT password_hash FROM kbts_users WHERE username = ?').get('root') as { password_hash: string });
+    const [stored] = await world.sql('SELECT password_hash FROM kbts_users WHERE username = ?', ['root']);
     assert.match(stored.password_hash, /^scrypt\$/);
     const tooShort = await world.cli(['admin', 'create', '--username', 'x'], { KBTS_PASSWORD: 'short' });
     assert.equal(tooShort.code, 1);
@@ -116,7 +113,7 @@ describe('command line', function () {
   });
 
   it('keeps X secrets encrypted in the database file', async () => {
-    const raw = world.kb((db) => JSON.stringify(db.prepare('SELECT * FROM kbts_accounts').all()));
+    const raw = JSON.stringify(await world.sql('SELECT * FROM kbts_accounts'));
     for (const secret of Object.values(account.credentials)) assert.ok(!raw.includes(secret), 'no credential in the clear');
   });
 });

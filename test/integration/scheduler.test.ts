@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Scheduler } from '../../src/sync/scheduler';
 import type { SyncDeps } from '../../src/sync/sync-deps';
-import { ARTICLES_TABLE, TestEnv } from '../support/test-env';
+import { articlesTable, describeEachDatabase, TestEnv } from '../support/test-env';
 
 const INSERT_ARTICLE = 'INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)';
 
@@ -14,14 +14,13 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   }
 }
 
-describe('scheduler', function () {
-  this.timeout(60_000);
+describeEachDatabase('scheduler', (database) => {
   let world: TestEnv;
   let accountId: number;
 
   beforeEach(async () => {
-    world = await TestEnv.create();
-    world.kb((db) => db.exec(ARTICLES_TABLE));
+    world = await TestEnv.create(database);
+    await world.sql(articlesTable(world));
     accountId = await world.addAccount(await world.createXUser('kb_timer'));
     await world.addIntegration({
       account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
@@ -59,7 +58,8 @@ describe('scheduler', function () {
     // Every post takes longer than the one-second schedule, so ticks would overlap if they could.
     await world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'latency', ms: 1500, count: 2 }] });
     const scheduler = new Scheduler(deps, 60_000);
-    world.kb((db) => { db.prepare(INSERT_ARTICLE).run('a', 'Scheduled one', 'Yes'); db.prepare(INSERT_ARTICLE).run('b', 'Scheduled two', 'Yes'); });
+    await world.sql(INSERT_ARTICLE, ['a', 'Scheduled one', 'Yes']);
+    await world.sql(INSERT_ARTICLE, ['b', 'Scheduled two', 'Yes']);
     await scheduler.start();
     try {
       await waitFor(async () => (await world.tweetsBy('kb_timer')).length === 2, 'both records to be tweeted');
@@ -77,7 +77,7 @@ describe('scheduler', function () {
     try {
       assert.deepEqual(await (await fetch(`${daemon.url}/healthz`)).json(), { ok: true });
       assert.match(await (await fetch(daemon.url)).text(), /<h1>kb-twitter-sync is running<\/h1>/);
-      world.kb((db) => db.prepare(INSERT_ARTICLE).run('daemon', 'Tweeted by the daemon', 'Yes'));
+      await world.sql(INSERT_ARTICLE, ['daemon', 'Tweeted by the daemon', 'Yes']);
       await waitFor(async () => (await world.tweetsBy('kb_timer')).length === 1, 'the daemon to tweet');
       assert.equal((await world.tweetsBy('kb_timer'))[0].text, 'Tweeted by the daemon');
     } finally {
@@ -99,12 +99,12 @@ describe('scheduler', function () {
       const added = await world.cli(['--json', 'account', 'add', '--description', 'Sandbox', '--sandbox'], { PORT: String(port) });
       assert.equal(added.code, 0, added.stderr);
       assert.equal(added.json.screen_name, 'kb_sandbox');
-      world.kb((db) => db.exec('CREATE TABLE ideas (id INTEGER PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)'));
+      await world.sql(`CREATE TABLE ideas (id ${world.autoId}, tweet_text TEXT, replies TEXT, keep_going TEXT)`);
       await world.addIntegration({
         account: String(added.json.id), table: 'ideas', 'tweet-field': 'tweet_text', 'response-field': 'replies',
         mode: 'append', 'continue-field': 'keep_going', every: '* * * * * *',
       });
-      world.kb((db) => db.prepare('INSERT INTO ideas (tweet_text, keep_going) VALUES (?, ?)').run('Hello from the sandbox', 'Yes'));
+      await world.sql('INSERT INTO ideas (tweet_text, keep_going) VALUES (?, ?)', ['Hello from the sandbox', 'Yes']);
       let tweets: Array<{ id: string; text: string }> = [];
       await waitFor(async () => {
         tweets = ((await (await fetch(`${sandbox}/tweets?author=kb_sandbox`)).json()) as { tweets: typeof tweets }).tweets;
@@ -115,8 +115,9 @@ describe('scheduler', function () {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ as: 'alice', text: 'nice idea', in_reply_to_tweet_id: tweets[0].id, created_at: '2026-11-22T14:03:00.000Z' }),
       });
-      await waitFor(async () => world.kb((db) => (db.prepare('SELECT replies FROM ideas').get() as { replies: string | null }).replies) !== null, 'the reply in the record');
-      assert.equal(world.kb((db) => (db.prepare('SELECT replies FROM ideas').get() as { replies: string }).replies), '[2026-11-22 14:03 UTC] @alice: nice idea');
+      const replies = async () => (await world.sql('SELECT replies FROM ideas'))[0].replies;
+      await waitFor(async () => (await replies()) !== null, 'the reply in the record');
+      assert.equal(await replies(), '[2026-11-22 14:03 UTC] @alice: nice idea');
     } finally {
       await daemon.stop();
     }

@@ -199,7 +199,7 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     assert.ok(calls['GET /2/users/:id/tweets'] >= 3, 'each unknown outcome was reconciled before any retry');
   });
 
-  it('lets two poll processes started together on one SQLite file tweet each record only once', async () => {
+  it('lets two poll processes started together on one database tweet each record only once', async () => {
     await addArticlesIntegration();
     const texts = Array.from({ length: 30 }, (_, i) => `Concurrent article ${i + 1}`);
     await world.insertFromOtherProcess(INSERT_ARTICLE, texts.map((text) => [text, text, 'Yes']));
