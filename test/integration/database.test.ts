@@ -1,25 +1,25 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createDb, migrateToLatest, type Db } from '../../src/db/database';
 import { captureTriggerExists, installCaptureTrigger, removeCaptureTrigger } from '../../src/db/dialect';
 import { migrationSource } from '../../src/db/migration-source';
 import { describeTable, listTables } from '../../src/kb/schema';
 import { LeaseStore } from '../../src/store/leases';
+import { describeEachDatabase, TestEnv } from '../support/test-env';
 
-describe('database on a real SQLite file', () => {
-  let dir: string;
+describeEachDatabase('database', (database) => {
+  let world: TestEnv;
   let db: Db;
 
   beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-db-'));
-    db = createDb({ client: 'sqlite', connection: path.join(dir, 'kb.sqlite3') });
+    world = await TestEnv.create(database);
+    db = createDb(database === 'postgres'
+      ? { client: 'postgres', connection: world.databaseUrl }
+      : { client: 'sqlite', connection: world.databaseUrl });
     await migrateToLatest(db);
   });
   afterEach(async () => {
     await db.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await world.close();
   });
 
   it('runs every migration on a fresh database, rolls all back, and applies them again', async () => {
@@ -38,15 +38,18 @@ describe('database on a real SQLite file', () => {
 
   it('describes columns, types, nullability, length limits and the primary key', async () => {
     await db.raw(`CREATE TABLE notes (
-      id INTEGER PRIMARY KEY, title VARCHAR(80) NOT NULL, body TEXT, score INTEGER, flag BOOLEAN NOT NULL, anything)`);
+      id ${world.autoId}, title VARCHAR(80) NOT NULL, body TEXT, score INTEGER, flag BOOLEAN NOT NULL${database === 'sqlite' ? ', anything' : ''})`);
     const table = await describeTable(db, 'notes');
     assert.deepEqual(table?.primaryKey, ['id']);
     const byName = Object.fromEntries(table!.columns.map((column) => [column.name, column]));
-    assert.deepEqual(byName.title, { name: 'title', type: 'VARCHAR(80)', nullable: false, isText: true, maxLength: 80 });
-    assert.deepEqual(byName.body, { name: 'body', type: 'TEXT', nullable: true, isText: true, maxLength: null });
+    assert.deepEqual(byName.title, {
+      name: 'title', type: database === 'sqlite' ? 'VARCHAR(80)' : 'character varying(80)', nullable: false, isText: true, maxLength: 80,
+    });
+    assert.deepEqual(byName.body, { name: 'body', type: database === 'sqlite' ? 'TEXT' : 'text', nullable: true, isText: true, maxLength: null });
     assert.equal(byName.score.isText, false);
+    assert.equal(byName.flag.isText, false);
     assert.equal(byName.id.nullable, false, 'a primary key never holds NULL');
-    assert.equal(byName.anything.isText, true, 'an untyped SQLite column stores text as it is');
+    if (database === 'sqlite') assert.equal(byName.anything.isText, true, 'an untyped SQLite column stores text as it is');
   });
 
   it('does not describe a table that introspection does not list', async () => {
@@ -62,7 +65,7 @@ describe('database on a real SQLite file', () => {
     await db('odd "table"').where({ 'key col': 'a' }).delete();
     await db('odd "table"').insert({ 'key col': 'a', body: 'again' });
     const captured = await db('kbts_publications').orderBy('id');
-    assert.deepEqual(captured.map((row) => [row.integration_id, row.record_key, row.state]), [[7, 'a', 'pending'], [7, 'b', 'pending']]);
+    assert.deepEqual(captured.map((row) => [Number(row.integration_id), row.record_key, row.state]), [[7, 'a', 'pending'], [7, 'b', 'pending']]);
     assert.match(captured[0].created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     await removeCaptureTrigger(db, 7, 'odd "table"');
     assert.equal(await captureTriggerExists(db, 7), false);
