@@ -25,6 +25,8 @@ export interface Config {
   replyOverlapSeconds: number;
   /** How often a running scheduler looks for integrations added, changed or removed elsewhere. */
   schedulerRefreshMs: number;
+  /** How long a worker's claim on an account lasts unless renewed; a dead worker's work is taken over after it. */
+  leaseSeconds: number;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -86,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     maxRateLimitWaitMs: parseInteger('KBTS_MAX_RATE_LIMIT_WAIT_MS', env.KBTS_MAX_RATE_LIMIT_WAIT_MS, 60_000, 0, 3_600_000),
     replyOverlapSeconds: parseInteger('KBTS_REPLY_OVERLAP_SECONDS', env.KBTS_REPLY_OVERLAP_SECONDS, 60, 0, 86_400),
     schedulerRefreshMs: parseInteger('KBTS_SCHEDULER_REFRESH_MS', env.KBTS_SCHEDULER_REFRESH_MS, 30_000, 100, 3_600_000),
+    leaseSeconds: parseInteger('KBTS_LEASE_SECONDS', env.KBTS_LEASE_SECONDS, 60, 2, 3600),
   });
 }
 

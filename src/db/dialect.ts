@@ -93,6 +93,15 @@ async function describePostgresTable(db: Knex, table: string): Promise<TableInfo
   };
 }
 
+/**
+ * Locks the rows a query selects, skipping rows another transaction holds, so a worker never
+ * waits on another: PostgreSQL's FOR UPDATE SKIP LOCKED. SQLite has one writer at a time and
+ * no row locks, so the query is left as it is there.
+ */
+export function forUpdateSkipLocked<T extends Knex.QueryBuilder>(db: Knex, query: T): T {
+  return isPostgres(db) ? (query.forUpdate().skipLocked() as T) : query;
+}
+
 export function captureTriggerName(integrationId: number): string {
   return `kbts_capture_${integrationId}`;
 }

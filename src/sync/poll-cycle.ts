@@ -24,8 +24,6 @@ export function emptyCounts(): CycleCounts {
   return { published: 0, skipped: 0, failed: 0, deferred: 0, repliesApplied: 0, repliesLogged: 0, apiCalls: 0, accountsBusy: 0, errors: [] };
 }
 
-const LEASE_SECONDS = 60;
-
 /**
  * One publish + collect cycle. Work is grouped by account (X's rate limits are per user), and
  * each account is worked under a lease so two processes never work it at once.
@@ -56,14 +54,14 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
   const leaseName = `account:${accountId}`;
   // Unique per cycle, so two cycles in one process also exclude each other.
   const holder = `${deps.workerId}:${crypto.randomBytes(4).toString('hex')}`;
-  const leaseUntil = () => toIso(deps.clock.now().plus({ seconds: LEASE_SECONDS }));
+  const leaseUntil = () => toIso(deps.clock.now().plus({ seconds: deps.settings.leaseSeconds }));
   if (!(await deps.leases.tryAcquire(leaseName, holder, toIso(deps.clock.now()), leaseUntil()))) {
     counts.accountsBusy++;
     return;
   }
   const renewal = setInterval(() => {
     deps.leases.renew(leaseName, holder, leaseUntil()).catch((error) => deps.logger.warn('lease renewal failed', { leaseName, error }));
-  }, (LEASE_SECONDS * 1000) / 3);
+  }, (deps.settings.leaseSeconds * 1000) / 3);
   try {
     const account = await deps.accounts.get(accountId) as Account;
     const x = await deps.createXClient(account);

@@ -12,6 +12,8 @@ export interface SyncSettings {
   retryBaseMs: number;
   maxRateLimitWaitMs: number;
   replyOverlapSeconds: number;
+  /** A worker's claim on an account lasts this long and is renewed every third of it while working. */
+  leaseSeconds: number;
   /** Attempts at one post within a cycle before an unknown outcome is left for the next cycle. */
   maxPostAttemptsPerCycle: number;
   /** Records published per integration per cycle, so one tick stays bounded. */
@@ -33,7 +35,7 @@ export interface SyncDeps {
   workerId: string;
 }
 
-export const DEFAULT_SYNC_SETTINGS: Omit<SyncSettings, 'retryBaseMs' | 'maxRateLimitWaitMs' | 'replyOverlapSeconds'> = {
+export const DEFAULT_SYNC_SETTINGS: Omit<SyncSettings, 'retryBaseMs' | 'maxRateLimitWaitMs' | 'replyOverlapSeconds' | 'leaseSeconds'> = {
   maxPostAttemptsPerCycle: 3,
   publishBatchSize: 1000,
 };

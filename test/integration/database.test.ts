@@ -81,4 +81,18 @@ describeEachDatabase('database', (database) => {
     await leases.release('account:1', 'worker-b');
     assert.equal(await leases.tryAcquire('account:1', 'worker-a', '2026-11-22T10:01:10.000Z', '2026-11-22T10:02:10.000Z'), true);
   });
+
+  if (database === 'postgres') {
+    it('skips a lease row another worker has locked instead of waiting for it', async () => {
+      const leases = new LeaseStore(db);
+      assert.equal(await leases.tryAcquire('account:9', 'worker-a', '2026-11-22T10:00:00.000Z', '2026-11-22T10:00:01.000Z'), true);
+      await db.transaction(async (other) => {
+        await other('kbts_leases').where({ name: 'account:9' }).forUpdate().first();
+        // Expired, so it would be taken over; but while it is locked the answer is "not now", at once
+        // (waiting here would never end, since the lock is released only after this line).
+        assert.equal(await leases.tryAcquire('account:9', 'worker-b', '2026-11-22T10:05:00.000Z', '2026-11-22T10:06:00.000Z'), false);
+      });
+      assert.equal(await leases.tryAcquire('account:9', 'worker-b', '2026-11-22T10:05:00.000Z', '2026-11-22T10:06:00.000Z'), true);
+    });
+  }
 });
