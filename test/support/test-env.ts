@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,14 @@ export interface EmulatorUser {
 }
 
 export type TestDatabase = 'sqlite' | 'postgres';
+
+export interface Daemon {
+  child: ChildProcess;
+  stdout: string;
+  /** Parsed JSON log lines from stderr. */
+  logLines: Array<Record<string, any>>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
 
 /** The databases the integration suite runs on: SQLite always, PostgreSQL when a server is given. */
 export const POSTGRES_URL = process.env.KBTS_TEST_POSTGRES_URL;
@@ -143,29 +151,47 @@ export class TestEnv {
     });
   }
 
+  /** Starts a long-running command (`serve`, `poll`) as its own process, with its stderr log lines kept. */
+  startDaemon(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Daemon {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), ...args], {
+      cwd: this.dir, env: { ...this.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const daemon: Daemon = {
+      child,
+      stdout: '',
+      logLines: [],
+      async stop(signal: NodeJS.Signals = 'SIGTERM') {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill(signal);
+        await new Promise((resolve) => child.once('exit', resolve));
+      },
+    };
+    child.stdout.on('data', (chunk) => { daemon.stdout += chunk; });
+    let partial = '';
+    child.stderr.on('data', (chunk) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        try { daemon.logLines.push(JSON.parse(line)); } catch { daemon.logLines.push({ message: line }); }
+      }
+    });
+    return daemon;
+  }
+
   /** Starts `serve` as a daemon process and resolves with its URL once it listens. */
   async startServe(extraEnv: NodeJS.ProcessEnv = {}): Promise<{ url: string; stop(): Promise<void> }> {
-    const daemon = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), 'serve'], {
-      cwd: this.dir, env: { ...this.env, PORT: '0', ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const stop = async () => {
-      if (daemon.exitCode !== null) return;
-      daemon.kill('SIGTERM');
-      await new Promise((resolve) => daemon.once('exit', resolve));
-    };
+    const daemon = this.startDaemon(['serve'], { PORT: '0', ...extraEnv });
     try {
       const url = await new Promise<string>((resolve, reject) => {
-        let output = '';
-        daemon.stdout.on('data', (chunk) => {
-          output += chunk;
-          const match = /listening on (http:\/\/\S+)/.exec(output);
+        daemon.child.stdout!.on('data', () => {
+          const match = /listening on (http:\/\/\S+)/.exec(daemon.stdout);
           if (match) resolve(match[1]);
         });
-        daemon.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+        daemon.child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
       });
-      return { url, stop };
+      return { url, stop: () => daemon.stop() };
     } catch (error) {
-      await stop();
+      await daemon.stop();
       throw error;
     }
   }
