@@ -36,7 +36,7 @@ export async function collectReplies(
   const sinceId = await readWindowStart(deps, account, integrations);
   if (sinceId === undefined) return counts; // nothing was ever tweeted: no conversation to read
 
-  const mentions = await x.mentionsSince(account.xUserId, sinceId);
+  const mentions = await readMentions(x, account, sinceId);
   const newestSeen = maxTweetId(mentions.map((tweet) => tweet.id));
   const candidates = mentions.filter((tweet) => tweet.authorId !== account.xUserId && tweet.conversationId);
   const matched = await matchToPublications(deps, candidates, integrations);
@@ -63,6 +63,29 @@ export async function collectReplies(
     }
   });
   return counts;
+}
+
+// X serves only the 800 newest mentions, whatever since_id asks for.
+const MENTIONS_REACH = 800;
+
+/**
+ * The account's mentions newer than sinceId. When X's mentions timeline stops at its reach,
+ * the older rest (down to sinceId) is read by recent search for the account's @handle, so a
+ * backlog of more than 800 replies is never skipped by the cursor.
+ */
+async function readMentions(x: XClient, account: Account, sinceId: string): Promise<XTweet[]> {
+  const mentions = await x.mentionsSince(account.xUserId as string, sinceId);
+  if (mentions.length < MENTIONS_REACH || !account.screenName) return mentions;
+  let oldest = mentions[0].id;
+  for (const tweet of mentions) if (compareTweetIds(tweet.id, oldest) < 0) oldest = tweet.id;
+  const seen = new Set(mentions.map((tweet) => tweet.id));
+  for (const tweet of await x.searchRecent(`@${account.screenName}`, sinceId, oldest)) {
+    if (!seen.has(tweet.id)) {
+      seen.add(tweet.id);
+      mentions.push(tweet);
+    }
+  }
+  return mentions;
 }
 
 /**

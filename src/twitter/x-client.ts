@@ -48,6 +48,15 @@ interface RawPage {
 
 const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets';
 
+// Recent search covers 7 days; a minute less leaves room for clock skew and the request's own time.
+const SEARCH_WINDOW_MS = 7 * 24 * 60 * 60 * 1000 - 60_000;
+const X_EPOCH_MS = 1288834974657n;
+
+/** When X made an id: snowflakes carry milliseconds since X's epoch above their low 22 bits. */
+function tweetIdTimeMs(id: string): number {
+  return Number((BigInt(id) >> 22n) + X_EPOCH_MS);
+}
+
 function endpointKey(method: string, url: string): string {
   const path = new URL(url).pathname.replace(/^.*?\/2\//, '/2/');
   return `${method.toUpperCase()} ${path.replace(/\/\d+(?=\/|$)/g, '/:id')}`;
@@ -116,9 +125,16 @@ export class XClient {
     return this.readAllPages(`users/${userId}/mentions`, query, 'pagination_token');
   }
 
-  async searchRecent(queryText: string, sinceId: string | null): Promise<XTweet[]> {
+  /**
+   * Recent search, all pages, newer than sinceId and older than untilId. A sinceId from before
+   * X's 7-day window (which X refuses) is replaced by the window's start: nothing older can be found.
+   */
+  async searchRecent(queryText: string, sinceId: string | null, untilId?: string | null): Promise<XTweet[]> {
     const query: Record<string, string | number> = { query: queryText, max_results: 100, 'tweet.fields': TWEET_FIELDS, expansions: 'author_id', 'user.fields': 'username' };
-    if (sinceId) query.since_id = sinceId;
+    const windowStartMs = this.options.clock.now().toMillis() - SEARCH_WINDOW_MS;
+    if (sinceId && tweetIdTimeMs(sinceId) > windowStartMs) query.since_id = sinceId;
+    else if (sinceId) query.start_time = new Date(windowStartMs).toISOString();
+    if (untilId) query.until_id = untilId;
     return this.readAllPages('tweets/search/recent', query, 'next_token');
   }
 

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { snowflakeAt } from '../../src/emulator/emulator';
+import { articlesTable, describeEachDatabase, TestEnv } from '../support/test-env';
+
+const INSERT_ARTICLE = 'INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)';
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+describeEachDatabase('reply backlogs beyond what the mentions timeline reaches', (database) => {
+  let world: TestEnv;
+  let accountId: number;
+
+  beforeEach(async () => {
+    world = await TestEnv.create(database);
+    await world.sql(articlesTable(world));
+    accountId = await world.addAccount(await world.createXUser('kb_news'));
+    await world.addIntegration({
+      account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
+      mode: 'append', 'continue-field': 'keep_going',
+    });
+  });
+  afterEach(async () => world.close());
+
+  const pollOnce = async () => {
+    const result = await world.cli(['--json', 'poll', '--once']);
+    assert.equal(result.code, 0, result.stderr);
+    return result.json;
+  };
+
+  it('writes every one of 850 replies in one poll although X serves only the 800 newest mentions', async () => {
+    for (const title of ['a', 'b', 'c']) await world.sql(INSERT_ARTICLE, [title, `Backlog article ${title}`, 'Yes']);
+    await pollOnce();
+    const tweets = await world.tweetsBy('kb_news');
+    const byTweet = new Map(tweets.map((tweet) => [tweet.id, 0]));
+    for (let i = 0; i < 850; i++) {
+      const tweet = tweets[i % tweets.length];
+      await world.replyAs(`reader${i % 10}`, tweet.id, `reply number ${i}`);
+      byTweet.set(tweet.id, (byTweet.get(tweet.id) ?? 0) + 1);
+    }
+    const summary = await pollOnce();
+    assert.equal(summary.replies_applied, 850);
+    const rows = await world.sql('SELECT id, replies FROM articles ORDER BY id');
+    const services = await world.services();
+    for (const row of rows) {
+      const sent = await services.publications.findByRecord(1, String(row.id));
+      const entries = String(row.replies).split('\n');
+      assert.equal(entries.length, byTweet.get(sent?.tweetId as string));
+    }
+    // The oldest replies are the ones the mentions timeline no longer reaches.
+    assert.match(rows[0].replies, /: reply number 0\n/);
+    assert.equal((await pollOnce()).replies_applied, 0, 'nothing is written twice');
+  });
+
+  it('still reads sub-threads when the cursor is older than the 7 days recent search covers', async () => {
+    await world.sql(INSERT_ARTICLE, ['a', 'Back after a long pause', 'Yes']);
+    await pollOnce();
+    const [tweet] = await world.tweetsBy('kb_news');
+    // As if the poller had been stopped for eight days.
+    await world.sql('UPDATE kbts_accounts SET mentions_cursor_id = ? WHERE id = ?', [snowflakeAt(Date.now() - 8 * DAY_MS).toString(), accountId]);
+    const first = await world.replyAs('alice', tweet.id, 'what do you think, bob?');
+    const second = await world.replyAs('bob', first.id, 'I agree with alice');
+    // Found only by searching the conversation, which X refuses to do from before its window.
+    await world.replyAs('carol', second.id, 'me too', { mention: false });
+    const summary = await pollOnce();
+    assert.deepEqual(summary.errors, []);
+    assert.equal(summary.replies_applied, 3);
+  });
+});
