@@ -1,15 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import express from 'express';
 import { buildServices } from './app';
 import type { Config } from './config';
-import { createXApiEmulator } from './emulator/emulator';
+import { EmulatorState } from './emulator/emulator';
 import { errorMessage } from './lib/errors';
+import { testAccount } from './setup/account-setup';
+import { restoreSandboxUsers } from './setup/sandbox-setup';
 import { Scheduler } from './sync/scheduler';
-
-// views/ and public/ sit at the top of the project, from src/ and from dist/src/ alike.
-const PROJECT_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+import { createWebApp } from './web/create-web-app';
 
 /** Waits for SIGINT/SIGTERM, then stops the parts in reverse order. */
 function onShutdown(stop: () => Promise<void>): void {
@@ -23,24 +21,23 @@ function onShutdown(stop: () => Promise<void>): void {
   process.once('SIGTERM', handler);
 }
 
-/** `serve`: migrations, then the web server (with the sandbox emulator) and the scheduler. */
+/** `serve`: migrations, then the web app (with the sandbox X API at /sandbox/x) and the scheduler. */
 export async function serve(config: Readonly<Config>): Promise<void> {
   const services = await buildServices(config);
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('view engine', 'ejs');
-  app.set('views', path.join(PROJECT_ROOT, 'views'));
-  app.use('/static', express.static(path.join(PROJECT_ROOT, 'public')));
-  app.get('/', (_request, response) => { response.render('home'); });
-  // The sandbox: an X API emulator inside this server, for accounts whose environment is Sandbox.
-  app.use('/sandbox/x', createXApiEmulator().router);
-  app.get('/healthz', (_request, response) => { response.json({ ok: true }); });
+  const sandbox = new EmulatorState();
+  const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs);
+  const app = createWebApp(services, { scheduler, sandbox });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
-  const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs);
+  // The sandbox forgets everything on a restart; its stored accounts get their users back (the
+  // login test then records their new user ids), so they keep working.
+  for (const accountId of await restoreSandboxUsers(services, sandbox)) {
+    await testAccount(services.accountSetup, accountId).catch((error) =>
+      services.logger.warn('restored sandbox account failed its login test', { accountId, error: errorMessage(error) }));
+  }
   await scheduler.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -1,0 +1,25 @@
+import type express from 'express';
+import type { Services } from '../app';
+import type { EmulatorState } from '../emulator/emulator';
+import type { CycleCounts } from '../sync/poll-cycle';
+import type { LoginLimiter } from './middleware/login-limiter';
+import type { Sessions } from './middleware/session';
+
+/** The parts of the scheduler the pages use: "Run now", the next run, and noticing changes at once. */
+export interface SchedulerControl {
+  runNow(integrationId: number): Promise<CycleCounts>;
+  nextRun(integrationId: number): Date | null;
+  refresh(): Promise<void>;
+}
+
+/** What every route module is handed by the web app's composition. */
+export interface WebContext {
+  services: Services;
+  sessions: Sessions;
+  scheduler: SchedulerControl;
+  /** The emulator state behind /sandbox/x, when this server hosts the sandbox. */
+  sandbox: EmulatorState | null;
+  loginLimiter: LoginLimiter;
+}
+
+export type RouteModule = (context: WebContext) => express.Router;

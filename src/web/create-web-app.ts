@@ -1,0 +1,107 @@
+import path from 'node:path';
+import express from 'express';
+import helmet from 'helmet';
+import type { Services } from '../app';
+import type { EmulatorState } from '../emulator/emulator';
+import { createXApiRouter } from '../emulator/x-api-routes';
+import { runPollCycle } from '../sync/poll-cycle';
+import type { SchedulerControl, WebContext } from './context';
+import { firstRunGate, requireSignedIn, can } from './middleware/auth';
+import { csrfProtection } from './middleware/csrf';
+import { errorHandler, notFound } from './middleware/errors';
+import { LoginLimiter } from './middleware/login-limiter';
+import { Sessions } from './middleware/session';
+import { accountRoutes } from './routes/accounts';
+import { apiRoutes } from './routes/api';
+import { authRoutes } from './routes/auth';
+import { communicationRoutes } from './routes/communications';
+import { dashboardRoutes } from './routes/dashboard';
+import { integrationRoutes } from './routes/integrations';
+import { recordRoutes } from './routes/records';
+import { sandboxRoutes } from './routes/sandbox';
+import { userRoutes } from './routes/users';
+import './types';
+import { viewHelpers } from './view-helpers';
+
+// views/ and public/ sit at the top of the project, from src/ and from dist/src/ alike.
+const PROJECT_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
+
+export interface WebAppOptions {
+  /** The running scheduler, for "Run now", next runs and picking up changes at once. */
+  scheduler?: SchedulerControl;
+  /** The sandbox emulator's state: its X API is served at /sandbox/x, its timeline on the sandbox pages. */
+  sandbox?: EmulatorState | null;
+  loginLimiter?: LoginLimiter;
+}
+
+/** Without a scheduler (e.g. in tests), "Run now" runs one cycle directly. */
+function directRunner(services: Services): SchedulerControl {
+  return {
+    runNow: (integrationId) => runPollCycle(services.sync, { integrationId }),
+    nextRun: () => null,
+    refresh: async () => undefined,
+  };
+}
+
+/** The web app: pages, the JSON API and the sandbox's X API, with no port of its own (serve.ts listens). */
+export function createWebApp(services: Services, options: WebAppOptions = {}): express.Express {
+  const context: WebContext = {
+    services,
+    sessions: new Sessions(services),
+    scheduler: options.scheduler ?? directRunner(services),
+    sandbox: options.sandbox ?? null,
+    loginLimiter: options.loginLimiter ?? new LoginLimiter(),
+  };
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('view engine', 'ejs');
+  app.set('views', path.join(PROJECT_ROOT, 'views'));
+  Object.assign(app.locals, viewHelpers);
+
+  app.use(helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+      },
+    },
+    // Served over plain HTTP on a local address by default; HSTS would be a promise it cannot keep.
+    strictTransportSecurity: false,
+  }));
+  app.use('/static', express.static(path.join(PROJECT_ROOT, 'public'), { maxAge: '1h' }));
+  app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
+
+  // The sandbox's X API only (OAuth-protected); its control paths are reached through the sandbox pages.
+  if (context.sandbox) app.use('/sandbox/x', createXApiRouter(context.sandbox));
+  app.use('/sandbox/x', (_req, res) => { res.status(404).json({ title: 'Not Found', detail: 'no such X API path in the sandbox', status: 404 }); });
+
+  app.use('/api/v1', apiRoutes(services));
+
+  app.use(express.urlencoded({ extended: false, limit: '1mb' }));
+  app.use(context.sessions.middleware());
+  app.use(csrfProtection(services.config.secretKey));
+  app.use((req, res, next) => {
+    res.locals.currentUser = req.user ?? null;
+    res.locals.path = req.path;
+    res.locals.can = (permission: Parameters<typeof can>[1]) => can(req.user?.role, permission);
+    res.locals.flash ??= null;
+    next();
+  });
+  app.use(firstRunGate(services));
+  app.use(authRoutes(context));
+  app.use(requireSignedIn());
+  for (const routes of [dashboardRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+    app.use(routes(context));
+  }
+  app.use(notFound());
+  app.use(errorHandler(services.logger));
+  return app;
+}

@@ -1,0 +1,34 @@
+import type express from 'express';
+import type { Logger } from '../../lib/logger';
+import { NotFoundError, UserFacingError, errorMessage } from '../../lib/errors';
+
+export function notFound(): express.RequestHandler {
+  return (req, _res, next) => next(new NotFoundError(`There is no page at ${req.path}.`));
+}
+
+/**
+ * People see the messages of errors meant for them; anything else is a bug, logged, and shown
+ * as a plain failure. Body-parser errors (bad JSON, too large) carry their own 4xx status.
+ */
+export function errorHandler(logger: Logger): express.ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (res.headersSent) return next(error);
+    let status = 500;
+    let message = 'Something went wrong on the server. The problem has been logged; try again, and if it persists look at the server log.';
+    if (error instanceof UserFacingError) {
+      status = error.status;
+      message = error.message;
+    } else if (typeof error?.status === 'number' && error.status >= 400 && error.status < 500) {
+      status = error.status;
+      message = error.type === 'entity.parse.failed' ? 'The request body is not valid JSON.' : errorMessage(error);
+    } else {
+      logger.error('web request failed', { method: req.method, path: req.path, error: errorMessage(error) });
+    }
+    res.status(status);
+    if (req.path.startsWith('/api/') || req.accepts(['html', 'json']) === 'json') {
+      res.json({ error: message });
+      return;
+    }
+    res.render('error', { title: status === 404 ? 'Not found' : status === 403 ? 'Not allowed' : 'Error', status, message });
+  };
+}

@@ -1,0 +1,110 @@
+import express from 'express';
+import type { Services } from '../../app';
+import { countRecords, insertRecord, listRecords, readRecord, type FieldValue } from '../../kb/records';
+import { describeTable, listTables, type TableInfo } from '../../kb/schema';
+import { toIso } from '../../lib/clock';
+import { NotFoundError, UserFacingError, ValidationError, errorMessage } from '../../lib/errors';
+import { can } from '../middleware/auth';
+import { hashToken } from '../middleware/session';
+
+const MAX_PAGE = 500;
+
+/** `Authorization: Bearer kbts_…`: the token's user, with that user's role. */
+function bearerAuth(services: Services): express.RequestHandler {
+  return async (req, res, next) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
+    const found = match ? await services.apiTokens.findUserByHash(hashToken(match[1])) : undefined;
+    if (!found) {
+      res.set('WWW-Authenticate', 'Bearer realm="kb-twitter-sync"');
+      res.status(401).json({ error: 'send an API token as "Authorization: Bearer <token>"; create one on your account page' });
+      return;
+    }
+    await services.apiTokens.touch(found.tokenId, toIso(services.clock.now()));
+    req.user = { id: found.userId, username: found.username, role: found.role };
+    next();
+  };
+}
+
+async function findTable(services: Services, name: unknown): Promise<TableInfo> {
+  const match = (await listTables(services.db)).find((table) => table === name);
+  const table = match === undefined ? null : await describeTable(services.db, match);
+  if (!table) throw new NotFoundError(`the knowledgebase has no table '${String(name)}'`);
+  return table;
+}
+
+function describe(table: TableInfo) {
+  return {
+    name: table.name,
+    primary_key: table.primaryKey,
+    columns: table.columns.map((column) => ({ name: column.name, type: column.type, nullable: column.nullable, max_length: column.maxLength })),
+  };
+}
+
+function limitOf(value: unknown, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > max) throw new ValidationError(`must be a whole number from 0 to ${max}, not '${String(value)}'`);
+  return number;
+}
+
+/** The JSON API for record creators: list tables, read records, create a record. */
+export function apiRoutes(services: Services): express.Router {
+  const router = express.Router();
+  router.use(express.json({ limit: '1mb' }));
+  router.use(bearerAuth(services));
+
+  router.get('/tables', async (_req, res) => {
+    const tables = await Promise.all((await listTables(services.db)).map((name) => describeTable(services.db, name)));
+    res.json({ tables: tables.filter((table): table is TableInfo => table !== null).map(describe) });
+  });
+
+  router.get('/tables/:table/records', async (req, res) => {
+    const table = await findTable(services, req.params.table);
+    const limit = limitOf(req.query.limit, 50, MAX_PAGE);
+    const offset = limitOf(req.query.offset, 0, Number.MAX_SAFE_INTEGER);
+    res.json({ table: table.name, total: await countRecords(services.db, table.name), limit, offset, records: await listRecords(services.db, table, { limit, offset }) });
+  });
+
+  router.get('/tables/:table/records/:key', async (req, res) => {
+    const table = await findTable(services, req.params.table);
+    if (table.primaryKey.length !== 1) throw new NotFoundError(`table '${table.name}' has no single-column primary key`);
+    const record = await readRecord(services.db, { table: table.name, primaryKeyColumn: table.primaryKey[0] }, req.params.key);
+    if (!record) throw new NotFoundError(`table '${table.name}' has no record ${req.params.key}`);
+    const integrations = (await services.integrations.list()).filter((integration) => integration.tableName === table.name);
+    const publications = await Promise.all(integrations.map(async (integration) => {
+      const publication = await services.publications.findByRecord(integration.id, req.params.key);
+      return { integration_id: integration.id, state: publication?.state ?? null, tweet_id: publication?.tweetId ?? null, reason: publication?.reason ?? null };
+    }));
+    res.json({ table: table.name, key: req.params.key, record, publications });
+  });
+
+  router.post('/tables/:table/records', async (req, res) => {
+    if (!can(req.user?.role, 'write-records')) throw new UserFacingError('forbidden', 'this token belongs to a viewer; creating records needs an editor or admin', { status: 403 });
+    const table = await findTable(services, req.params.table);
+    const body: unknown = req.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError('send the record as a JSON object of column names and values');
+    const values: Record<string, FieldValue> = {};
+    const unknown: string[] = [];
+    for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
+      const column = table.columns.find((candidate) => candidate.name === name);
+      if (!column) unknown.push(name);
+      else if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) values[column.name] = value as FieldValue;
+      else throw new ValidationError(`column '${name}' takes a string, number, boolean or null`);
+    }
+    if (unknown.length > 0) throw new ValidationError(`table '${table.name}' has no column ${unknown.map((name) => `'${name}'`).join(', ')}; its columns are ${table.columns.map((column) => column.name).join(', ')}`);
+    if (Object.keys(values).length === 0) throw new ValidationError('send at least one column value');
+    let key: string | null;
+    try {
+      key = await insertRecord(services.db, table, values);
+    } catch (error) {
+      throw new UserFacingError('refused', `the database refused the record: ${errorMessage(error)}`, { status: 422 });
+    }
+    const record = key === null ? null : await readRecord(services.db, { table: table.name, primaryKeyColumn: table.primaryKey[0] }, key);
+    res.status(201).json({ table: table.name, key, record });
+  });
+
+  router.use((_req, res) => {
+    res.status(404).json({ error: 'no such API path; see GET /api/v1/tables' });
+  });
+  return router;
+}

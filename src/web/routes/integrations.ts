@@ -1,0 +1,305 @@
+import express from 'express';
+import { DateTime } from 'luxon';
+import { listRecords } from '../../kb/records';
+import { describeTable, listTables, RESPONSE_MODES, type TableInfo } from '../../kb/schema';
+import { NotFoundError } from '../../lib/errors';
+import {
+  addIntegration, checkIntegration, DEFAULT_SCHEDULE, pauseIntegration, removeIntegration, resumeIntegration, updateIntegration,
+  type IntegrationInput, type IntegrationProblems, type IntegrationValidationError,
+} from '../../setup/integration-setup';
+import { LONG_TEXT_POLICIES, type Integration } from '../../store/integrations';
+import { applyEntries, formatEntry } from '../../sync/response-format';
+import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length';
+import type { WebContext } from '../context';
+import { byField, checked, positiveId, text, type FieldErrors } from '../forms';
+import { requirePermission } from '../middleware/auth';
+
+/** The wizard's choices of polling frequency; anything else is a cron expression. */
+export const FREQUENCIES: Record<string, { schedule: string; label: string }> = {
+  1: { schedule: '* * * * *', label: 'every minute' },
+  5: { schedule: '*/5 * * * *', label: 'every 5 minutes' },
+  15: { schedule: '*/15 * * * *', label: 'every 15 minutes' },
+  30: { schedule: '*/30 * * * *', label: 'every 30 minutes' },
+  60: { schedule: '0 * * * *', label: 'every 60 minutes' },
+};
+
+export const MODE_EXPLANATIONS: Record<string, string> = {
+  append: 'adds each reply after what the field holds, so it reads top-down in time order',
+  prepend: 'adds each reply before what the field holds, so the newest reply is on top',
+  overwrite: 'replaces what the field holds with the newest reply',
+};
+
+export const LONG_TEXT_EXPLANATIONS: Record<string, string> = {
+  reject: 'a text over 280 characters is not tweeted; the record shows why',
+  truncate: 'a text over 280 characters is cut to fit, ending with an ellipsis',
+  thread: 'a text over 280 characters is posted as numbered parts, each a reply to the one before',
+};
+
+/** Everything the wizard carries from step to step, as the form sends it. */
+interface WizardState {
+  step: number;
+  accountId: string;
+  table: string;
+  tweetField: string;
+  responseField: string;
+  responseMode: string;
+  continueField: string;
+  frequency: string;
+  cron: string;
+  timeZone: string;
+  longTextPolicy: string;
+  backfill: boolean;
+}
+
+const STEP_TITLES = ['Account', 'Table', 'Fields', 'Review'];
+
+function blankState(): WizardState {
+  return {
+    step: 1, accountId: '', table: '', tweetField: '', responseField: '', responseMode: 'append', continueField: '',
+    frequency: '5', cron: '', timeZone: 'UTC', longTextPolicy: 'reject', backfill: false,
+  };
+}
+
+function readState(req: express.Request): WizardState {
+  const step = Number(text(req, 'step'));
+  return {
+    step: Number.isInteger(step) && step >= 1 && step <= 4 ? step : 1,
+    accountId: text(req, 'accountId'),
+    table: text(req, 'table'),
+    tweetField: text(req, 'tweetField'),
+    responseField: text(req, 'responseField'),
+    responseMode: text(req, 'responseMode') || 'append',
+    continueField: text(req, 'continueField'),
+    frequency: text(req, 'frequency') || '5',
+    cron: text(req, 'cron'),
+    timeZone: text(req, 'timeZone') || 'UTC',
+    longTextPolicy: text(req, 'longTextPolicy') || 'reject',
+    backfill: checked(req, 'backfill'),
+  };
+}
+
+function stateOf(integration: Integration): WizardState {
+  const frequency = Object.entries(FREQUENCIES).find(([, choice]) => choice.schedule === integration.schedule)?.[0];
+  return {
+    step: 3,
+    accountId: String(integration.accountId),
+    table: integration.tableName,
+    tweetField: integration.tweetField,
+    responseField: integration.responseField,
+    responseMode: integration.responseMode,
+    continueField: integration.continueField,
+    frequency: frequency ?? 'cron',
+    cron: frequency ? '' : integration.schedule,
+    timeZone: integration.timeZone,
+    longTextPolicy: integration.longTextPolicy,
+    backfill: false,
+  };
+}
+
+function scheduleOf(state: WizardState): string {
+  return state.frequency === 'cron' ? state.cron : FREQUENCIES[state.frequency]?.schedule ?? DEFAULT_SCHEDULE;
+}
+
+function inputOf(state: WizardState): IntegrationInput {
+  return {
+    accountId: Number(state.accountId),
+    table: state.table,
+    tweetField: state.tweetField,
+    responseField: state.responseField,
+    responseMode: state.responseMode,
+    continueField: state.continueField,
+    schedule: scheduleOf(state),
+    timeZone: state.timeZone,
+    longTextPolicy: state.longTextPolicy,
+    backfill: state.backfill,
+  };
+}
+
+/** Problems about the schedule belong beside the frequency choice. */
+function fieldErrors(problems: Array<{ field: string; message: string }>): FieldErrors {
+  return byField(problems.map((problem) => ({ ...problem, field: problem.field === 'schedule' ? 'frequency' : problem.field })));
+}
+
+/** How the chosen mode and zone will look: two sample replies written into an empty field. */
+function previewEntries(state: WizardState, now: DateTime): { entry: string; field: string } {
+  const first = { createdAt: now.minus({ hours: 2 }).startOf('minute').toISO() as string, username: 'alice', text: 'Thanks, this answered my question.' };
+  const second = { createdAt: now.minus({ minutes: 25 }).startOf('minute').toISO() as string, username: 'bob', text: 'Is there a follow-up planned?' };
+  const zone = DateTime.now().setZone(state.timeZone).isValid ? state.timeZone : 'UTC';
+  const entries = [formatEntry(first, zone), formatEntry(second, zone)];
+  const mode = (RESPONSE_MODES as readonly string[]).includes(state.responseMode) ? state.responseMode : 'append';
+  return { entry: entries[0], field: applyEntries('', entries, mode as (typeof RESPONSE_MODES)[number]) };
+}
+
+/** The integration wizard (account → table → fields → review), editing, pausing, resuming and removing. Admins only. */
+export function integrationRoutes({ services, sessions, scheduler }: WebContext): express.Router {
+  const deps = services.integrationSetup;
+  const router = express.Router();
+  router.use('/integrations', requirePermission('admin'));
+  const timeZones = ['UTC', ...Intl.supportedValuesOf('timeZone').filter((zone) => zone !== 'UTC')];
+
+  async function loadIntegration(idParam: unknown): Promise<Integration> {
+    const integration = await services.integrations.get(positiveId(idParam, 'integration id'));
+    if (!integration) throw new NotFoundError(`Integration ${String(idParam)} does not exist.`);
+    return integration;
+  }
+
+  /** The table as introspection reports it; a name from the form is only ever compared against that list. */
+  async function knownTable(name: string): Promise<TableInfo | null> {
+    const match = (await listTables(services.db)).find((table) => table === name);
+    return match === undefined ? null : describeTable(services.db, match);
+  }
+
+  async function render(res: express.Response, state: WizardState, view: {
+    editing?: Integration; errors?: FieldErrors; warnings?: FieldErrors; problems?: IntegrationProblems | null; formError?: string | null;
+  } = {}) {
+    const accounts = await services.accounts.list();
+    const tables = await listTables(services.db);
+    const table = state.table ? await knownTable(state.table) : null;
+    let tweetPreview: { text: string; length: number } | null = null;
+    if (state.step === 4 && table && state.tweetField) {
+      const [newest] = await listRecords(services.db, table, { limit: 1, offset: 0 });
+      const value = newest?.[state.tweetField];
+      if (value !== undefined && value !== null && String(value).trim() !== '') tweetPreview = { text: String(value), length: weightedLength(String(value)) };
+    }
+    res.render('integrations/wizard', {
+      title: view.editing ? `Edit integration ${view.editing.id}` : `New integration: ${STEP_TITLES[state.step - 1].toLowerCase()}`,
+      stepTitles: STEP_TITLES,
+      state,
+      editing: view.editing ?? null,
+      account: accounts.find((account) => String(account.id) === state.accountId) ?? null,
+      accounts,
+      tables,
+      table,
+      timeZones,
+      errors: view.errors ?? {},
+      warnings: view.warnings ?? {},
+      existingRecords: view.problems?.existingRecords ?? null,
+      formError: view.formError ?? null,
+      preview: previewEntries(state, services.clock.now()),
+      tweetPreview,
+      maxTweet: MAX_TWEET_WEIGHT,
+      schedule: scheduleOf(state),
+      frequencies: FREQUENCIES,
+      modes: RESPONSE_MODES,
+      modeExplanations: MODE_EXPLANATIONS,
+      longTextPolicies: LONG_TEXT_POLICIES,
+      longTextExplanations: LONG_TEXT_EXPLANATIONS,
+    });
+  }
+
+  router.get('/integrations', (_req, res) => res.redirect(303, '/'));
+
+  router.get('/integrations/new', async (req, res) => {
+    const state = blankState();
+    const table = typeof req.query.table === 'string' ? await knownTable(req.query.table) : null;
+    if (table) state.table = table.name;
+    const accounts = await services.accounts.list();
+    if (accounts.length === 1) state.accountId = String(accounts[0].id);
+    await render(res, state);
+  });
+
+  router.post('/integrations/new', async (req, res) => {
+    const state = readState(req);
+    if (text(req, 'nav') === 'back') {
+      state.step = Math.max(1, state.step - 1);
+      return render(res, state);
+    }
+    if (state.step === 1) {
+      const id = Number(state.accountId);
+      if (!Number.isInteger(id) || !(await services.accounts.get(id))) {
+        return render(res.status(400), state, { errors: { accountId: ['choose the X account to tweet from'] } });
+      }
+      return render(res, { ...state, step: 2 });
+    }
+    if (state.step === 2) {
+      const table = await knownTable(state.table);
+      if (!table) return render(res.status(400), state, { errors: { table: [state.table ? `table '${state.table}' does not exist in the knowledgebase` : 'choose a table'] } });
+      const problems = await checkIntegration(deps, { ...inputOf(state), tweetField: '', responseField: '', continueField: '' });
+      const tableErrors = problems.errors.filter((problem) => problem.field === 'table');
+      if (tableErrors.length > 0) return render(res.status(400), state, { errors: fieldErrors(tableErrors) });
+      return render(res, { ...state, table: table.name, step: 3 });
+    }
+    const problems = await checkIntegration(deps, inputOf(state));
+    if (problems.errors.length > 0) {
+      return render(res.status(400), { ...state, step: 3 }, { errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings), problems });
+    }
+    if (state.step === 3) return render(res, { ...state, step: 4 }, { warnings: fieldErrors(problems.warnings), problems });
+    try {
+      const { integration, backfilled } = await addIntegration(deps, inputOf(state));
+      await scheduler.refresh();
+      await sessions.flash(req, 'success', `Integration ${integration.id} created: new records of '${integration.tableName}' are tweeted ${describeSchedule(integration.schedule)}.`
+        + (state.backfill ? ` ${backfilled} existing records will be tweeted too.` : ''));
+      res.redirect(303, '/');
+    } catch (error) {
+      const problemsNow = (error as IntegrationValidationError).problems;
+      if (!problemsNow) throw error;
+      return render(res.status(400), { ...state, step: 3 }, { errors: fieldErrors(problemsNow.errors), warnings: fieldErrors(problemsNow.warnings), problems: problemsNow });
+    }
+  });
+
+  router.get('/integrations/:id/edit', async (req, res) => {
+    const integration = await loadIntegration(req.params.id);
+    const state = stateOf(integration);
+    const problems = await checkIntegration(deps, inputOf(state));
+    await render(res, state, { editing: integration, errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings.filter((warning) => warning.field !== 'table')) });
+  });
+
+  router.post('/integrations/:id/edit', async (req, res) => {
+    const integration = await loadIntegration(req.params.id);
+    const state = { ...readState(req), step: 3, accountId: String(integration.accountId), table: integration.tableName };
+    try {
+      const { warnings } = await updateIntegration(deps, integration.id, inputOf(state));
+      await scheduler.refresh();
+      await sessions.flash(req, 'success', `Integration ${integration.id} saved.${warnings.length ? ` Note: ${warnings.map((warning) => warning.message).join('; ')}.` : ''}`);
+      res.redirect(303, '/');
+    } catch (error) {
+      const problems = (error as IntegrationValidationError).problems;
+      if (!problems) throw error;
+      return render(res.status(400), state, { editing: integration, errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings) });
+    }
+  });
+
+  router.post('/integrations/:id/pause', async (req, res) => {
+    const integration = await pauseIntegration(deps, (await loadIntegration(req.params.id)).id, `paused by ${req.user?.username ?? 'an admin'}`);
+    await scheduler.refresh();
+    await sessions.flash(req, 'success', `Integration ${integration.id} paused. New records are still captured and will be tweeted after it is resumed.`);
+    res.redirect(303, '/');
+  });
+
+  router.post('/integrations/:id/resume', async (req, res) => {
+    const integration = await resumeIntegration(deps, (await loadIntegration(req.params.id)).id);
+    await scheduler.refresh();
+    await sessions.flash(req, 'success', `Integration ${integration.id} resumed.`);
+    res.redirect(303, '/');
+  });
+
+  router.get('/integrations/:id/remove', async (req, res) => {
+    const integration = await loadIntegration(req.params.id);
+    res.render('confirm', {
+      title: `Remove integration ${integration.id}`,
+      question: `Remove integration ${integration.id} (table '${integration.tableName}')?`,
+      details: 'Its capture trigger is dropped, so new records are no longer tweeted and replies are no longer collected. '
+        + 'The records, the tweets already posted and the communications log stay.',
+      action: `/integrations/${integration.id}/remove`,
+      button: 'Remove integration',
+      disabled: false,
+      cancel: '/',
+    });
+  });
+
+  router.post('/integrations/:id/remove', async (req, res) => {
+    const integration = await loadIntegration(req.params.id);
+    await removeIntegration(deps, integration.id);
+    await scheduler.refresh();
+    await sessions.flash(req, 'success', `Integration ${integration.id} removed.`);
+    res.redirect(303, '/');
+  });
+
+  return router;
+}
+
+export function describeSchedule(schedule: string): string {
+  const known = Object.values(FREQUENCIES).find((choice) => choice.schedule === schedule);
+  return known ? known.label : `on the schedule '${schedule}'`;
+}
+

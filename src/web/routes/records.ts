@@ -1,0 +1,201 @@
+import express from 'express';
+import { createExampleTable } from '../../kb/example-table';
+import { countRecords, insertRecord, listRecords, readRecord, updateRecord, type FieldValue, type KbRecord } from '../../kb/records';
+import { describeTable, listTables, type TableInfo } from '../../kb/schema';
+import { parseYesNo } from '../../kb/yes-no';
+import { NotFoundError, UserFacingError, errorMessage } from '../../lib/errors';
+import type { Integration } from '../../store/integrations';
+import type { WebContext } from '../context';
+import { pageNumber, raw, type FieldErrors } from '../forms';
+import { can, requirePermission } from '../middleware/auth';
+
+const PAGE_SIZE = 25;
+
+/** A table named in a URL, looked up in what introspection reports; the URL's string is never used as an identifier. */
+export async function findTable(context: WebContext, name: unknown): Promise<TableInfo> {
+  const match = (await listTables(context.services.db)).find((table) => table === name);
+  const table = match === undefined ? null : await describeTable(context.services.db, match);
+  if (!table) throw new NotFoundError(`The knowledgebase has no table '${String(name)}'.`);
+  return table;
+}
+
+/** An auto-numbered key (SQLite INTEGER PRIMARY KEY, PostgreSQL serial) may be left blank. */
+function keyMayBeBlank(table: TableInfo): boolean {
+  return table.primaryKey.length === 1 && /int/i.test(table.columns.find((column) => column.name === table.primaryKey[0])?.type ?? '');
+}
+
+/**
+ * A record's values from the form, for the table's own columns only. On create a blank field is
+ * left out (the column's default applies); on edit it becomes NULL where allowed.
+ */
+function readValues(req: express.Request, table: TableInfo, editing: boolean): { values: Record<string, FieldValue>; errors: FieldErrors } {
+  const values: Record<string, FieldValue> = {};
+  const errors: FieldErrors = {};
+  for (const column of table.columns) {
+    const isKey = table.primaryKey.includes(column.name);
+    if (editing && isKey) continue;
+    const value = raw(req, `field:${column.name}`);
+    if (value.trim() === '') {
+      if (!editing) {
+        if (isKey && !keyMayBeBlank(table)) errors[column.name] = ['the key is needed'];
+        continue;
+      }
+      values[column.name] = column.nullable ? null : '';
+      continue;
+    }
+    if (column.maxLength !== null && value.length > column.maxLength) {
+      errors[column.name] = [`at most ${column.maxLength} characters (this is ${value.length})`];
+      continue;
+    }
+    values[column.name] = value;
+  }
+  return { values, errors };
+}
+
+/** The KB's tables and records: reading for everyone signed in, creating and editing for editors and admins. */
+export function recordRoutes(context: WebContext): express.Router {
+  const { services, sessions } = context;
+  const router = express.Router();
+  const integrationsOf = async (table: string) => (await services.integrations.list()).filter((integration) => integration.tableName === table);
+
+  /** Columns that are some integration's continue field get a Yes / No / blank choice. */
+  const yesNoColumns = (integrations: Integration[]) => new Set(integrations.map((integration) => integration.continueField));
+
+  router.get('/records', async (_req, res) => {
+    const integrations = await services.integrations.list();
+    const tables = await Promise.all((await listTables(services.db)).map(async (name) => ({
+      name,
+      count: await countRecords(services.db, name),
+      integrations: integrations.filter((integration) => integration.tableName === name),
+    })));
+    res.render('records/tables', { title: 'Records', tables });
+  });
+
+  router.post('/example-table', requirePermission('admin'), async (req, res) => {
+    try {
+      const table = await createExampleTable(services.db);
+      await sessions.flash(req, 'success', `The example table '${table}' was created. Map it in the integration wizard.`);
+      res.redirect(303, `/records/${table}`);
+    } catch (error) {
+      if (!(error instanceof UserFacingError)) throw error;
+      await sessions.flash(req, 'error', error.message);
+      res.redirect(303, '/records');
+    }
+  });
+
+  router.get('/records/:table', async (req, res) => {
+    const table = await findTable(context, req.params.table);
+    const page = pageNumber(req);
+    const [total, rows, integrations] = await Promise.all([
+      countRecords(services.db, table.name),
+      listRecords(services.db, table, { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE }),
+      integrationsOf(table.name),
+    ]);
+    const key = table.primaryKey.length === 1 ? table.primaryKey[0] : null;
+    // The first integration's state per row gives the list a glance of what was tweeted.
+    const states = new Map<string, string>();
+    if (key && integrations.length > 0) {
+      for (const row of rows) {
+        const publication = await services.publications.findByRecord(integrations[0].id, String(row[key]));
+        if (publication) states.set(String(row[key]), publication.state);
+      }
+    }
+    res.render('records/list', {
+      title: `Table ${table.name}`, table, rows, key, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), total, states, integrations,
+    });
+  });
+
+  router.get('/records/:table/new', requirePermission('write-records'), async (req, res) => {
+    const table = await findTable(context, req.params.table);
+    const integrations = await integrationsOf(table.name);
+    res.render('records/form', {
+      title: `New record in ${table.name}`, table, record: null, recordKey: null, values: {}, errors: {}, formError: null,
+      yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table),
+    });
+  });
+
+  router.post('/records/:table', requirePermission('write-records'), async (req, res) => {
+    const table = await findTable(context, req.params.table);
+    const integrations = await integrationsOf(table.name);
+    const { values, errors } = readValues(req, table, false);
+    const again = (status: number, formError: string | null, fieldErrors: FieldErrors) => res.status(status).render('records/form', {
+      title: `New record in ${table.name}`, table, record: null, recordKey: null, values: Object.fromEntries(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
+      errors: fieldErrors, formError, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table),
+    });
+    if (Object.keys(errors).length > 0) return again(400, null, errors);
+    let key: string | null;
+    try {
+      key = await insertRecord(services.db, table, values);
+    } catch (error) {
+      return again(400, `The database refused the record: ${errorMessage(error)}`, {});
+    }
+    const notice = integrations.length > 0
+      ? ` It will be tweeted at the next run of integration ${integrations.map((integration) => integration.id).join(', ')}.`
+      : '';
+    await sessions.flash(req, 'success', `Record ${key ?? ''} created in '${table.name}'.${notice}`);
+    res.redirect(303, key === null ? `/records/${encodeURIComponent(table.name)}` : `/records/${encodeURIComponent(table.name)}/rows/${encodeURIComponent(key)}`);
+  });
+
+  async function loadRecord(tableParam: unknown, keyParam: unknown): Promise<{ table: TableInfo; key: string; record: KbRecord }> {
+    const table = await findTable(context, tableParam);
+    if (table.primaryKey.length !== 1) throw new NotFoundError(`Table '${table.name}' has no single-column primary key, so its records cannot be opened one by one.`);
+    const key = String(keyParam);
+    const record = await readRecord(services.db, { table: table.name, primaryKeyColumn: table.primaryKey[0] }, key);
+    if (!record) throw new NotFoundError(`Table '${table.name}' has no record ${key}.`);
+    return { table, key, record };
+  }
+
+  router.get('/records/:table/rows/:key', async (req, res) => {
+    const { table, key, record } = await loadRecord(req.params.table, req.params.key);
+    const integrations = await integrationsOf(table.name);
+    const accounts = new Map((await services.accounts.list()).map((account) => [account.id, account]));
+    const publications = await Promise.all(integrations.map(async (integration) => {
+      const publication = await services.publications.findByRecord(integration.id, key);
+      const continueValue = parseYesNo(record[integration.continueField]);
+      return {
+        integration,
+        account: accounts.get(integration.accountId),
+        publication,
+        continueValue,
+        conversation: publication ? await services.communications.listForPublication(publication.id) : [],
+      };
+    }));
+    res.render('records/show', {
+      title: `${table.name} record ${key}`, table, key, record, publications,
+      responseFields: new Set(integrations.map((integration) => integration.responseField)),
+      tweetFields: new Set(integrations.map((integration) => integration.tweetField)),
+      canEdit: can(req.user?.role, 'write-records'),
+    });
+  });
+
+  router.get('/records/:table/rows/:key/edit', requirePermission('write-records'), async (req, res) => {
+    const { table, key, record } = await loadRecord(req.params.table, req.params.key);
+    const integrations = await integrationsOf(table.name);
+    res.render('records/form', {
+      title: `Edit ${table.name} record ${key}`, table, record, recordKey: key,
+      values: Object.fromEntries(table.columns.map((column) => [column.name, record[column.name] === null || record[column.name] === undefined ? '' : String(record[column.name])])),
+      errors: {}, formError: null, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: false,
+    });
+  });
+
+  router.post('/records/:table/rows/:key', requirePermission('write-records'), async (req, res) => {
+    const { table, key, record } = await loadRecord(req.params.table, req.params.key);
+    const integrations = await integrationsOf(table.name);
+    const { values, errors } = readValues(req, table, true);
+    const again = (status: number, formError: string | null, fieldErrors: FieldErrors) => res.status(status).render('records/form', {
+      title: `Edit ${table.name} record ${key}`, table, record, recordKey: key,
+      values: Object.fromEntries(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
+      errors: fieldErrors, formError, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: false,
+    });
+    if (Object.keys(errors).length > 0) return again(400, null, errors);
+    try {
+      await updateRecord(services.db, table, key, values);
+    } catch (error) {
+      return again(400, `The database refused the change: ${errorMessage(error)}`, {});
+    }
+    await sessions.flash(req, 'success', `Record ${key} saved. Its tweet, if already sent, stays as posted.`);
+    res.redirect(303, `/records/${encodeURIComponent(table.name)}/rows/${encodeURIComponent(key)}`);
+  });
+
+  return router;
+}

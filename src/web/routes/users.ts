@@ -1,0 +1,116 @@
+import crypto from 'node:crypto';
+import express from 'express';
+import { toIso } from '../../lib/clock';
+import { NotFoundError } from '../../lib/errors';
+import { hashPassword, verifyPassword } from '../../lib/password';
+import { ROLES, type Role } from '../../store/users';
+import type { WebContext } from '../context';
+import { checkNewUser, positiveId, raw, text, type FieldErrors } from '../forms';
+import { requirePermission } from '../middleware/auth';
+import { hashToken } from '../middleware/session';
+
+export const API_TOKEN_PREFIX = 'kbts_';
+
+/** One's own page (password, API tokens) and, for admins, the users. */
+export function userRoutes({ services, sessions }: WebContext): express.Router {
+  const router = express.Router();
+  const now = () => toIso(services.clock.now());
+
+  async function renderMe(req: express.Request, res: express.Response, extra: { newToken?: string | null; errors?: FieldErrors } = {}) {
+    const user = req.user!;
+    res.render('me', {
+      title: 'Your account',
+      tokens: await services.apiTokens.listForUser(user.id),
+      origin: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
+      newToken: extra.newToken ?? null,
+      errors: extra.errors ?? {},
+    });
+  }
+
+  router.get('/me', (req, res) => renderMe(req, res));
+
+  router.post('/me/password', async (req, res) => {
+    const user = await services.users.get(req.user!.id);
+    if (!user) throw new NotFoundError('Your user no longer exists.');
+    const errors: FieldErrors = {};
+    if (!(await verifyPassword(raw(req, 'currentPassword'), user.passwordHash))) errors.currentPassword = ['this is not your current password'];
+    Object.assign(errors, Object.fromEntries(Object.entries(checkNewUser(user.username, raw(req, 'password'), raw(req, 'passwordRepeat')))));
+    if (Object.keys(errors).length > 0) return renderMe(req, res.status(400), { errors });
+    await services.users.setPasswordHash(user.id, await hashPassword(raw(req, 'password')));
+    // Other sessions of this user end: whoever knew the old password is out.
+    await services.sessions.removeForUser(user.id, req.sessionIdHash);
+    await sessions.flash(req, 'success', 'Your password was changed; your other sessions were signed out.');
+    res.redirect(303, '/me');
+  });
+
+  router.post('/me/tokens', async (req, res) => {
+    const name = text(req, 'name');
+    if (!name || name.length > 100) return renderMe(req, res.status(400), { errors: { tokenName: ['name the token (up to 100 characters), e.g. "import script"'] } });
+    const token = API_TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
+    await services.apiTokens.create({ userId: req.user!.id, name, tokenHash: hashToken(token), tokenPrefix: token.slice(0, 12) }, now());
+    // Shown on this response only: it is stored as a hash and cannot be shown again.
+    res.set('Cache-Control', 'no-store');
+    await renderMe(req, res, { newToken: token });
+  });
+
+  router.post('/me/tokens/:id/delete', async (req, res) => {
+    const removed = await services.apiTokens.remove(req.user!.id, positiveId(req.params.id, 'token id'));
+    await sessions.flash(req, removed ? 'success' : 'error', removed ? 'The token was revoked.' : 'There is no such token of yours.');
+    res.redirect(303, '/me');
+  });
+
+  router.use('/users', requirePermission('admin'));
+
+  async function renderUsers(res: express.Response, extra: { errors?: FieldErrors; values?: { username: string; role: string } } = {}) {
+    res.render('users', { title: 'Users', users: await services.users.list(), roles: ROLES, errors: extra.errors ?? {}, values: extra.values ?? { username: '', role: 'editor' } });
+  }
+
+  router.get('/users', (_req, res) => renderUsers(res));
+
+  router.post('/users', async (req, res) => {
+    const username = text(req, 'username');
+    const role = text(req, 'role') as Role;
+    const errors = checkNewUser(username, raw(req, 'password'), null);
+    if (!ROLES.includes(role)) errors.role = ['choose admin, editor or viewer'];
+    if (!errors.username && await services.users.findByUsername(username)) errors.username = [`user '${username}' already exists`];
+    if (Object.keys(errors).length > 0) return renderUsers(res.status(400), { errors, values: { username, role } });
+    await services.users.create(username, await hashPassword(raw(req, 'password')), role, now());
+    await sessions.flash(req, 'success', `User '${username}' created as ${role}.`);
+    res.redirect(303, '/users');
+  });
+
+  /** The last admin stays, so the product can always be administered. */
+  async function isLastAdmin(id: number): Promise<boolean> {
+    const user = await services.users.get(id);
+    return user?.role === 'admin' && (await services.users.countByRole('admin')) <= 1;
+  }
+
+  router.post('/users/:id/role', async (req, res) => {
+    const id = positiveId(req.params.id, 'user id');
+    const role = text(req, 'role') as Role;
+    const user = await services.users.get(id);
+    if (!user) throw new NotFoundError(`User ${id} does not exist.`);
+    if (!ROLES.includes(role)) await sessions.flash(req, 'error', 'Choose admin, editor or viewer.');
+    else if (role !== 'admin' && await isLastAdmin(id)) await sessions.flash(req, 'error', `'${user.username}' is the last admin and stays one.`);
+    else {
+      await services.users.setRole(id, role);
+      await sessions.flash(req, 'success', `'${user.username}' is now ${role}.`);
+    }
+    res.redirect(303, '/users');
+  });
+
+  router.post('/users/:id/delete', async (req, res) => {
+    const id = positiveId(req.params.id, 'user id');
+    const user = await services.users.get(id);
+    if (!user) throw new NotFoundError(`User ${id} does not exist.`);
+    if (id === req.user!.id) await sessions.flash(req, 'error', 'You cannot delete yourself.');
+    else if (await isLastAdmin(id)) await sessions.flash(req, 'error', `'${user.username}' is the last admin and stays.`);
+    else {
+      await services.users.remove(id);
+      await sessions.flash(req, 'success', `User '${user.username}' deleted; their sessions and API tokens with them.`);
+    }
+    res.redirect(303, '/users');
+  });
+
+  return router;
+}
