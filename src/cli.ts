@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { buildServices, sandboxApiBaseUrl, type Services } from './app';
+import { buildServices, type Services } from './app';
 import { loadConfig, readPasswordFromEnv, readXCredentialsFromEnv } from './config';
 import { migrateToLatest, createDb } from './db/database';
 import { toIso } from './lib/clock';
@@ -71,27 +71,6 @@ async function withServices<T>(work: (services: Services) => Promise<T>): Promis
   } finally {
     await services.close();
   }
-}
-
-/** For `account add --sandbox` without credentials: the running server's emulator issues a sandbox user. */
-async function provisionSandboxUser(baseUrl: string, description: string) {
-  const username = `kb_${description.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 12) || 'sandbox'}`;
-  let response: Response;
-  try {
-    response = await fetch(`${baseUrl}/_emulator/users`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username }),
-    });
-  } catch {
-    throw new UserFacingError('sandbox_unreachable', `the sandbox at ${baseUrl} is not reachable; start the server first (npm start)`);
-  }
-  if (!response.ok) throw new UserFacingError('sandbox_refused', `the sandbox refused to create a user (${response.status})`);
-  const body = await response.json() as { credentials: { api_key: string; api_key_secret: string; access_token: string; access_token_secret: string } };
-  return {
-    apiKey: body.credentials.api_key,
-    apiKeySecret: body.credentials.api_key_secret,
-    accessToken: body.credentials.access_token,
-    accessTokenSecret: body.credentials.access_token_secret,
-  };
 }
 
 export function buildProgram(): Command {
@@ -169,10 +148,12 @@ export function buildProgram(): Command {
     .option('--sandbox', 'use the emulator built into the running server')
     .action(async (options: { description: string; apiBaseUrl?: string; sandbox?: boolean }, command: Command) => {
       if (options.apiBaseUrl && options.sandbox) throw new ValidationError('choose either --api-base-url or --sandbox, not both');
-      const config = loadConfig();
-      const credentials = options.sandbox && !process.env.TWITTER_ACCESS_TOKEN
-        ? await provisionSandboxUser(sandboxApiBaseUrl(config), options.description)
-        : readXCredentialsFromEnv();
+      if (options.sandbox && !process.env.TWITTER_ACCESS_TOKEN) {
+        // The sandbox issues users only through its web pages, behind a sign-in: its control paths are not served.
+        throw new UserFacingError('sandbox_web_only', 'a new sandbox user is issued on the web app\'s X accounts page (add an account with the environment Sandbox); '
+          + 'with --sandbox the command line takes only the TWITTER_* credentials of an existing sandbox user');
+      }
+      const credentials = readXCredentialsFromEnv();
       await withServices(async (services) => {
         const created = await addAccount(services.accountSetup, {
           description: options.description,

@@ -76,7 +76,9 @@ describeEachDatabase('scheduler', (database) => {
     const daemon = await world.startServe();
     try {
       assert.deepEqual(await (await fetch(`${daemon.url}/healthz`)).json(), { ok: true });
-      assert.match(await (await fetch(daemon.url)).text(), /<h1>kb-twitter-sync is running<\/h1>/);
+      const home = await fetch(daemon.url);
+      assert.match(home.url, /\/setup$/, 'a server without users leads to the first-run page');
+      assert.match(await home.text(), /<h1>Welcome to kb-twitter-sync<\/h1>/);
       await world.sql(INSERT_ARTICLE, ['daemon', 'Tweeted by the daemon', 'Yes']);
       await waitFor(async () => (await world.tweetsBy('kb_timer')).length === 1, 'the daemon to tweet');
       assert.equal((await world.tweetsBy('kb_timer'))[0].text, 'Tweeted by the daemon');
@@ -85,7 +87,8 @@ describeEachDatabase('scheduler', (database) => {
     }
   });
 
-  it('runs the whole loop in the sandbox of a running server, with no X credentials at all', async () => {
+  // The whole sandbox loop through the web pages is test/e2e/web-sandbox-loop.test.ts.
+  it('serves only the X API of its sandbox: the control paths are not reachable from outside', async () => {
     const port = await new Promise<number>((resolve) => {
       const probe = net.createServer().listen(0, '127.0.0.1', () => {
         const { port: free } = probe.address() as net.AddressInfo;
@@ -93,31 +96,18 @@ describeEachDatabase('scheduler', (database) => {
       });
     });
     // The sandbox's address comes from PORT, so this test needs a known free port.
-    const daemon = await world.startServe({ PORT: String(port), KBTS_SCHEDULER_REFRESH_MS: '500' });
+    const daemon = await world.startServe({ PORT: String(port) });
     try {
-      const sandbox = `http://127.0.0.1:${port}/sandbox/x/_emulator`;
-      const added = await world.cli(['--json', 'account', 'add', '--description', 'Sandbox', '--sandbox'], { PORT: String(port) });
-      assert.equal(added.code, 0, added.stderr);
-      assert.equal(added.json.screen_name, 'kb_sandbox');
-      await world.sql(`CREATE TABLE ideas (id ${world.autoId}, tweet_text TEXT, replies TEXT, keep_going TEXT)`);
-      await world.addIntegration({
-        account: String(added.json.id), table: 'ideas', 'tweet-field': 'tweet_text', 'response-field': 'replies',
-        mode: 'append', 'continue-field': 'keep_going', every: '* * * * * *',
+      const sandbox = `http://127.0.0.1:${port}/sandbox/x`;
+      const control = await fetch(`${sandbox}/_emulator/users`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'intruder' }),
       });
-      await world.sql('INSERT INTO ideas (tweet_text, keep_going) VALUES (?, ?)', ['Hello from the sandbox', 'Yes']);
-      let tweets: Array<{ id: string; text: string }> = [];
-      await waitFor(async () => {
-        tweets = ((await (await fetch(`${sandbox}/tweets?author=kb_sandbox`)).json()) as { tweets: typeof tweets }).tweets;
-        return tweets.length === 1;
-      }, 'the sandbox tweet (the scheduler picks up the new integration at its next refresh)');
-      assert.equal(tweets[0].text, 'Hello from the sandbox');
-      await fetch(`${sandbox}/tweets`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ as: 'alice', text: 'nice idea', in_reply_to_tweet_id: tweets[0].id, created_at: '2026-11-22T14:03:00.000Z' }),
-      });
-      const replies = async () => (await world.sql('SELECT replies FROM ideas'))[0].replies;
-      await waitFor(async () => (await replies()) !== null, 'the reply in the record');
-      assert.equal(await replies(), '[2026-11-22 14:03 UTC] @alice: nice idea');
+      assert.equal(control.status, 404);
+      assert.equal((await fetch(`${sandbox}/_emulator/tweets`)).status, 404);
+      assert.equal((await fetch(`${sandbox}/2/users/me`)).status, 401, 'the X API paths are there, behind OAuth');
+      const added = await world.cli(['account', 'add', '--description', 'Sandbox', '--sandbox'], { PORT: String(port) });
+      assert.equal(added.code, 1);
+      assert.match(added.stderr, /X accounts page/);
     } finally {
       await daemon.stop();
     }
