@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { DatabaseConfig } from '../config';
+import { isPostgres, withMigrationLock } from './dialect';
 import { migrationSource } from './migration-source';
 
 export type Db = Knex;
@@ -38,13 +39,13 @@ export function createDb(config: DatabaseConfig): Db {
 }
 
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const [, applied] = await db.migrate.latest({ migrationSource, tableName: 'kbts_migrations' });
-  return applied as string[];
+  return withMigrationLock(db, async () => {
+    const [, applied] = await db.migrate.latest({ migrationSource, tableName: 'kbts_migrations' });
+    return applied as string[];
+  });
 }
 
-export function isPostgres(db: Db): boolean {
-  return db.client.config.client === 'pg';
-}
+export { isPostgres };
 
 const SQLITE_BUSY = /SQLITE_BUSY|database is locked/;
 

@@ -1,11 +1,50 @@
 import type { Knex } from 'knex';
-import { isPostgres } from './database';
 
 /**
  * Every SQL difference between SQLite and PostgreSQL lives here: catalog queries and the
  * capture trigger. Identifiers reaching this module come from introspection, never from a
  * request, and are still quoted.
  */
+
+export function isPostgres(db: Knex): boolean {
+  return db.client.config.client === 'pg';
+}
+
+// Any fixed number: it names this project's migration lock among PostgreSQL advisory locks.
+const MIGRATION_LOCK_KEY = 4_921_773_001;
+
+const MIGRATION_RACE = /already exists|already locked/i;
+
+/**
+ * Several workers starting at once would race to create knex's own migration tables (knex
+ * refuses, rather than waits, when they collide). PostgreSQL serializes them with an advisory
+ * lock held on a connection of its own. SQLite has no such lock to hold across knex's own
+ * connection, so a run that lost the race waits a moment and runs again (it then finds the
+ * work done, or knex's lock row taken until it is).
+ */
+export async function withMigrationLock<T>(db: Knex, work: () => Promise<T>): Promise<T> {
+  if (!isPostgres(db)) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (attempt >= 100 || !MIGRATION_RACE.test(String((error as Error)?.message))) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
+      }
+    }
+  }
+  const connection = await db.client.acquireConnection();
+  try {
+    await connection.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      return await work();
+    } finally {
+      await connection.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
+}
 
 export interface ColumnInfo {
   name: string;

@@ -95,4 +95,19 @@ describeEachDatabase('database', (database) => {
       assert.equal(await leases.tryAcquire('account:9', 'worker-b', '2026-11-22T10:05:00.000Z', '2026-11-22T10:06:00.000Z'), true);
     });
   }
+
+  it('lets several workers migrate one fresh database at the same moment', async () => {
+    const fresh = await TestEnv.create(database, { migrate: false });
+    const workers = [1, 2, 3, 4].map(() => createDb(database === 'postgres'
+      ? { client: 'postgres', connection: fresh.databaseUrl }
+      : { client: 'sqlite', connection: fresh.databaseUrl }));
+    try {
+      const applied = await Promise.all(workers.map((worker) => migrateToLatest(worker)));
+      const migrations = await migrationSource.getMigrations([]);
+      assert.equal(applied.reduce((sum, names) => sum + names.length, 0), migrations.length, 'each migration applied once');
+    } finally {
+      await Promise.all(workers.map((worker) => worker.destroy()));
+      await fresh.close();
+    }
+  });
 });

@@ -78,7 +78,7 @@ export class TestEnv {
     readonly emulator: Awaited<ReturnType<typeof startEmulator>>,
   ) {}
 
-  static async create(database: TestDatabase = 'sqlite'): Promise<TestEnv> {
+  static async create(database: TestDatabase = 'sqlite', options: { migrate?: boolean } = {}): Promise<TestEnv> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-test-'));
     let databaseUrl = path.join(dir, 'kb.sqlite3');
     if (database === 'postgres') {
@@ -94,8 +94,10 @@ export class TestEnv {
     }
     const emulator = await startEmulator({ port: 0 });
     const env = new TestEnv(dir, database, databaseUrl, emulator);
-    const migrated = await env.cli(['migrate']);
-    if (migrated.code !== 0) throw new Error(`migrate failed: ${migrated.stderr}`);
+    if (options.migrate !== false) {
+      const migrated = await env.cli(['migrate']);
+      if (migrated.code !== 0) throw new Error(`migrate failed: ${migrated.stderr}`);
+    }
     return env;
   }
 
