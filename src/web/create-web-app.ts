@@ -6,9 +6,9 @@ import type { EmulatorState } from '../emulator/emulator';
 import { createXApiRouter } from '../emulator/x-api-routes';
 import { runPollCycle } from '../sync/poll-cycle';
 import type { SchedulerControl, WebContext } from './context';
-import { firstRunGate, requireSignedIn, can } from './middleware/auth';
+import { firstRunGate, requireSignedIn } from './middleware/auth';
 import { csrfProtection } from './middleware/csrf';
-import { errorHandler, notFound } from './middleware/errors';
+import { errorHandler, notFound, setPageLocals } from './middleware/errors';
 import { LoginLimiter } from './middleware/login-limiter';
 import { Sessions } from './middleware/session';
 import { accountRoutes } from './routes/accounts';
@@ -87,14 +87,11 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
 
   app.use(express.urlencoded({ extended: false, limit: '1mb' }));
   app.use(context.sessions.middleware());
-  app.use(csrfProtection(services.config.secretKey));
   app.use((req, res, next) => {
-    res.locals.currentUser = req.user ?? null;
-    res.locals.path = req.path;
-    res.locals.can = (permission: Parameters<typeof can>[1]) => can(req.user?.role, permission);
-    res.locals.flash ??= null;
+    setPageLocals(req, res);
     next();
   });
+  app.use(csrfProtection(services.config.secretKey));
   app.use(firstRunGate(services));
   app.use(authRoutes(context));
   app.use(requireSignedIn());

@@ -1,6 +1,16 @@
 import type express from 'express';
 import type { Logger } from '../../lib/logger';
 import { NotFoundError, UserFacingError, errorMessage } from '../../lib/errors';
+import { can, type Permission } from './auth';
+
+/** What every page's layout reads; also set for errors raised before the page middleware ran. */
+export function setPageLocals(req: express.Request, res: express.Response): void {
+  res.locals.currentUser = req.user ?? null;
+  res.locals.path = req.path;
+  res.locals.can = (permission: Permission) => can(req.user?.role, permission);
+  res.locals.flash ??= null;
+  res.locals.csrfToken ??= '';
+}
 
 export function notFound(): express.RequestHandler {
   return (req, _res, next) => next(new NotFoundError(`There is no page at ${req.path}.`));
@@ -29,6 +39,7 @@ export function errorHandler(logger: Logger): express.ErrorRequestHandler {
       res.json({ error: message });
       return;
     }
+    if (res.locals.currentUser === undefined) setPageLocals(req, res);
     res.render('error', { title: status === 404 ? 'Not found' : status === 403 ? 'Not allowed' : 'Error', status, message });
   };
 }
