@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { captureTriggerExists } from '../../src/db/dialect';
+import { createExampleTable } from '../../src/kb/example-table';
+import { fieldBlock, fieldErrors, fieldWarnings, flashText } from '../support/html';
+import { WebWorld, type Agent } from '../support/web-world';
+
+describe('web app: the integration wizard', function () {
+  this.timeout(60_000);
+  let world: WebWorld;
+  let admin: Agent;
+  let accountId: string;
+
+  beforeEach(async () => {
+    world = await WebWorld.create();
+    admin = await world.signIn('ada', 'admin');
+    await createExampleTable(world.services.db);
+    const token = await world.csrf(admin, '/accounts/new');
+    const added = await admin.post('/accounts').type('form').send({ _csrf: token, intent: 'save', description: 'Wizard', environment: 'sandbox' });
+    assert.equal(added.status, 303, added.text);
+    accountId = added.headers.location.split('/').pop() as string;
+  });
+  afterEach(async () => world.close());
+
+  /** Posts one step of the wizard with the choices so far. */
+  async function step(step: number, choices: Record<string, string>, nav = 'next') {
+    const token = await world.csrf(admin, '/integrations/new');
+    return admin.post('/integrations/new').type('form').send({
+      _csrf: token, step: String(step), nav, accountId, table: 'articles', tweetField: 'tweet_text', responseField: 'replies',
+      responseMode: 'append', continueField: 'keep_going', frequency: '5', timeZone: 'UTC', longTextPolicy: 'reject', ...choices,
+    });
+  }
+
+  it('walks account → table → fields → review and creates the integration with its trigger', async () => {
+    const first = await admin.get('/integrations/new');
+    assert.match(first.text, /1\. Which X account tweets\?/);
+    assert.match((await step(1, { table: '' })).text, /2\. Which table\?/);
+    const fields = await step(2, {});
+    assert.match(fields.text, /3\. Fields and schedule/);
+    for (const mode of ['adds each reply after what the field holds', 'adds each reply before', 'replaces what the field holds with the newest reply']) {
+      assert.ok(fields.text.includes(mode), `the modes are explained: ${mode}`);
+    }
+    const review = await step(3, { frequency: 'cron', cron: '*/10 * * * *', timeZone: 'Europe/Berlin', responseMode: 'prepend' });
+    assert.equal(review.status, 200);
+    assert.match(review.text, /4\. Review/);
+    assert.match(review.text, /\[\d{4}-\d\d-\d\d \d\d:\d\d GMT\+1\] @alice: Thanks, this answered my question\./, 'the preview uses the zone');
+    assert.match(review.text, /<code>\*\/10 \* \* \* \*<\/code> in Europe\/Berlin/);
+    assert.match((await step(4, {}, 'back')).text, /3\. Fields and schedule/, 'Back returns to the previous step');
+    const created = await step(4, { frequency: 'cron', cron: '*/10 * * * *', timeZone: 'Europe/Berlin', responseMode: 'prepend' });
+    assert.equal(created.status, 303);
+    assert.equal(created.headers.location, '/');
+    assert.match(flashText((await admin.get('/')).text), /Integration 1 created: new records of 'articles' are tweeted on the schedule '\*\/10 \* \* \* \*'/);
+    const [integration] = await world.services.integrations.list();
+    assert.deepEqual(
+      [integration.tableName, integration.responseMode, integration.schedule, integration.timeZone],
+      ['articles', 'prepend', '*/10 * * * *', 'Europe/Berlin'],
+    );
+    assert.equal(await captureTriggerExists(world.services.db, integration.id), true);
+  });
+
+  it('refuses the same field twice, beside the field, with the reason', async () => {
+    const refused = await step(3, { responseField: 'tweet_text' });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(fieldErrors(fieldBlock(refused.text, 'responseField')), [
+      "the tweet field and the response field are the same column 'tweet_text'; choose a different column for each",
+    ]);
+    assert.deepEqual(fieldErrors(fieldBlock(refused.text, 'tweetField')), []);
+  });
+
+  it('refuses a response field that is not text, beside the field', async () => {
+    await world.services.db.raw('CREATE TABLE scores (id INTEGER PRIMARY KEY, tweet_text TEXT, score INTEGER, keep_going TEXT NOT NULL)');
+    const refused = await step(3, { table: 'scores', responseField: 'score' });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(fieldErrors(fieldBlock(refused.text, 'responseField')), [
+      "the response field 'score' is of type INTEGER; replies are text, so choose a text column",
+    ]);
+  });
+
+  it('refuses a table without a primary key at the table step, beside the field', async () => {
+    await world.services.db.raw('CREATE TABLE loose (tweet_text TEXT, replies TEXT, keep_going TEXT)');
+    const refused = await step(2, { table: 'loose' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.text, /2\. Which table\?/);
+    assert.deepEqual(fieldErrors(fieldBlock(refused.text, 'table')), [
+      "table 'loose' has no primary key; each record must be findable again by a single-column primary key",
+    ]);
+  });
+
+  it('only ever uses table names that introspection reports', async () => {
+    const refused = await step(2, { table: 'articles"; DROP TABLE articles; --' });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(fieldErrors(fieldBlock(refused.text, 'table')), ['table \'articles"; DROP TABLE articles; --\' does not exist in the knowledgebase']);
+    assert.equal((await world.services.db.raw("SELECT name FROM sqlite_master WHERE name = 'articles'")).length, 1);
+  });
+
+  it('warns that a NULL-able continue field tweets blank records, and that a short response field overflows', async () => {
+    await world.services.db.raw('CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, answers VARCHAR(200), go_on TEXT)');
+    const review = await step(3, { table: 'notes', tweetField: 'body', responseField: 'answers', continueField: 'go_on' });
+    assert.equal(review.status, 200);
+    assert.deepEqual(fieldWarnings(review.text.slice(review.text.indexOf('<dt>Continue field</dt>'), review.text.indexOf('<dt>Polling</dt>'))), [
+      "the continue field 'go_on' allows NULL; blank counts as Yes, so records created without a value are tweeted automatically",
+    ]);
+    assert.deepEqual(fieldWarnings(review.text.slice(review.text.indexOf('<dt>Response field</dt>'), review.text.indexOf('<dt>Continue field</dt>'))), [
+      "the response field 'answers' holds at most 200 characters; replies will overflow it (a reply that does not fit is kept in the communications log, not written)",
+    ]);
+    // A field step sent back for an error keeps the warning beside the continue field too.
+    const refused = await step(3, { table: 'notes', tweetField: 'body', responseField: 'body', continueField: 'go_on' });
+    assert.match(fieldWarnings(fieldBlock(refused.text, 'continueField'))[0], /allows NULL; blank counts as Yes/);
+  });
+
+  it('says existing records will not be tweeted, and tweets them all when a backfill is chosen', async () => {
+    for (const title of ['one', 'two', 'three']) await world.services.db('articles').insert({ title, tweet_text: `Old ${title}` });
+    const review = await step(3, {});
+    assert.deepEqual(fieldWarnings(review.text.slice(review.text.indexOf('<dt>Table</dt>'), review.text.indexOf('<dt>Tweet field</dt>'))), [
+      "table 'articles' already has 3 records; they will not be tweeted",
+    ]);
+    assert.match(review.text, /Backfill: also tweet the <strong>3<\/strong> records the table holds now/);
+    assert.match(review.text, /The newest record's tweet text is 9 of 280 characters/);
+    const created = await step(4, { backfill: 'on' });
+    assert.equal(created.status, 303);
+    assert.match(flashText((await admin.get('/')).text), /3 existing records will be tweeted too/);
+    assert.equal((await world.services.publications.countByState(1)).pending, 3);
+  });
+
+  it('edits, pauses, resumes and removes an integration', async () => {
+    assert.equal((await step(4, {})).status, 303);
+    const edit = await admin.get('/integrations/1/edit');
+    assert.match(edit.text, /Edit integration #1/);
+    const token = await world.csrf(admin, '/integrations/1/edit');
+    const form = { _csrf: token, tweetField: 'tweet_text', responseField: 'replies', continueField: 'keep_going', responseMode: 'overwrite', frequency: '15', timeZone: 'UTC', longTextPolicy: 'thread' };
+    const same = await admin.post('/integrations/1/edit').type('form').send({ ...form, continueField: 'replies' });
+    assert.equal(same.status, 400);
+    assert.match(fieldErrors(fieldBlock(same.text, 'continueField'))[0], /the response field and the continue field are the same column 'replies'/);
+    assert.equal((await admin.post('/integrations/1/edit').type('form').send(form)).status, 303);
+    const saved = await world.services.integrations.get(1);
+    assert.deepEqual([saved?.responseMode, saved?.schedule, saved?.longTextPolicy], ['overwrite', '*/15 * * * *', 'thread']);
+
+    assert.equal((await admin.post('/integrations/1/pause').type('form').send({ _csrf: token })).status, 303);
+    const paused = await admin.get('/');
+    assert.match(paused.text, /Paused: paused by ada/);
+    assert.match(paused.text, /<span class="badge state-paused">paused<\/span>/);
+    assert.equal((await admin.post('/integrations/1/run').type('form').send({ _csrf: token })).status, 303);
+    assert.match(flashText((await admin.get('/')).text), /is paused \(paused by ada\); resume it to run it/);
+    assert.equal((await admin.post('/integrations/1/resume').type('form').send({ _csrf: token })).status, 303);
+    assert.equal((await world.services.integrations.get(1))?.status, 'active');
+
+    assert.match((await admin.get('/integrations/1/remove')).text, /The records, the tweets already posted and the communications log stay/);
+    assert.equal((await admin.post('/integrations/1/remove').type('form').send({ _csrf: token })).status, 303);
+    assert.equal(await world.services.integrations.get(1), undefined);
+    assert.equal(await captureTriggerExists(world.services.db, 1), false);
+  });
+
+  it('shows each integration on the dashboard with its counts, and "Run now" tweets pending records', async () => {
+    assert.equal((await step(4, {})).status, 303);
+    await world.services.db('articles').insert([{ title: 'a', tweet_text: 'First news' }, { title: 'b', tweet_text: 'x'.repeat(300) }]);
+    const token = await world.csrf(admin, '/');
+    assert.equal((await admin.post('/integrations/1/run').type('form').send({ _csrf: token })).status, 303);
+    const dashboard = await admin.get('/');
+    assert.match(flashText(dashboard.text), /Ran integration 1: published 1, skipped 0, failed 1/);
+    assert.match(dashboard.text, /<span class="count">1<\/span> sent/);
+    assert.match(dashboard.text, /<span class="count">1<\/span> failed/);
+    assert.match(dashboard.text, /POST \/2\/tweets 99\/100 left/, 'the rate-limit headroom read from the answers');
+    assert.doesNotMatch(dashboard.text, /not known yet/);
+  });
+});
