@@ -51,6 +51,10 @@ export function sandboxRoutes({ services, sessions, sandbox }: WebContext): expr
     const body = raw(req, 'text');
     const back = `/sandbox/accounts/${account.id}`;
     if (!sandbox) throw new NotFoundError('This server does not host the sandbox.');
+    if (!body.trim()) {
+      await sessions.flash(req, 'error', 'Write the text of the reply.');
+      return res.redirect(303, `${back}#tweet-${encodeURIComponent(inReplyTo)}`);
+    }
     if (account.screenName && as.toLowerCase() === account.screenName.toLowerCase()) {
       await sessions.flash(req, 'error', `Reply as someone other than @${account.screenName}: the account's own tweets are never written into records.`);
       return res.redirect(303, `${back}#tweet-${encodeURIComponent(inReplyTo)}`);
