@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { describeTable } from '../../src/kb/schema';
 import { runPollCycle } from '../../src/sync/poll-cycle';
 import { LoginLimiter } from '../../src/web/middleware/login-limiter';
 import { csrfFrom, PASSWORD, WebWorld, type Agent } from '../support/web-world';
+import { describeEachDatabase } from '../support/test-env';
 
 type Access = 'admin' | 'write-records' | 'read';
 
@@ -52,14 +54,13 @@ const POST_ROUTES: Array<[string, Access]> = [
   ['/logout', 'read'],
 ];
 
-describe('web app: sign-in, roles, CSRF and secrets', function () {
-  this.timeout(60_000);
+describeEachDatabase('web app: sign-in, roles, CSRF and secrets', (database) => {
   let world: WebWorld;
   let admin: Agent;
   let credentials: Awaited<ReturnType<WebWorld['withSandboxIntegration']>>['credentials'];
 
   before(async () => {
-    world = await WebWorld.create();
+    world = await WebWorld.create({ database });
     admin = await world.signIn('ada', 'admin');
     ({ credentials } = await world.withSandboxIntegration());
     await world.services.db('articles').insert({ title: 'First', tweet_text: 'A first article', keep_going: 'Yes' });
@@ -169,7 +170,7 @@ describe('web app: sign-in, roles, CSRF and secrets', function () {
   });
 
   it('rate-limits sign-in: after 10 failures the next attempt waits, even with the right password', async () => {
-    const limited = await WebWorld.create({ loginLimiter: new LoginLimiter(10, 60_000) });
+    const limited = await WebWorld.create({ database, loginLimiter: new LoginLimiter(10, 60_000) });
     try {
       await limited.createUser('lee', 'admin');
       const agent = limited.agent();
@@ -189,10 +190,9 @@ describe('web app: sign-in, roles, CSRF and secrets', function () {
   });
 });
 
-describe('web app: first run', function () {
-  this.timeout(30_000);
+describeEachDatabase('web app: first run', (database) => {
   let world: WebWorld;
-  beforeEach(async () => { world = await WebWorld.create(); });
+  beforeEach(async () => { world = await WebWorld.create({ database }); });
   afterEach(async () => world.close());
 
   it('leads every page to the first-run form, which creates the admin and the example table, then closes', async () => {
@@ -212,8 +212,8 @@ describe('web app: first run', function () {
     assert.equal(dashboard.status, 200);
     assert.match(dashboard.text, /example table &#39;articles&#39; is ready/);
     assert.equal((await world.services.users.findByUsername('ada'))?.role, 'admin');
-    const columns = (await world.services.db.raw('PRAGMA table_info(articles)')).map((column: { name: string }) => column.name);
-    assert.deepEqual(columns, ['id', 'title', 'tweet_text', 'replies', 'keep_going']);
+    const table = await describeTable(world.services.db, 'articles');
+    assert.deepEqual(table?.columns.map((column) => column.name), ['id', 'title', 'tweet_text', 'replies', 'keep_going']);
     assert.equal((await world.agent().get('/setup')).headers.location, '/login', 'the first-run form is gone once an admin exists');
   });
 });

@@ -3,15 +3,15 @@ import { EmulatorState } from '../../src/emulator/emulator';
 import { restoreSandboxUsers } from '../../src/setup/sandbox-setup';
 import { fieldBlock, fieldErrors, flashText } from '../support/html';
 import { WebWorld, type Agent } from '../support/web-world';
+import { describeEachDatabase } from '../support/test-env';
 
-describe('web app: X accounts', function () {
-  this.timeout(60_000);
+describeEachDatabase('web app: X accounts', (database) => {
   let world: WebWorld;
   let admin: Agent;
   let token: string;
 
   beforeEach(async () => {
-    world = await WebWorld.create();
+    world = await WebWorld.create({ database });
     admin = await world.signIn('ada', 'admin');
     token = await world.csrf(admin, '/accounts/new');
   });

@@ -1,8 +1,5 @@
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import supertest from 'supertest';
 import { buildServices, type Services } from '../../src/app';
 import { loadConfig } from '../../src/config';
@@ -16,6 +13,7 @@ import { addIntegration } from '../../src/setup/integration-setup';
 import type { Role } from '../../src/store/users';
 import { createWebApp } from '../../src/web/create-web-app';
 import { LoginLimiter } from '../../src/web/middleware/login-limiter';
+import { TestEnv, type TestDatabase } from './test-env';
 
 export const PASSWORD = 'a long enough password';
 
@@ -38,38 +36,32 @@ export function csrfFrom(html: string): string {
 }
 
 /**
- * One web test world: a real SQLite file, the services, the sandbox emulator state and the web
- * app listening on the port the config names, so sandbox accounts log in over real HTTP.
- * Log lines are kept, so tests can check that secrets never reach them.
+ * One web test world: a real database (from TestEnv: a SQLite file, or a fresh PostgreSQL
+ * database), the services, the sandbox emulator state and the web app listening on the port the
+ * config names, so sandbox accounts log in over real HTTP. Log lines are kept, so tests can check
+ * that secrets never reach them.
  */
 export class WebWorld {
   private constructor(
     readonly logLines: string[],
-    readonly dir: string,
+    readonly env: TestEnv,
     readonly services: Services,
     readonly sandbox: EmulatorState,
     readonly server: http.Server,
     readonly url: string,
   ) {}
 
-  static async create(options: { loginLimiter?: LoginLimiter } = {}): Promise<WebWorld> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-web-'));
+  static async create(options: { database?: TestDatabase; loginLimiter?: LoginLimiter } = {}): Promise<WebWorld> {
+    const env = await TestEnv.create(options.database ?? 'sqlite');
     const port = await freePort();
-    const config = loadConfig({
-      DATABASE_URL: path.join(dir, 'kb.sqlite3'),
-      KBTS_DATA_DIR: dir,
-      SECRET_KEY: 'web test secret key, not for production',
-      LOG_LEVEL: 'debug',
-      PORT: String(port),
-      KBTS_RETRY_BASE_MS: '20',
-    });
+    const config = loadConfig({ ...env.env, LOG_LEVEL: 'debug', PORT: String(port) });
     const logLines: string[] = [];
     const services = await buildServices(config, { logger: createLogger('debug', (line) => logLines.push(line)) });
     const sandbox = new EmulatorState();
     const app = createWebApp(services, { sandbox, loginLimiter: options.loginLimiter });
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
-    return new WebWorld(logLines, dir, services, sandbox, server, `http://127.0.0.1:${port}`);
+    return new WebWorld(logLines, env, services, sandbox, server, `http://127.0.0.1:${port}`);
   }
 
   agent(): Agent {
@@ -118,6 +110,6 @@ export class WebWorld {
       this.server.closeAllConnections();
     });
     await this.services.close();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    await this.env.close();
   }
 }
