@@ -133,6 +133,8 @@ export interface PostAsInput {
   created_at?: string;
   /** Keep the tweet out of API reads until revealTweet(), to act out X's late visibility. */
   hidden?: boolean;
+  /** Post as a Premium user may: up to 25,000 characters instead of 280 weighted ones. */
+  long_post?: boolean;
 }
 
 /** The control API's view of a tweet: every field, plus the author's username for display. */
@@ -248,6 +250,9 @@ function isNonEmptyString(value: unknown): value is string {
  * rules and call counters. The control endpoints are thin wrappers around these methods, so
  * in-process callers (tests, the sandbox pages) can use it without HTTP.
  */
+// X Premium's limit for long posts (other users' replies can be that long).
+const LONG_POST_MAX = 25_000;
+
 export class EmulatorState {
   readonly now: () => number;
   private readonly random: () => number;
@@ -398,11 +403,15 @@ export class EmulatorState {
   // ---- tweets ------------------------------------------------------------------------------
 
   /** Creates a tweet after X's checks: not empty, at most 280 weighted characters, known parent, not a duplicate. */
-  createTweet(authorId: string, text: string, options: { inReplyToTweetId?: string; createdAtMs?: number } = {}): TweetRecord {
+  createTweet(authorId: string, text: string, options: { inReplyToTweetId?: string; createdAtMs?: number; longPost?: boolean } = {}): TweetRecord {
     const author = this.users.get(authorId);
     if (!author) throw new EmulatorInputError(404, `no user with id ${authorId}`);
     if (text.trim() === '') throw new TweetRejection('empty', 'Tweet text must not be empty.');
-    if (weightedLength(text) > MAX_TWEET_WEIGHT) throw new TweetRejection('too_long', 'Tweet text is longer than 280 weighted characters.');
+    if (options.longPost) {
+      if (text.length > LONG_POST_MAX) throw new TweetRejection('too_long', `A long post is at most ${LONG_POST_MAX} characters.`);
+    } else if (weightedLength(text) > MAX_TWEET_WEIGHT) {
+      throw new TweetRejection('too_long', 'Tweet text is longer than 280 weighted characters.');
+    }
     let parent: TweetRecord | undefined;
     if (options.inReplyToTweetId !== undefined) {
       parent = this.tweets.get(options.inReplyToTweetId);
@@ -455,7 +464,7 @@ export class EmulatorState {
       if (parent) text = this.replyPrefix(parent, author.id) + text;
     }
     try {
-      const tweet = this.createTweet(author.id, text, { inReplyToTweetId: input.in_reply_to_tweet_id, createdAtMs });
+      const tweet = this.createTweet(author.id, text, { inReplyToTweetId: input.in_reply_to_tweet_id, createdAtMs, longPost: input.long_post === true });
       if (input.hidden === true) tweet.hidden = true;
       return this.toControlTweet(tweet);
     } catch (error) {

@@ -51,11 +51,26 @@ function splitIntoThread(text: string): string[] {
   return parts.map((part, index) => `${part} (${index + 1}/${parts.length})`);
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text that cannot be sent as it is: broken UTF-16 (a lone surrogate) or a NUL character. */
+function unpostableCharacter(text: string): string | null {
+  const lone = LONE_SURROGATE.exec(text);
+  if (lone) {
+    return `the tweet text is not valid Unicode: character ${Array.from(text.slice(0, lone.index)).length + 1} is half of a surrogate pair; fix the record's text`;
+  }
+  const nul = text.indexOf('\u0000');
+  if (nul >= 0) return `the tweet text contains a NUL character (U+0000) at character ${Array.from(text.slice(0, nul)).length + 1}; remove it from the record's text`;
+  return null;
+}
+
 /** What to post for a record's text under the integration's long-text policy. */
 export function planTweet(value: unknown, policy: LongTextPolicy): TweetPlan {
   if (value === null || value === undefined) return { ok: false, reason: 'the tweet field is empty' };
   const text = String(value);
   if (text.trim() === '') return { ok: false, reason: 'the tweet field is empty (only spaces)' };
+  const unreadable = unpostableCharacter(text);
+  if (unreadable) return { ok: false, reason: unreadable };
   const weight = weightedLength(text);
   if (weight <= MAX_TWEET_WEIGHT) return { ok: true, parts: [text] };
   switch (policy) {

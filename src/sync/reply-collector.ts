@@ -150,7 +150,19 @@ async function applyToRecords(deps: SyncDeps, trx: Knex, replies: MatchedReply[]
       recordedAt: toIso(deps.clock.now()),
     });
   }
-  for (const [key, value] of newValues) await writeField(trx, location, key, integration.responseField, value);
+  for (const [key, value] of newValues) {
+    try {
+      // A savepoint per record: one refused write (a read-only table, a full disk) must not undo the others.
+      await trx.transaction((savepoint) => writeField(savepoint, location, key, integration.responseField, value));
+    } catch (error) {
+      for (const entry of log) {
+        if (entry.recordKey === key && entry.applied) {
+          entry.applied = false;
+          entry.notAppliedReason = `not written: the record could not be written (${(error as Error).message})`;
+        }
+      }
+    }
+  }
   return log;
 }
 

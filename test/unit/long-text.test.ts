@@ -50,3 +50,18 @@ describe('long-text policy', () => {
     });
   }
 });
+
+describe('text that cannot be posted', () => {
+  it('refuses a lone surrogate, naming the character', () => {
+    const plan = planTweet('ab\uD83Dcd', 'truncate');
+    assert.deepEqual(plan, { ok: false, reason: "the tweet text is not valid Unicode: character 3 is half of a surrogate pair; fix the record's text" });
+    assert.equal(planTweet('a😀\uDE00', 'reject').ok, false, 'a low surrogate alone too');
+    assert.equal(planTweet('a😀b', 'reject').ok, true, 'a whole pair is fine');
+  });
+
+  it('refuses a NUL character, naming where it is', () => {
+    assert.deepEqual(planTweet('😀ab\u0000c', 'reject'), {
+      ok: false, reason: "the tweet text contains a NUL character (U+0000) at character 4; remove it from the record's text",
+    });
+  });
+});
