@@ -53,11 +53,16 @@ function splitIntoThread(text: string): string[] {
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Text that cannot be sent as it is: broken UTF-16 (a lone surrogate) or a NUL character. */
+/** Text that cannot be sent as it is: broken UTF-16 or UTF-8, or a NUL character. */
 function unpostableCharacter(text: string): string | null {
   const lone = LONE_SURROGATE.exec(text);
   if (lone) {
     return `the tweet text is not valid Unicode: character ${Array.from(text.slice(0, lone.index)).length + 1} is half of a surrogate pair; fix the record's text`;
+  }
+  // Databases hand back broken UTF-8 or UTF-16 as U+FFFD: posting that would publish garbage.
+  const replacement = text.indexOf('\uFFFD');
+  if (replacement >= 0) {
+    return `the tweet text is not valid Unicode: character ${Array.from(text.slice(0, replacement)).length + 1} could not be decoded (stored as a lone surrogate or in a broken encoding); fix the record's text`;
   }
   const nul = text.indexOf('\u0000');
   if (nul >= 0) return `the tweet text contains a NUL character (U+0000) at character ${Array.from(text.slice(0, nul)).length + 1}; remove it from the record's text`;
@@ -68,6 +73,7 @@ function unpostableCharacter(text: string): string | null {
 export function planTweet(value: unknown, policy: LongTextPolicy): TweetPlan {
   if (value === null || value === undefined) return { ok: false, reason: 'the tweet field is empty' };
   const text = String(value);
+  if (text === '') return { ok: false, reason: 'the tweet field is empty' };
   if (text.trim() === '') return { ok: false, reason: 'the tweet field is empty (only spaces)' };
   const unreadable = unpostableCharacter(text);
   if (unreadable) return { ok: false, reason: unreadable };

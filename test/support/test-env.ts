@@ -122,7 +122,8 @@ export class TestEnv {
         ? knexFactory({ client: 'pg', connection: this.databaseUrl, pool: { min: 0, max: 2 } })
         : knexFactory({ client: 'better-sqlite3', connection: { filename: this.databaseUrl }, useNullAsDefault: true });
     }
-    const result = await this.writer.raw(query, bindings as Knex.RawBinding[]);
+    // Without bindings the text goes as it is, so a "?" inside a quoted name stays a "?".
+    const result = bindings.length > 0 ? await this.writer.raw(query, bindings as Knex.RawBinding[]) : await this.writer.raw(query);
     return (this.database === 'postgres' ? result.rows : result) as T[];
   }
 

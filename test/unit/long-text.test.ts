@@ -65,3 +65,9 @@ describe('text that cannot be posted', () => {
     });
   });
 });
+
+describe('text the database could not decode', () => {
+  it('refuses U+FFFD replacement characters instead of posting garbage', () => {
+    assert.match((planTweet('ok \uFFFD\uFFFD', 'reject') as { reason: string }).reason, /character 4 could not be decoded/);
+  });
+});
