@@ -4,6 +4,7 @@ import { countRecords, insertRecord, listRecords, readRecord, type FieldValue } 
 import { describeTable, listTables, type TableInfo } from '../../kb/schema';
 import { toIso } from '../../lib/clock';
 import { NotFoundError, UserFacingError, ValidationError, errorMessage } from '../../lib/errors';
+import { knownTableOrFail } from '../kb-tables';
 import { can } from '../middleware/auth';
 import { hashToken } from '../middleware/session';
 
@@ -23,13 +24,6 @@ function bearerAuth(services: Services): express.RequestHandler {
     req.user = { id: found.userId, username: found.username, role: found.role };
     next();
   };
-}
-
-async function findTable(services: Services, name: unknown): Promise<TableInfo> {
-  const match = (await listTables(services.db)).find((table) => table === name);
-  const table = match === undefined ? null : await describeTable(services.db, match);
-  if (!table) throw new NotFoundError(`the knowledgebase has no table '${String(name)}'`);
-  return table;
 }
 
 function describe(table: TableInfo) {
@@ -59,14 +53,14 @@ export function apiRoutes(services: Services): express.Router {
   });
 
   router.get('/tables/:table/records', async (req, res) => {
-    const table = await findTable(services, req.params.table);
+    const table = await knownTableOrFail(services.db, req.params.table);
     const limit = limitOf(req.query.limit, 50, MAX_PAGE);
     const offset = limitOf(req.query.offset, 0, Number.MAX_SAFE_INTEGER);
     res.json({ table: table.name, total: await countRecords(services.db, table.name), limit, offset, records: await listRecords(services.db, table, { limit, offset }) });
   });
 
   router.get('/tables/:table/records/:key', async (req, res) => {
-    const table = await findTable(services, req.params.table);
+    const table = await knownTableOrFail(services.db, req.params.table);
     if (table.primaryKey.length !== 1) throw new NotFoundError(`table '${table.name}' has no single-column primary key`);
     const record = await readRecord(services.db, { table: table.name, primaryKeyColumn: table.primaryKey[0] }, req.params.key);
     if (!record) throw new NotFoundError(`table '${table.name}' has no record ${req.params.key}`);
@@ -80,7 +74,7 @@ export function apiRoutes(services: Services): express.Router {
 
   router.post('/tables/:table/records', async (req, res) => {
     if (!can(req.user?.role, 'write-records')) throw new UserFacingError('forbidden', 'this token belongs to a viewer; creating records needs an editor or admin', { status: 403 });
-    const table = await findTable(services, req.params.table);
+    const table = await knownTableOrFail(services.db, req.params.table);
     const body: unknown = req.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError('send the record as a JSON object of column names and values');
     const values: Record<string, FieldValue> = {};

@@ -1,7 +1,7 @@
 import express from 'express';
 import { DateTime } from 'luxon';
 import { listRecords } from '../../kb/records';
-import { describeTable, listTables, RESPONSE_MODES, type TableInfo } from '../../kb/schema';
+import { listTables, RESPONSE_MODES } from '../../kb/schema';
 import { NotFoundError } from '../../lib/errors';
 import {
   addIntegration, checkIntegration, DEFAULT_SCHEDULE, pauseIntegration, removeIntegration, resumeIntegration, updateIntegration,
@@ -12,6 +12,7 @@ import { applyEntries, formatEntry } from '../../sync/response-format';
 import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length';
 import type { WebContext } from '../context';
 import { byField, checked, positiveId, text, type FieldErrors } from '../forms';
+import { knownTable } from '../kb-tables';
 import { requirePermission } from '../middleware/auth';
 
 /** The wizard's choices of polling frequency; anything else is a cron expression. */
@@ -143,18 +144,12 @@ export function integrationRoutes({ services, sessions, scheduler }: WebContext)
     return integration;
   }
 
-  /** The table as introspection reports it; a name from the form is only ever compared against that list. */
-  async function knownTable(name: string): Promise<TableInfo | null> {
-    const match = (await listTables(services.db)).find((table) => table === name);
-    return match === undefined ? null : describeTable(services.db, match);
-  }
-
   async function render(res: express.Response, state: WizardState, view: {
     editing?: Integration; errors?: FieldErrors; warnings?: FieldErrors; problems?: IntegrationProblems | null; formError?: string | null;
   } = {}) {
     const accounts = await services.accounts.list();
     const tables = await listTables(services.db);
-    const table = state.table ? await knownTable(state.table) : null;
+    const table = state.table ? await knownTable(services.db, state.table) : null;
     let tweetPreview: { text: string; length: number } | null = null;
     if (state.step === 4 && table && state.tweetField) {
       const [newest] = await listRecords(services.db, table, { limit: 1, offset: 0 });
@@ -191,7 +186,7 @@ export function integrationRoutes({ services, sessions, scheduler }: WebContext)
 
   router.get('/integrations/new', async (req, res) => {
     const state = blankState();
-    const table = typeof req.query.table === 'string' ? await knownTable(req.query.table) : null;
+    const table = typeof req.query.table === 'string' ? await knownTable(services.db, req.query.table) : null;
     if (table) state.table = table.name;
     const accounts = await services.accounts.list();
     if (accounts.length === 1) state.accountId = String(accounts[0].id);
@@ -212,7 +207,7 @@ export function integrationRoutes({ services, sessions, scheduler }: WebContext)
       return render(res, { ...state, step: 2 });
     }
     if (state.step === 2) {
-      const table = await knownTable(state.table);
+      const table = await knownTable(services.db, state.table);
       if (!table) return render(res.status(400), state, { errors: { table: [state.table ? `table '${state.table}' does not exist in the knowledgebase` : 'choose a table'] } });
       const problems = await checkIntegration(deps, { ...inputOf(state), tweetField: '', responseField: '', continueField: '' });
       const tableErrors = problems.errors.filter((problem) => problem.field === 'table');

@@ -1,23 +1,16 @@
 import express from 'express';
 import { createExampleTable } from '../../kb/example-table';
 import { countRecords, insertRecord, listRecords, readRecord, updateRecord, type FieldValue, type KbRecord } from '../../kb/records';
-import { describeTable, listTables, type TableInfo } from '../../kb/schema';
+import { listTables, type TableInfo } from '../../kb/schema';
 import { parseYesNo } from '../../kb/yes-no';
 import { NotFoundError, UserFacingError, errorMessage } from '../../lib/errors';
 import type { Integration } from '../../store/integrations';
 import type { WebContext } from '../context';
+import { knownTableOrFail } from '../kb-tables';
 import { pageNumber, raw, type FieldErrors } from '../forms';
 import { can, requirePermission } from '../middleware/auth';
 
 const PAGE_SIZE = 25;
-
-/** A table named in a URL, looked up in what introspection reports; the URL's string is never used as an identifier. */
-export async function findTable(context: WebContext, name: unknown): Promise<TableInfo> {
-  const match = (await listTables(context.services.db)).find((table) => table === name);
-  const table = match === undefined ? null : await describeTable(context.services.db, match);
-  if (!table) throw new NotFoundError(`The knowledgebase has no table '${String(name)}'.`);
-  return table;
-}
 
 /** An auto-numbered key (SQLite INTEGER PRIMARY KEY, PostgreSQL serial) may be left blank. */
 function keyMayBeBlank(table: TableInfo): boolean {
@@ -84,7 +77,7 @@ export function recordRoutes(context: WebContext): express.Router {
   });
 
   router.get('/records/:table', async (req, res) => {
-    const table = await findTable(context, req.params.table);
+    const table = await knownTableOrFail(services.db, req.params.table);
     const page = pageNumber(req);
     const [total, rows, integrations] = await Promise.all([
       countRecords(services.db, table.name),
@@ -106,7 +99,7 @@ export function recordRoutes(context: WebContext): express.Router {
   });
 
   router.get('/records/:table/new', requirePermission('write-records'), async (req, res) => {
-    const table = await findTable(context, req.params.table);
+    const table = await knownTableOrFail(services.db, req.params.table);
     const integrations = await integrationsOf(table.name);
     res.render('records/form', {
       title: `New record in ${table.name}`, table, record: null, recordKey: null, values: {}, errors: {}, formError: null,
@@ -115,7 +108,7 @@ export function recordRoutes(context: WebContext): express.Router {
   });
 
   router.post('/records/:table', requirePermission('write-records'), async (req, res) => {
-    const table = await findTable(context, req.params.table);
+    const table = await knownTableOrFail(services.db, req.params.table);
     const integrations = await integrationsOf(table.name);
     const { values, errors } = readValues(req, table, false);
     const again = (status: number, formError: string | null, fieldErrors: FieldErrors) => res.status(status).render('records/form', {
@@ -137,7 +130,7 @@ export function recordRoutes(context: WebContext): express.Router {
   });
 
   async function loadRecord(tableParam: unknown, keyParam: unknown): Promise<{ table: TableInfo; key: string; record: KbRecord }> {
-    const table = await findTable(context, tableParam);
+    const table = await knownTableOrFail(services.db, tableParam);
     if (table.primaryKey.length !== 1) throw new NotFoundError(`Table '${table.name}' has no single-column primary key, so its records cannot be opened one by one.`);
     const key = String(keyParam);
     const record = await readRecord(services.db, { table: table.name, primaryKeyColumn: table.primaryKey[0] }, key);
