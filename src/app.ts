@@ -49,7 +49,13 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
   const db = createDb(config.database);
-  if (options.migrate !== false) await migrateToLatest(db);
+  if (options.migrate !== false) {
+    // A database that cannot be migrated must not keep the process alive through its open pool.
+    await migrateToLatest(db).catch(async (error) => {
+      await db.destroy().catch(() => undefined);
+      throw error;
+    });
+  }
   const box = new SecretBox(config.secretKey);
   const accounts = new AccountStore(db, box);
   const integrations = new IntegrationStore(db);

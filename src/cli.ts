@@ -265,7 +265,8 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const known = error instanceof UserFacingError;
-    const message = known ? error.message : `unexpected failure: ${errorMessage(error)}`;
+    const described = errorMessage(error);
+    const message = known ? error.message : described !== (error as Error)?.message ? described : `unexpected failure: ${described}`;
     if (json) process.stdout.write(JSON.stringify({ error: message, ...(known ? { code: error.code } : {}) }) + '\n');
     process.stderr.write(`error: ${message}\n`);
     process.exitCode = known ? 1 : 2;

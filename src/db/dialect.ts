@@ -28,7 +28,8 @@ export async function withMigrationLock<T>(db: Knex, work: () => Promise<T>): Pr
       try {
         return await work();
       } catch (error) {
-        if (attempt >= 100 || !MIGRATION_RACE.test(String((error as Error)?.message))) throw error;
+        const message = String((error as Error)?.message);
+        if (attempt >= 50 || !MIGRATION_RACE.test(message) || /readonly|disk/i.test(message)) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
       }
     }

@@ -44,7 +44,10 @@ export async function runPollCycle(deps: SyncDeps, options: { integrationId?: nu
       const message = errorMessage(error);
       counts.errors.push(`account ${accountId}: ${message}`);
       deps.logger.error('poll of account failed', { accountId, error: message });
-      for (const integration of accountIntegrations) await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), message);
+      for (const integration of accountIntegrations) {
+        // Best effort: when the database itself is failing, this write may fail too.
+        await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), message).catch(() => undefined);
+      }
     }
   }
   return counts;

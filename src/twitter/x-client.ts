@@ -59,8 +59,9 @@ function tweetIdTimeMs(id: string): number {
 
 // Reads the path of the URL the hooks already hold: parsing it again, twice per call, showed in the publish profile.
 function endpointKey(method: string, url: URL): string {
-  const path = url.pathname.replace(/^.*?\/2\//, '/2/');
-  return `${method.toUpperCase()} ${path.replace(/\/\d+(?=\/|$)/g, '/:id')}`;
+  // Only ids after the version: "/2/" itself is not an id.
+  const path = url.pathname.replace(/^.*?\/2\//, '');
+  return `${method.toUpperCase()} /2/${path.replace(/(^|\/)\d+(?=\/|$)/g, '$1:id')}`;
 }
 
 /**

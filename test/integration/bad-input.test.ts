@@ -191,3 +191,86 @@ describe('bad-input corpus [sqlite]', function () {
     assert.equal((await world.sql('SELECT "Antworten ""alle""" AS a FROM "Kunden ""Notizen"" Ü" WHERE "Schlüssel" = 2'))[0].a, '[2026-11-20 10:00 UTC] @erika: Danke!');
   });
 });
+
+describe('a database that refuses writes [sqlite]', function () {
+  this.timeout(180_000);
+  let world: TestEnv;
+  let integrationId: number;
+
+  beforeEach(async () => {
+    world = await TestEnv.create('sqlite');
+    const accountId = await world.addAccount(await world.createXUser('kb_disk'));
+    await world.sql('CREATE TABLE notes (id INTEGER PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)');
+    integrationId = await world.addIntegration({
+      account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies',
+      mode: 'append', 'continue-field': 'keep_going', every: '* * * * * *',
+    });
+  });
+  afterEach(async () => world.close());
+
+  const expectEachTweetedOnce = async (texts: string[]) => {
+    const tweeted = (await world.tweetsBy('kb_disk')).map((tweet) => tweet.text).sort();
+    assert.deepEqual(tweeted, [...texts].sort());
+    const [check] = await world.sql('PRAGMA integrity_check');
+    assert.equal(check.integrity_check, 'ok');
+  };
+
+  it('keeps the daemon alive through SQLITE_FULL (a size-limited file) and catches up exactly once when space returns', async () => {
+    const texts = Array.from({ length: 60 }, (_, i) => `Disk pressure note ${i} ${'x'.repeat(200)}`);
+    for (const text of texts) await world.sql('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)', [text, 'Yes']);
+    await world.sql('PRAGMA wal_checkpoint(TRUNCATE)');
+    const fs = await import('node:fs');
+    const size = fs.statSync(world.dbFile).size;
+    // RLIMIT_FSIZE in 512-byte blocks: room for a few pages beyond today's file, then EFBIG → SQLITE_FULL.
+    const blocks = Math.ceil(size / 512) + 24;
+    // A short lease: the cycle that failed could not write the release of its own lease either.
+    const daemon = world.startDaemon(['poll'], { LOG_LEVEL: 'warn', KBTS_SCHEDULER_REFRESH_MS: '500', KBTS_LEASE_SECONDS: '3' }, { fileSizeBlocks: blocks });
+    try {
+      // SQLite reports the refused write (EFBIG) as a disk I/O error or SQLITE_FULL.
+      await waitUntil(() => daemon.logLines.some((line) => /the database file cannot be written \(disk full/.test(String(line.error))), 'the refused write in the log', 60_000);
+      assert.equal(daemon.child.exitCode, null, 'the daemon is still running');
+      const { execFileSync } = await import('node:child_process');
+      try {
+        execFileSync('prlimit', ['--pid', String(daemon.child.pid), '--fsize=unlimited:'], { stdio: 'pipe' });
+      } catch (error) {
+        throw new Error(`prlimit failed (daemon exit ${daemon.child.exitCode}): ${(error as { stderr?: Buffer }).stderr}`);
+      }
+      await waitUntil(async () => {
+        const counts = await (await world.services()).publications.countByState(integrationId);
+        return counts.sent === texts.length;
+      }, 'every record sent once space returned', 90_000);
+    } finally {
+      await daemon.stop();
+    }
+    await expectEachTweetedOnce(texts);
+  });
+
+  it('refuses to run on a read-only database file with the reason, and loses nothing', async () => {
+    await world.sql("INSERT INTO notes (tweet_text, keep_going) VALUES ('written before the lock', 'Yes')");
+    await world.sql('PRAGMA wal_checkpoint(TRUNCATE)');
+    const fs = await import('node:fs');
+    const files = [world.dbFile, `${world.dbFile}-wal`, `${world.dbFile}-shm`].filter((file) => fs.existsSync(file));
+    fs.chmodSync(world.dir, 0o755);
+    for (const file of files) fs.chmodSync(file, 0o444);
+    // Root may write anything: the read-only run is made as the unprivileged user "nobody".
+    const asUser = process.getuid?.() === 0 ? 'nobody' : undefined;
+    const scratch = `${world.dir}/scratch`;
+    fs.mkdirSync(scratch, { mode: 0o777 });
+    fs.chmodSync(scratch, 0o777);
+    const refused = await world.cli(['--json', 'poll', '--once'], { TMPDIR: scratch }, undefined, { asUser });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /error: the database file is read-only for this process|error: the database file cannot be opened/);
+    for (const file of files) fs.chmodSync(file, 0o644);
+    const recovered = await world.cli(['--json', 'poll', '--once']);
+    assert.equal(recovered.json.published, 1);
+    await expectEachTweetedOnce(['written before the lock']);
+  });
+});
+
+async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -141,9 +141,12 @@ export class TestEnv {
   }
 
   /** Runs the real command line in its own process. */
-  cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
+  cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}, input?: string, options: { asUser?: string } = {}): Promise<CliResult> {
+    const command = [process.execPath, '--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), ...args];
+    // runuser keeps the environment given here, so the command sees the same configuration.
+    const [file, ...fileArgs] = options.asUser ? ['runuser', '-u', options.asUser, '--', ...command] : command;
     return new Promise((resolve) => {
-      const child = execFile(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), ...args], {
+      const child = execFile(file, fileArgs, {
         cwd: this.dir, env: { ...this.env, ...extraEnv }, timeout: 60_000,
       }, (error, stdout, stderr) => {
         let json: any = null;
@@ -155,8 +158,13 @@ export class TestEnv {
   }
 
   /** Starts a long-running command (`serve`, `poll`) as its own process, with its stderr log lines kept. */
-  startDaemon(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Daemon {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), ...args], {
+  startDaemon(args: string[], extraEnv: NodeJS.ProcessEnv = {}, options: { fileSizeBlocks?: number } = {}): Daemon {
+    const command = [process.execPath, '--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), ...args];
+    // A file-size limit (ulimit -f, in 512-byte blocks) makes the database "full" for this process alone.
+    const [file, ...fileArgs] = options.fileSizeBlocks
+      ? ['sh', '-c', `ulimit -S -f ${options.fileSizeBlocks} && exec "$0" "$@"`, ...command]
+      : command;
+    const child = spawn(file, fileArgs, {
       cwd: this.dir, env: { ...this.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const daemon: Daemon = {
