@@ -30,6 +30,25 @@ export interface EmulatorUser {
 
 export type TestDatabase = 'sqlite' | 'postgres';
 
+/** The X API emulator in a process of its own, as the crash and benchmark runs want it. */
+export async function startEmulatorProcess(): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'emulator', 'main.ts'), '--port', '0'], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (chunk) => resolve(JSON.parse(String(chunk)).url));
+    child.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
+  });
+  return {
+    url,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
 export interface Daemon {
   child: ChildProcess;
   stdout: string;
@@ -75,10 +94,14 @@ export class TestEnv {
     readonly database: TestDatabase,
     /** A SQLite file path or a PostgreSQL URL. */
     readonly databaseUrl: string,
-    readonly emulator: Awaited<ReturnType<typeof startEmulator>>,
+    readonly emulator: { url: string; close(): Promise<void> },
   ) {}
 
-  static async create(database: TestDatabase = 'sqlite', options: { migrate?: boolean } = {}): Promise<TestEnv> {
+  /**
+   * `emulatorUrl`: use an emulator that runs elsewhere (another process) instead of starting one
+   * in this process; it is left running at close.
+   */
+  static async create(database: TestDatabase = 'sqlite', options: { migrate?: boolean; emulatorUrl?: string } = {}): Promise<TestEnv> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-test-'));
     let databaseUrl = path.join(dir, 'kb.sqlite3');
     if (database === 'postgres') {
@@ -92,7 +115,9 @@ export class TestEnv {
       }
       databaseUrl = withDatabaseName(POSTGRES_URL, name);
     }
-    const emulator = await startEmulator({ port: 0 });
+    const emulator = options.emulatorUrl
+      ? { url: options.emulatorUrl, close: async () => undefined }
+      : await startEmulator({ port: 0 });
     const env = new TestEnv(dir, database, databaseUrl, emulator);
     if (options.migrate !== false) {
       const migrated = await env.cli(['migrate']);

@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { startEmulatorProcess, TestEnv, type Daemon } from '../support/test-env';
+import { figures, writeReliabilityReport } from './reliability-report';
+
+const RUNS = Number(process.env.KBTS_CHAOS_RUNS ?? 50);
+const ENDPOINTS = ['POST /2/tweets', 'GET /2/users/:id/mentions', 'GET /2/users/:id/tweets', 'GET /2/tweets/search/recent', 'GET /2/users/me'];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const between = (low: number, high: number) => low + Math.random() * (high - low);
+
+interface World {
+  world: TestEnv;
+  integrationId: number;
+  records: string[];
+  replies: Array<{ text: string; tweetId: string }>;
+}
+
+async function createWorld(emulatorUrl: string, username: string): Promise<World> {
+  const world = await TestEnv.create('sqlite', { emulatorUrl });
+  for (const endpoint of ENDPOINTS) await world.control('POST', '/rate-limits', { endpoint, limit: 1_000_000 });
+  const accountId = await world.addAccount(await world.createXUser(username));
+  await world.sql('CREATE TABLE items (id INTEGER PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)');
+  const integrationId = await world.addIntegration({
+    account: String(accountId), table: 'items', 'tweet-field': 'tweet_text', 'response-field': 'replies',
+    mode: 'append', 'continue-field': 'keep_going', every: '* * * * * *',
+  });
+  return { world, integrationId, records: [], replies: [] };
+}
+
+async function insertRecord(state: World, text: string): Promise<void> {
+  await state.world.sql("INSERT INTO items (tweet_text, keep_going) VALUES (?, 'Yes')", [text]);
+  state.records.push(text);
+}
+
+async function replyToSomeTweet(state: World, username: string, text: string): Promise<void> {
+  const tweets = await state.world.tweetsBy(username);
+  if (tweets.length === 0) return;
+  const target = tweets[Math.floor(Math.random() * tweets.length)];
+  await state.world.replyAs(`reader_${state.replies.length % 37}`, target.id, text);
+  state.replies.push({ text, tweetId: target.id });
+}
+
+/** Polls until nothing is pending or sending and every reply is logged; returns the polls it took. */
+async function settle(state: World, maxPolls = 15): Promise<number> {
+  for (let poll = 1; poll <= maxPolls; poll++) {
+    const result = await state.world.cli(['--json', 'poll', '--once'], { KBTS_LEASE_SECONDS: '2' });
+    assert.equal(result.code, 0, result.stderr);
+    const [open] = await state.world.sql("SELECT COUNT(*) AS n FROM kbts_publications WHERE state IN ('pending', 'sending')");
+    const [logged] = await state.world.sql("SELECT COUNT(*) AS n FROM kbts_communications WHERE direction = 'in'");
+    if (Number(open.n) === 0 && Number(logged.n) === state.replies.length) return poll;
+    // A lease left by a killed process runs out after KBTS_LEASE_SECONDS.
+    await sleep(1000);
+  }
+  return maxPolls;
+}
+
+/** The end checks of every run; returns the duplicates and losses it found. */
+async function checkExactlyOnce(state: World, username: string): Promise<{ duplicates: number; losses: number; tweets: number }> {
+  const tweets = await state.world.tweetsBy(username);
+  const byText = new Map<string, number>();
+  for (const tweet of tweets) byText.set(tweet.text, (byText.get(tweet.text) ?? 0) + 1);
+  let duplicates = 0;
+  let losses = 0;
+  for (const text of state.records) {
+    const count = byText.get(text) ?? 0;
+    if (count > 1) duplicates += count - 1;
+    if (count === 0) losses++;
+  }
+  const rows = await state.world.sql<{ replies: string | null; tweet_id: string }>(
+    'SELECT i.replies, p.tweet_id FROM items i JOIN kbts_publications p ON p.record_key = CAST(i.id AS TEXT) AND p.integration_id = ?', [state.integrationId]);
+  const fieldByTweet = new Map(rows.map((row) => [row.tweet_id, row.replies ?? '']));
+  const logged = await state.world.sql<{ text: string; applied: number }>("SELECT text, applied FROM kbts_communications WHERE direction = 'in'");
+  for (const reply of state.replies) {
+    const inRecord = (fieldByTweet.get(reply.tweetId) ?? '').split('\n').filter((line) => line.endsWith(`: ${reply.text}`)).length;
+    const inLog = logged.filter((row) => row.text.endsWith(reply.text)).length;
+    if (inRecord > 1 || inLog > 1) duplicates++;
+    if (inRecord === 0 || inLog === 0) losses++;
+  }
+  const [open] = await state.world.sql("SELECT COUNT(*) AS n FROM kbts_publications WHERE state IN ('pending', 'sending')");
+  assert.equal(Number(open.n), 0, 'no record is left pending');
+  const [integrity] = await state.world.sql('PRAGMA integrity_check');
+  assert.equal(integrity.integrity_check, 'ok');
+  return { duplicates, losses, tweets: tweets.length };
+}
+
+describe(`chaos suites (runs: ${RUNS})`, function () {
+  this.timeout(0);
+  let emulator: { url: string; close(): Promise<void> };
+
+  before(async () => { emulator = await startEmulatorProcess(); });
+  after(async () => {
+    await emulator.close();
+    writeReliabilityReport(RUNS);
+  });
+
+  it(`survives ${RUNS} SIGKILLs of a polling daemon with every record tweeted once and every reply kept once`, async () => {
+    const state = await createWorld(emulator.url, 'kb_crash');
+    try {
+      // Slower posts, so that kills land in the middle of the work.
+      await state.world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'latency', ms: 15, probability: 1 }] });
+      let stop = false;
+      const writer = (async () => {
+        for (let i = 0; !stop; i++) {
+          await insertRecord(state, `Crash-test record ${i}`);
+          await sleep(between(40, 160));
+        }
+      })();
+      const replier = (async () => {
+        for (let i = 0; !stop; i++) {
+          await replyToSomeTweet(state, 'kb_crash', `crash reply ${i}`);
+          await sleep(between(60, 200));
+        }
+      })();
+      let kills = 0;
+      let daemon: Daemon | null = null;
+      while (kills < RUNS) {
+        daemon = state.world.startDaemon(['poll'], { KBTS_LEASE_SECONDS: '2', KBTS_SCHEDULER_REFRESH_MS: '300' });
+        await sleep(between(700, 2500));
+        await daemon.stop('SIGKILL');
+        kills++;
+      }
+      stop = true;
+      await Promise.all([writer, replier]);
+      const polls = await settle(state);
+      const found = await checkExactlyOnce(state, 'kb_crash');
+      figures.push({
+        suite: 'crash',
+        scenario: 'poll daemon killed with SIGKILL at random moments while records and replies arrive',
+        values: { kills, records: state.records.length, tweets: found.tweets, replies: state.replies.length, 'duplicates found': found.duplicates, 'losses found': found.losses, 'polls to settle': polls },
+      });
+      process.stdout.write(`      crash: kills ${kills}, records ${state.records.length}, tweets ${found.tweets}, replies ${state.replies.length}, duplicates ${found.duplicates}, losses ${found.losses}\n`);
+      assert.equal(found.duplicates, 0);
+      assert.equal(found.losses, 0);
+      assert.equal(found.tweets, state.records.length);
+    } finally {
+      await state.world.close();
+    }
+  });
+
+  const FAULTS: Array<{ name: string; rules: object[]; postFaults: number }> = [
+    { name: 'latency', rules: [{ endpoint: '*', kind: 'latency', ms: 200, count: 20 }], postFaults: 0 },
+    { name: '5xx', rules: [{ endpoint: 'POST /2/tweets', kind: 'status', status: 503, count: 4 }, { endpoint: 'GET /2/users/:id/mentions', kind: 'status', status: 500, count: 2 }], postFaults: 4 },
+    { name: 'dropped connections', rules: [{ endpoint: 'POST /2/tweets', kind: 'drop', count: 4 }, { endpoint: 'GET /2/users/:id/mentions', kind: 'drop', count: 2 }], postFaults: 4 },
+    { name: 'created but response lost', rules: [{ endpoint: 'POST /2/tweets', kind: 'lost_response', count: 4 }], postFaults: 0 },
+    { name: '429 with a reset 3 s ahead', rules: [{ endpoint: 'POST /2/tweets', kind: 'rate_limit', resetInSeconds: 3, count: 1 }], postFaults: 1 },
+    { name: 'malformed JSON', rules: [{ endpoint: 'POST /2/tweets', kind: 'malformed_json', count: 3 }, { endpoint: 'GET /2/users/:id/mentions', kind: 'malformed_json', count: 2 }], postFaults: 0 },
+    { name: 'truncated body', rules: [{ endpoint: 'POST /2/tweets', kind: 'truncated', count: 3 }, { endpoint: 'GET /2/users/:id/mentions', kind: 'truncated', count: 2 }], postFaults: 0 },
+    {
+      name: 'all of them mixed',
+      rules: ['status', 'drop', 'lost_response', 'malformed_json', 'truncated'].map((kind) => ({ endpoint: '*', kind, status: 502, probability: 0.06 })),
+      postFaults: -1,
+    },
+  ];
+  const mixedRounds = Math.max(1, Math.ceil(RUNS / 50));
+
+  for (const fault of FAULTS) {
+    const rounds = fault.postFaults === -1 ? mixedRounds : 1;
+    it(`tweets each record once and keeps each reply once under ${fault.name}, with no retry storm`, async () => {
+      for (let round = 0; round < rounds; round++) {
+        const username = `kb_fault_${FAULTS.indexOf(fault)}_${round}`;
+        const state = await createWorld(emulator.url, username);
+        try {
+          for (let i = 0; i < 20; i++) await insertRecord(state, `Fault ${fault.name} record ${i}`);
+          const first = await state.world.cli(['--json', 'poll', '--once']);
+          assert.equal(first.code, 0, first.stderr);
+          for (let i = 0; i < 20; i++) await replyToSomeTweet(state, username, `fault reply ${i}`);
+          await state.world.control('DELETE', '/calls');
+          await state.world.control('POST', '/faults', { rules: fault.rules });
+          for (let i = 20; i < 40; i++) await insertRecord(state, `Fault ${fault.name} record ${i}`);
+          const started = Date.now();
+          const polls = await settle(state);
+          const seconds = (Date.now() - started) / 1000;
+          await state.world.control('DELETE', '/faults');
+          const calls = await state.world.control('GET', '/calls');
+          const found = await checkExactlyOnce(state, username);
+          const posts = calls.by_endpoint['POST /2/tweets'] ?? 0;
+          figures.push({
+            suite: 'faults',
+            scenario: rounds > 1 ? `${fault.name} (round ${round + 1})` : fault.name,
+            values: { records: state.records.length, replies: state.replies.length, 'post calls': posts, 'all API calls': calls.total, polls, seconds: seconds.toFixed(1), 'duplicates found': found.duplicates, 'losses found': found.losses },
+          });
+          assert.equal(found.duplicates, 0);
+          assert.equal(found.losses, 0);
+          // 20 new records: one post each, plus at most one more for each post the fault refused outright.
+          if (fault.postFaults >= 0) assert.ok(posts <= 20 + fault.postFaults, `${posts} post calls`);
+          else assert.ok(posts <= 20 * 2, `${posts} post calls`);
+          assert.ok(calls.total <= posts + 6 * polls + 10, `${calls.total} calls in all: no retry storm`);
+        } finally {
+          await state.world.close();
+        }
+      }
+    });
+  }
+
+  it('pauses on a 401 mid-run with the reason, and resumes cleanly once the account is fixed', async () => {
+    const state = await createWorld(emulator.url, 'kb_revoked');
+    try {
+      for (let i = 0; i < 10; i++) await insertRecord(state, `Before revocation ${i}`);
+      await state.world.cli(['poll', '--once']);
+      await state.world.control('POST', '/users/kb_revoked/revoke');
+      for (let i = 0; i < 10; i++) await insertRecord(state, `During revocation ${i}`);
+      for (let i = 0; i < 5; i++) await replyToSomeTweet(state, 'kb_revoked', `reply while revoked ${i}`);
+      const refused = await state.world.cli(['--json', 'poll', '--once']);
+      assert.match(refused.json.errors.join(' '), /X refused the account's credentials \(401/);
+      const listed = await state.world.cli(['--json', 'integration', 'list']);
+      assert.equal(listed.json.integrations[0].status, 'paused');
+      await state.world.control('DELETE', '/calls');
+      assert.equal((await state.world.cli(['--json', 'poll', '--once'])).json.api_calls, 0, 'a paused integration makes no calls');
+      await state.world.control('POST', '/users/kb_revoked/restore');
+      await state.world.cli(['integration', 'resume', String(state.integrationId)]);
+      const polls = await settle(state);
+      const found = await checkExactlyOnce(state, 'kb_revoked');
+      figures.push({
+        suite: 'faults',
+        scenario: '401 mid-run, then the account fixed and the integration resumed',
+        values: { records: state.records.length, replies: state.replies.length, polls, 'duplicates found': found.duplicates, 'losses found': found.losses },
+      });
+      assert.equal(found.duplicates, 0);
+      assert.equal(found.losses, 0);
+    } finally {
+      await state.world.close();
+    }
+  });
+});
