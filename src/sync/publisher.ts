@@ -3,6 +3,7 @@ import { readRecords, type KbRecord } from '../kb/records';
 import { toIso } from '../lib/clock';
 import type { Account } from '../store/accounts';
 import type { Integration } from '../store/integrations';
+import type { NewCommunication } from '../store/communications';
 import type { Publication } from '../store/publications';
 import { XApiError } from '../twitter/errors';
 import { backoffDelay, type XClient } from '../twitter/x-client';
@@ -27,6 +28,68 @@ const RECORD_CHUNK = 100;
 // How far before the first attempt reconciliation looks, for clock differences with X.
 const RECONCILE_SKEW_MS = 60_000;
 
+// Posts whose log row and state are written together, in one transaction.
+const WRITE_GROUP = 20;
+
+/** A post that went out: its log row, and what it changes in its record's publication. */
+interface PostWrite {
+  log: NewCommunication;
+  publicationId: number;
+  /** "root": a thread's first part is out; "sent": the record's last part is out. */
+  mark: 'root' | 'sent' | null;
+  rootTweetId: string;
+}
+
+/**
+ * Holds the writes of posts that went out and commits them a group at a time, while the next
+ * post is on its way to X: one commit per post cost more than the post. What is committed
+ * before each call is unchanged (the record's move to "sending"); a crash before the group's
+ * commit leaves its records in "sending", and the next attempt finds their tweets by
+ * reconciliation, as after any lost answer.
+ */
+class PostWrites {
+  private held: PostWrite[] = [];
+  private heldTexts = new Set<string>();
+
+  constructor(private readonly deps: SyncDeps) {}
+
+  hold(write: PostWrite): void {
+    this.held.push(write);
+    this.heldTexts.add(comparable(write.log.text));
+  }
+
+  /**
+   * Reconciliation tells posts apart by their text, so two unlogged posts must never read
+   * alike: a text like a held one is posted only after the group is committed.
+   */
+  async flushIfHolding(text: string): Promise<void> {
+    if (this.heldTexts.has(comparable(text))) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.held.length === 0) return;
+    const writes = this.held;
+    this.held = [];
+    this.heldTexts = new Set();
+    await this.deps.db.transaction(async (trx) => {
+      await this.deps.communications.insert(trx, writes.map((write) => write.log));
+      for (const write of writes) {
+        if (write.mark === 'root') await this.deps.publications.setRootTweet(trx, write.publicationId, write.rootTweetId, write.log.recordedAt);
+        if (write.mark === 'sent') await this.deps.publications.markSent(trx, write.publicationId, write.rootTweetId, write.log.recordedAt);
+      }
+    });
+  }
+
+  /** Commits a full group once the request is on the wire, a turn of the event loop later. */
+  async flushDuring(request: Promise<unknown>): Promise<void> {
+    if (this.held.length < WRITE_GROUP) return;
+    // The request's own outcome is read by whoever awaits it.
+    request.catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.flush();
+  }
+}
+
 /** X may rewrite links (t.co) and escapes &, < and >: compare what a person would read. */
 function comparable(text: string): string {
   return unescapeXText(text).normalize('NFC').replace(/https?:\/\/\S+/g, 'URL').replace(/\s+/g, ' ').trim();
@@ -42,22 +105,33 @@ export async function publishDueRecords(
   const counts: PublishCounts = { published: 0, skipped: 0, failed: 0, deferred: 0 };
   const due = await deps.publications.listDue(integration.id, toIso(deps.clock.now()), deps.settings.publishBatchSize);
   const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
-  // Records are read a chunk at a time: one query per chunk, and never long before their post.
-  for (let start = 0; start < due.length; start += RECORD_CHUNK) {
-    const chunk = due.slice(start, start + RECORD_CHUNK);
-    const records = await readRecords(deps.db, location, chunk.filter((p) => !p.plannedParts).map((p) => p.recordKey))
-      .catch((error: Error) => {
-        throw new Error(`cannot read records of table '${integration.tableName}': ${error.message}`);
-      });
-    for (const publication of chunk) {
-      const outcome = await publishOne(deps, integration, account, x, publication, records.get(publication.recordKey));
-      if (outcome === 'sent') counts.published++;
-      else if (outcome === 'skipped') counts.skipped++;
-      else if (outcome === 'failed') counts.failed++;
-      else if (outcome === 'deferred') counts.deferred++;
-      else if (outcome !== 'not_mine' && outcome !== null) return { counts, stop: outcome };
+  const writes = new PostWrites(deps);
+  try {
+    // Records are read a chunk at a time: one query per chunk, and never long before their post.
+    for (let start = 0; start < due.length; start += RECORD_CHUNK) {
+      const chunk = due.slice(start, start + RECORD_CHUNK);
+      const records = await readRecords(deps.db, location, chunk.filter((p) => !p.plannedParts).map((p) => p.recordKey))
+        .catch((error: Error) => {
+          throw new Error(`cannot read records of table '${integration.tableName}': ${error.message}`);
+        });
+      for (const publication of chunk) {
+        const outcome = await publishOne(deps, integration, account, x, publication, records.get(publication.recordKey), writes);
+        if (outcome === 'sent') counts.published++;
+        else if (outcome === 'skipped') counts.skipped++;
+        else if (outcome === 'failed') counts.failed++;
+        else if (outcome === 'deferred') counts.deferred++;
+        else if (outcome !== 'not_mine' && outcome !== null) {
+          await writes.flush();
+          return { counts, stop: outcome };
+        }
+      }
     }
+  } catch (error) {
+    // The last post's write is still worth keeping; the first error is the one to report.
+    await writes.flush().catch(() => undefined);
+    throw error;
   }
+  await writes.flush();
   return { counts, stop: null };
 }
 
@@ -78,6 +152,7 @@ function planFirstAttempt(integration: Integration, record: KbRecord | undefined
 
 async function publishOne(
   deps: SyncDeps, integration: Integration, account: Account, x: XClient, publication: Publication, record: KbRecord | undefined,
+  writes: PostWrites,
 ): Promise<Outcome> {
   const now = () => toIso(deps.clock.now());
   let parts = publication.plannedParts;
@@ -89,19 +164,23 @@ async function publishOne(
     }
     parts = plan.parts;
   }
-  if (!(await deps.publications.beginAttempt(publication, parts, now()))) return 'not_mine';
-  const startedAt = publication.attemptStartedAt ?? now();
+  const attemptAt = now();
+  if (!(await deps.publications.beginAttempt(publication, parts, attemptAt))) return 'not_mine';
+  const startedAt = publication.attemptStartedAt ?? attemptAt;
   // Only an attempt that went out before (a thread part, an unknown outcome) can have posts logged.
   const posted = publication.state === 'pending' ? [] : (await deps.communications.listForPublication(publication.id))
     .filter((entry) => entry.direction === 'out').map((entry) => entry.tweetId);
   const outcomeWasUnknown = publication.state === 'sending';
 
-  const recordPosted = async (tweetId: string) => {
+  const recordPosted = (tweetId: string) => {
     const index = posted.length;
     posted.push(tweetId);
     const last = posted.length === parts.length;
-    await deps.db.transaction(async (trx) => {
-      await deps.communications.insert(trx, [{
+    writes.hold({
+      publicationId: publication.id,
+      mark: last ? 'sent' : index === 0 ? 'root' : null,
+      rootTweetId: posted[0],
+      log: {
         integrationId: integration.id,
         publicationId: publication.id,
         recordKey: publication.recordKey,
@@ -116,13 +195,13 @@ async function publishOne(
         applied: true,
         notAppliedReason: null,
         recordedAt: now(),
-      }]);
-      if (index === 0 && !last) await deps.publications.setRootTweet(trx, publication.id, tweetId, now());
-      if (last) await deps.publications.markSent(trx, publication.id, posted[0], now());
+      },
     });
   };
 
   const reconcile = async (): Promise<boolean> => {
+    // Posts held back must be logged first, or one could look like nobody's tweet.
+    await writes.flush();
     const since = new Date(Date.parse(startedAt) - RECONCILE_SKEW_MS).toISOString();
     const ownTweets = await x.ownTweetsSince(account.xUserId as string, since);
     // A tweet already logged belongs to another record with the same text, never to this one.
@@ -133,7 +212,7 @@ async function publishOne(
       const match = ownTweets.find((tweet) => comparable(tweet.text) === comparable(parts[index])
         && (parent === null || tweet.inReplyToTweetId === parent) && !taken.has(tweet.id) && !posted.includes(tweet.id));
       if (!match) break;
-      await recordPosted(match.id);
+      recordPosted(match.id);
       found = true;
     }
     return found;
@@ -150,10 +229,15 @@ async function publishOne(
     while (posted.length < parts.length) {
       const index = posted.length;
       try {
-        const tweet = await x.postTweet(parts[index], index > 0 ? posted[index - 1] : null);
-        await recordPosted(tweet.id);
+        await writes.flushIfHolding(parts[index]);
+        const posting = x.postTweet(parts[index], index > 0 ? posted[index - 1] : null);
+        await writes.flushDuring(posting);
+        const tweet = await posting;
+        recordPosted(tweet.id);
         attempt = 0;
       } catch (caught) {
+        // Whatever this record's state becomes, it is written after its earlier posts.
+        await writes.flush();
         const error = caught as XApiError;
         if (!(error instanceof XApiError)) throw error;
         if (error.kind === 'unknown_outcome' || error.kind === 'duplicate') {
@@ -190,6 +274,7 @@ async function publishOne(
   } catch (caught) {
     // Reads during reconciliation can fail too; the attempt stays unknown and is checked next time.
     if (caught instanceof XApiError) {
+      await writes.flush();
       if (caught.kind === 'auth' || caught.kind === 'access') {
         await deps.publications.deferUnknown(publication.id, now(), caught.message, now());
         return { kind: 'account_refused', reason: caught.message };
