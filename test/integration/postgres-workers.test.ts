@@ -52,7 +52,7 @@ function publishedBy(worker: Daemon): number {
           const table = `notes_${(batch % ACCOUNTS) + 1}`;
           const values = Array.from({ length: 25 }, (_, i) => `('Shared work item ${batch * 25 + i}', 'Yes')`).join(', ');
           await world.sql(`INSERT INTO ${table} (tweet_text, keep_going) VALUES ${values}`);
-          await sleep(150);
+          await sleep(250);
         }
       })();
       const totalTweets = async () => {
