@@ -5,6 +5,8 @@ import type { Integration } from '../store/integrations';
 import { runPollCycle, type CycleCounts } from './poll-cycle';
 import type { SyncDeps } from './sync-deps';
 
+const TICK_JITTER_MS = 400;
+
 interface ScheduledIntegration {
   schedule: string;
   timeZone: string;
@@ -75,6 +77,9 @@ export class Scheduler {
       noOverlap: true,
       timezone: integration.timeZone,
       logger: this.cronLogger,
+      // Every worker's clock ticks on the same second; a little jitter lets different workers
+      // win the account leases, so the work spreads instead of going to the fastest process.
+      maxRandomDelay: TICK_JITTER_MS,
     });
     this.tasks.set(integration.id, { schedule: integration.schedule, timeZone: integration.timeZone, task });
   }
