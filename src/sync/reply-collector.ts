@@ -108,6 +108,8 @@ async function applyToRecords(deps: SyncDeps, trx: Knex, replies: MatchedReply[]
     .find((column) => column.name === integration.responseField)?.maxLength ?? null;
   const newValues = new Map<string, string>();
   const log: NewCommunication[] = [];
+  // One moment for the whole batch: they are committed together.
+  const recordedAt = toIso(deps.clock.now());
   for (const reply of replies) {
     const key = reply.publication.recordKey;
     const record = records.get(key);
@@ -147,7 +149,7 @@ async function applyToRecords(deps: SyncDeps, trx: Knex, replies: MatchedReply[]
       tweetCreatedAt: reply.tweet.createdAt,
       applied: !refusal,
       notAppliedReason: refusal ? `not written: ${refusal}` : null,
-      recordedAt: toIso(deps.clock.now()),
+      recordedAt,
     });
   }
   for (const [key, value] of newValues) {

@@ -21,10 +21,27 @@ export function unescapeXText(text: string): string {
   return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
+// Stamps show the minute, and zone offsets have been whole minutes everywhere since 1972, so a
+// stamp is worked out once per zone and minute: a poll with thousands of replies formats few.
+const stamps = new Map<string, string>();
+const UTC_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?Z$/;
+
+function stamp(createdAt: string, timeZone: string): string {
+  const minute = UTC_TIME.exec(createdAt)?.[1];
+  const key = minute === undefined ? undefined : `${timeZone} ${minute}`;
+  const known = key === undefined ? undefined : stamps.get(key);
+  if (known !== undefined) return known;
+  const formatted = DateTime.fromISO(createdAt, { zone: 'utc' }).setZone(timeZone).setLocale('en-US').toFormat('yyyy-MM-dd HH:mm ZZZZ');
+  if (key !== undefined) {
+    if (stamps.size >= 10_000) stamps.clear();
+    stamps.set(key, formatted);
+  }
+  return formatted;
+}
+
 /** `[2026-11-22 14:03 UTC] @alice: the reply text`, stamped in the integration's time zone. */
 export function formatEntry(reply: ReplyEntryInput, timeZone: string): string {
-  const stamp = DateTime.fromISO(reply.createdAt, { zone: 'utc' }).setZone(timeZone).setLocale('en-US');
-  return `[${stamp.toFormat('yyyy-MM-dd HH:mm ZZZZ')}] @${reply.username}: ${replyBody(unescapeXText(reply.text))}`;
+  return `[${stamp(reply.createdAt, timeZone)}] @${reply.username}: ${replyBody(unescapeXText(reply.text))}`;
 }
 
 /** The field's new content after entries (oldest first) are applied in the given mode. */

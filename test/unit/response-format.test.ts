@@ -16,6 +16,16 @@ describe('reply entry format', () => {
     );
   });
 
+  it('stamps many replies of one minute right in every zone, across a daylight-saving change too', () => {
+    const entry = (createdAt: string, zone: string) => formatEntry({ createdAt, username: 'a', text: 'x' }, zone);
+    for (let round = 0; round < 2; round++) {
+      assert.equal(entry('2026-03-29T00:59:10.000Z', 'Europe/Berlin'), '[2026-03-29 01:59 GMT+1] @a: x');
+      assert.equal(entry('2026-03-29T00:59:50.000Z', 'UTC'), '[2026-03-29 00:59 UTC] @a: x');
+      assert.equal(entry('2026-03-29T01:00:05.000Z', 'Europe/Berlin'), '[2026-03-29 03:00 GMT+2] @a: x');
+      assert.equal(entry('2026-03-29T01:00:05Z', 'America/New_York'), '[2026-03-28 21:00 EDT] @a: x');
+    }
+  });
+
   it('drops the leading handles X adds to a reply but keeps handles inside the text', () => {
     assert.equal(replyBody('@kb_news @carol thanks @dave'), 'thanks @dave');
     assert.equal(replyBody('@kb_news'), '@kb_news');
