@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { describeKbTable } from '../db/dialect';
 import { continueRefusal, parseYesNo } from '../kb/yes-no';
-import { readRecords, writeField } from '../kb/records';
+import { readRecords, writeField, writeFields, type RecordLocation } from '../kb/records';
 import { toIso } from '../lib/clock';
 import type { Account } from '../store/accounts';
 import type { NewCommunication } from '../store/communications';
@@ -152,20 +152,42 @@ async function applyToRecords(deps: SyncDeps, trx: Knex, replies: MatchedReply[]
       recordedAt,
     });
   }
-  for (const [key, value] of newValues) {
+  await writeIsolated(trx, location, integration.responseField, [...newValues], (key, error) => {
+    for (const entry of log) {
+      if (entry.recordKey === key && entry.applied) {
+        entry.applied = false;
+        entry.notAppliedReason = `not written: the record could not be written (${error.message})`;
+      }
+    }
+  });
+  return log;
+}
+
+// Records written under one savepoint; one statement writes them all.
+const RECORD_WRITE_GROUP = 200;
+
+/**
+ * One refused write (a read-only table, a full disk) must not undo the others: each group of
+ * records is written under a savepoint, and a group that fails is written again one record at
+ * a time, each under its own, to find the ones refused.
+ */
+async function writeIsolated(
+  trx: Knex, location: RecordLocation, field: string, values: Array<[string, string]>, refused: (key: string, error: Error) => void,
+): Promise<void> {
+  for (let start = 0; start < values.length; start += RECORD_WRITE_GROUP) {
+    const group = values.slice(start, start + RECORD_WRITE_GROUP);
     try {
-      // A savepoint per record: one refused write (a read-only table, a full disk) must not undo the others.
-      await trx.transaction((savepoint) => writeField(savepoint, location, key, integration.responseField, value));
-    } catch (error) {
-      for (const entry of log) {
-        if (entry.recordKey === key && entry.applied) {
-          entry.applied = false;
-          entry.notAppliedReason = `not written: the record could not be written (${(error as Error).message})`;
+      await trx.transaction((savepoint) => writeFields(savepoint, location, field, group));
+    } catch {
+      for (const [key, value] of group) {
+        try {
+          await trx.transaction((savepoint) => writeField(savepoint, location, key, field, value));
+        } catch (error) {
+          refused(key, error as Error);
         }
       }
     }
   }
-  return log;
 }
 
 // X's limit on a recent-search query.
