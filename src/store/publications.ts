@@ -51,6 +51,14 @@ function toPublication(row: PublicationRow): Publication {
 
 export type StateCounts = Record<PublicationState, number>;
 
+// Rows changed by one statement in the batch methods: a few bound parameters each.
+const BY_ID_CHUNK = 100;
+
+/** `CASE id WHEN … THEN … END`: a value per row, in one statement. */
+function byId(db: Knex, values: Array<[number, string]>): Knex.Raw {
+  return db.raw(`CASE id ${values.map(() => 'WHEN ? THEN ?').join(' ')} END`, values.flat());
+}
+
 /** The only SQL for kbts_publications, the per-record state machine. */
 export class PublicationStore {
   constructor(private readonly db: Knex) {}
@@ -94,28 +102,59 @@ export class PublicationStore {
   }
 
   /**
-   * pending → sending, committed before the API call. Conditional on the state read, so two
-   * workers can never both own the same attempt.
+   * pending (or sending, to retry) → sending, committed before the API call, for several records
+   * in one statement. Each is conditional on the state it was read in, so two workers can never
+   * both own the same attempt; returns the ids that moved, the ones this worker owns.
    */
-  async beginAttempt(publication: Publication, parts: string[], now: string): Promise<boolean> {
-    const changed = await this.db('kbts_publications')
-      .where({ id: publication.id, state: publication.state, attempts: publication.attempts })
-      .update({
-        state: 'sending',
-        attempts: publication.attempts + 1,
-        planned_parts: JSON.stringify(parts),
-        // The first attempt's start bounds the reconciliation window of every later one.
-        attempt_started_at: publication.attemptStartedAt ?? now,
-        next_attempt_at: null,
-        updated_at: now,
-      });
-    return changed === 1;
+  async beginAttempts(db: Knex, attempts: Array<{ publication: Publication; parts: string[] }>, now: string): Promise<Set<number>> {
+    const begun = new Set<number>();
+    for (let i = 0; i < attempts.length; i += BY_ID_CHUNK) {
+      const chunk = attempts.slice(i, i + BY_ID_CHUNK);
+      const rows: Array<{ id: number }> = await db('kbts_publications')
+        .where((read) => {
+          for (const { publication } of chunk) read.orWhere({ id: publication.id, state: publication.state, attempts: publication.attempts });
+        })
+        .update({
+          state: 'sending',
+          attempts: db.raw('attempts + 1'),
+          planned_parts: byId(db, chunk.map(({ publication, parts }) => [publication.id, JSON.stringify(parts)])),
+          // The first attempt's start bounds the reconciliation window of every later one.
+          attempt_started_at: db.raw('COALESCE(attempt_started_at, ?)', [now]),
+          next_attempt_at: null,
+          updated_at: now,
+        })
+        .returning('id');
+      for (const row of rows) begun.add(Number(row.id));
+    }
+    return begun;
   }
 
-  async markSent(db: Knex, id: number, tweetId: string, now: string): Promise<void> {
-    await db('kbts_publications').where({ id }).update({
-      state: 'sent', tweet_id: tweetId, sent_at: now, reason: null, next_attempt_at: null, updated_at: now,
-    });
+  /**
+   * sending → exactly as it was read, for an attempt begun with others that the cycle stopped
+   * before making: nothing went out, so nothing is left to reconcile.
+   */
+  async cancelAttempt(publication: Publication, now: string): Promise<void> {
+    await this.db('kbts_publications')
+      .where({ id: publication.id, state: 'sending', attempts: publication.attempts + 1 })
+      .update({
+        state: publication.state,
+        attempts: publication.attempts,
+        planned_parts: publication.plannedParts ? JSON.stringify(publication.plannedParts) : null,
+        attempt_started_at: publication.attemptStartedAt,
+        next_attempt_at: publication.nextAttemptAt,
+        updated_at: now,
+      });
+  }
+
+  /** sending → sent with the tweet id, for several records in one statement. */
+  async markSentMany(db: Knex, sent: Array<{ id: number; tweetId: string; at: string }>): Promise<void> {
+    for (let i = 0; i < sent.length; i += BY_ID_CHUNK) {
+      const chunk = sent.slice(i, i + BY_ID_CHUNK);
+      const at = byId(db, chunk.map((item) => [item.id, item.at]));
+      await db('kbts_publications').whereIn('id', chunk.map((item) => item.id)).update({
+        state: 'sent', tweet_id: byId(db, chunk.map((item) => [item.id, item.tweetId])), sent_at: at, reason: null, next_attempt_at: null, updated_at: at,
+      });
+    }
   }
 
   /** A thread's first part is out: the conversation exists even while later parts are still going. */
@@ -123,8 +162,8 @@ export class PublicationStore {
     await db('kbts_publications').where({ id }).update({ tweet_id: tweetId, updated_at: now });
   }
 
-  async markFinal(id: number, state: 'failed' | 'skipped', reason: string, now: string): Promise<void> {
-    await this.db('kbts_publications').where({ id }).update({ state, reason, next_attempt_at: null, updated_at: now });
+  async markFinal(id: number, state: 'failed' | 'skipped', reason: string, now: string, db: Knex = this.db): Promise<void> {
+    await db('kbts_publications').where({ id }).update({ state, reason, next_attempt_at: null, updated_at: now });
   }
 
   /** The outcome is unknown: stay in "sending" and reconcile at the next attempt. */

@@ -1,6 +1,7 @@
 import { continueRefusal, parseYesNo } from '../kb/yes-no';
 import { readRecords, type KbRecord } from '../kb/records';
 import { toIso } from '../lib/clock';
+import type { Knex } from 'knex';
 import type { Account } from '../store/accounts';
 import type { Integration } from '../store/integrations';
 import type { NewCommunication } from '../store/communications';
@@ -21,15 +22,16 @@ export interface PublishCounts {
 /** Why publishing for this account stopped early, if it did. */
 export type PublishStop = null | { kind: 'rate_limit'; until: string } | { kind: 'account_refused'; reason: string };
 
-type Outcome = 'sent' | 'skipped' | 'failed' | 'deferred' | 'not_mine' | PublishStop;
+type Outcome = 'sent' | 'failed' | 'deferred' | Exclude<PublishStop, null>;
 
 const RECORD_CHUNK = 100;
 
 // How far before the first attempt reconciliation looks, for clock differences with X.
 const RECONCILE_SKEW_MS = 60_000;
 
-// Posts whose log row and state are written together, in one transaction.
-const WRITE_GROUP = 20;
+// Records begun together (moved to "sending" in one transaction), whose posts' writes are then
+// committed together with the next group's beginning: one commit per post cost more than the post.
+const GROUP = 20;
 
 /** A post that went out: its log row, and what it changes in its record's publication. */
 interface PostWrite {
@@ -40,54 +42,69 @@ interface PostWrite {
   rootTweetId: string;
 }
 
-/**
- * Holds the writes of posts that went out and commits them a group at a time, while the next
- * post is on its way to X: one commit per post cost more than the post. What is committed
- * before each call is unchanged (the record's move to "sending"); a crash before the group's
- * commit leaves its records in "sending", and the next attempt finds their tweets by
- * reconciliation, as after any lost answer.
- */
+/** The writes of posts that went out, held until the next commit. */
 class PostWrites {
   private held: PostWrite[] = [];
-  private heldTexts = new Set<string>();
 
   constructor(private readonly deps: SyncDeps) {}
 
   hold(write: PostWrite): void {
     this.held.push(write);
-    this.heldTexts.add(comparable(write.log.text));
   }
 
-  /**
-   * Reconciliation tells posts apart by their text, so two unlogged posts must never read
-   * alike: a text like a held one is posted only after the group is committed.
-   */
-  async flushIfHolding(text: string): Promise<void> {
-    if (this.heldTexts.has(comparable(text))) await this.flush();
+  async commit(trx: Knex): Promise<void> {
+    const writes = this.held;
+    this.held = [];
+    if (writes.length === 0) return;
+    await this.deps.communications.insert(trx, writes.map((write) => write.log));
+    for (const write of writes) {
+      if (write.mark === 'root') await this.deps.publications.setRootTweet(trx, write.publicationId, write.rootTweetId, write.log.recordedAt);
+    }
+    const sent = writes.filter((write) => write.mark === 'sent');
+    await this.deps.publications.markSentMany(trx, sent.map((write) => ({ id: write.publicationId, tweetId: write.rootTweetId, at: write.log.recordedAt })));
   }
 
   async flush(): Promise<void> {
-    if (this.held.length === 0) return;
-    const writes = this.held;
-    this.held = [];
-    this.heldTexts = new Set();
-    await this.deps.db.transaction(async (trx) => {
-      await this.deps.communications.insert(trx, writes.map((write) => write.log));
-      for (const write of writes) {
-        if (write.mark === 'root') await this.deps.publications.setRootTweet(trx, write.publicationId, write.rootTweetId, write.log.recordedAt);
-        if (write.mark === 'sent') await this.deps.publications.markSent(trx, write.publicationId, write.rootTweetId, write.log.recordedAt);
-      }
-    });
+    if (this.held.length > 0) await this.deps.db.transaction((trx) => this.commit(trx));
   }
+}
 
-  /** Commits a full group once the request is on the wire, a turn of the event loop later. */
-  async flushDuring(request: Promise<unknown>): Promise<void> {
-    if (this.held.length < WRITE_GROUP) return;
-    // The request's own outcome is read by whoever awaits it.
-    request.catch(() => undefined);
-    await new Promise((resolve) => setImmediate(resolve));
-    await this.flush();
+type Planned = { publication: Publication; parts: string[] } | { publication: Publication; final: 'skipped' | 'failed'; reason: string };
+
+/**
+ * Plans the next records (up to a group) and, in one transaction, commits the posts held so far,
+ * settles the records that will not be tweeted, and moves the others to "sending" — each before
+ * its call, as always. A crash leaves a begun record in "sending", and its next attempt reconciles.
+ * Reconciliation tells unlogged posts apart by their text, so a group never holds two texts alike.
+ */
+async function beginGroup(
+  deps: SyncDeps, integration: Integration, candidates: Publication[], records: Map<string, KbRecord>, writes: PostWrites,
+): Promise<{ consumed: number; finals: Array<'skipped' | 'failed'>; begun: Array<{ publication: Publication; parts: string[] }>; attemptAt: string }> {
+  const planned: Planned[] = [];
+  const texts = new Set<string>();
+  let begins = 0;
+  for (const publication of candidates) {
+    if (begins === GROUP) break;
+    const plan = publication.plannedParts ? { parts: publication.plannedParts } : planFirstAttempt(integration, records.get(publication.recordKey));
+    if ('parts' in plan) {
+      const alike = plan.parts.map(comparable);
+      if (alike.some((text) => texts.has(text))) break;
+      for (const text of alike) texts.add(text);
+      begins++;
+    }
+    planned.push({ publication, ...plan });
   }
+  const attemptAt = toIso(deps.clock.now());
+  const toBegin = planned.flatMap((item) => ('parts' in item ? [item] : []));
+  const finals = planned.flatMap((item) => ('final' in item ? [item] : []));
+  const ours = await deps.db.transaction(async (trx) => {
+    await writes.commit(trx);
+    for (const item of finals) await deps.publications.markFinal(item.publication.id, item.final, item.reason, attemptAt, trx);
+    // Conditional on the state read: a record another worker moved is not ours.
+    return deps.publications.beginAttempts(trx, toBegin, attemptAt);
+  });
+  const begun = toBegin.filter((item) => ours.has(item.publication.id));
+  return { consumed: planned.length, finals: finals.map((item) => item.final), begun, attemptAt };
 }
 
 /** X may rewrite links (t.co) and escapes &, < and >: compare what a person would read. */
@@ -106,6 +123,13 @@ export async function publishDueRecords(
   const due = await deps.publications.listDue(integration.id, toIso(deps.clock.now()), deps.settings.publishBatchSize);
   const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
   const writes = new PostWrites(deps);
+  // Begun with their group but not attempted yet: given back if the cycle stops first.
+  let unattempted: Publication[] = [];
+  const giveBackUnattempted = async () => {
+    const now = toIso(deps.clock.now());
+    for (const publication of unattempted) await deps.publications.cancelAttempt(publication, now);
+    unattempted = [];
+  };
   try {
     // Records are read a chunk at a time: one query per chunk, and never long before their post.
     for (let start = 0; start < due.length; start += RECORD_CHUNK) {
@@ -114,20 +138,28 @@ export async function publishDueRecords(
         .catch((error: Error) => {
           throw new Error(`cannot read records of table '${integration.tableName}': ${error.message}`);
         });
-      for (const publication of chunk) {
-        const outcome = await publishOne(deps, integration, account, x, publication, records.get(publication.recordKey), writes);
-        if (outcome === 'sent') counts.published++;
-        else if (outcome === 'skipped') counts.skipped++;
-        else if (outcome === 'failed') counts.failed++;
-        else if (outcome === 'deferred') counts.deferred++;
-        else if (outcome !== 'not_mine' && outcome !== null) {
-          await writes.flush();
-          return { counts, stop: outcome };
+      for (let next = 0; next < chunk.length;) {
+        const group = await beginGroup(deps, integration, chunk.slice(next), records, writes);
+        next += group.consumed;
+        for (const final of group.finals) counts[final]++;
+        unattempted = group.begun.map((item) => item.publication);
+        for (const { publication, parts } of group.begun) {
+          unattempted.shift();
+          const outcome = await publishBegun(deps, integration, account, x, publication, parts, group.attemptAt, writes);
+          if (outcome === 'sent') counts.published++;
+          else if (outcome === 'failed') counts.failed++;
+          else if (outcome === 'deferred') counts.deferred++;
+          else {
+            await giveBackUnattempted();
+            await writes.flush();
+            return { counts, stop: outcome };
+          }
         }
       }
     }
   } catch (error) {
-    // The last post's write is still worth keeping; the first error is the one to report.
+    // Nothing held or begun is dropped on the way out; the first error is the one to report.
+    await giveBackUnattempted().catch(() => undefined);
     await writes.flush().catch(() => undefined);
     throw error;
   }
@@ -150,22 +182,12 @@ function planFirstAttempt(integration: Integration, record: KbRecord | undefined
   return { parts: plan.parts };
 }
 
-async function publishOne(
-  deps: SyncDeps, integration: Integration, account: Account, x: XClient, publication: Publication, record: KbRecord | undefined,
-  writes: PostWrites,
+/** Posts a record already moved to "sending" (its parts fixed), reconciling first when its last outcome is unknown. */
+async function publishBegun(
+  deps: SyncDeps, integration: Integration, account: Account, x: XClient, publication: Publication, parts: string[],
+  attemptAt: string, writes: PostWrites,
 ): Promise<Outcome> {
   const now = () => toIso(deps.clock.now());
-  let parts = publication.plannedParts;
-  if (!parts) {
-    const plan = planFirstAttempt(integration, record);
-    if ('final' in plan) {
-      await deps.publications.markFinal(publication.id, plan.final, plan.reason, now());
-      return plan.final;
-    }
-    parts = plan.parts;
-  }
-  const attemptAt = now();
-  if (!(await deps.publications.beginAttempt(publication, parts, attemptAt))) return 'not_mine';
   const startedAt = publication.attemptStartedAt ?? attemptAt;
   // Only an attempt that went out before (a thread part, an unknown outcome) can have posts logged.
   const posted = publication.state === 'pending' ? [] : (await deps.communications.listForPublication(publication.id))
@@ -229,10 +251,7 @@ async function publishOne(
     while (posted.length < parts.length) {
       const index = posted.length;
       try {
-        await writes.flushIfHolding(parts[index]);
-        const posting = x.postTweet(parts[index], index > 0 ? posted[index - 1] : null);
-        await writes.flushDuring(posting);
-        const tweet = await posting;
+        const tweet = await x.postTweet(parts[index], index > 0 ? posted[index - 1] : null);
         recordPosted(tweet.id);
         attempt = 0;
       } catch (caught) {
