@@ -18,6 +18,8 @@ export function replyBody(text: string): string {
 
 /** X sends text HTML-escaped (&amp; &lt; &gt;); the record holds what the person typed. */
 export function unescapeXText(text: string): string {
+  // Most texts hold no escape at all; three regular expressions over each showed in the profile.
+  if (!text.includes('&')) return text;
   return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
