@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { bareClient, median, ProductWorld, round, spread, type EmulatorProcess } from './harness';
+import { bareClient, median, ProductWorld, round, settle, spread, type EmulatorProcess } from './harness';
 import type { ScenarioResult } from './report';
 
 const TARGET = 1.3;
@@ -24,11 +24,13 @@ async function timePair(world: ProductWorld, texts: string[], bare: ReturnType<t
   let bareMs = 0;
   let product = { cycles: 0, apiCalls: 0 };
   const runProduct = async () => {
+    settle();
     const started = performance.now();
     product = await world.publishAll(records);
     productMs = performance.now() - started;
   };
   const runBare = async () => {
+    settle();
     const started = performance.now();
     for (const text of texts) await bare.v2.tweet(text);
     bareMs = performance.now() - started;
