@@ -72,6 +72,7 @@ export async function publishOverhead(emulator: EmulatorProcess, records: number
     figure: `${ratio.median.toFixed(2)} (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)})`,
     method: `Each run inserts ${records} rows with plain SQL, times the product's poll cycles until all are tweeted `
       + '(in this process, on its own SQLite file), and times a bare twitter-api-v2 loop posting the same texts as '
-      + 'another user; the two go in alternating order, after one unmeasured warm-up round, on a freshly reset emulator.',
+      + 'another user; the two go in alternating order, each after a garbage collection, after one unmeasured warm-up '
+      + 'round, on a freshly reset emulator.',
   };
 }

@@ -131,6 +131,7 @@ export async function replyIngestion(emulator: EmulatorProcess, conversations: n
     method: `Each run publishes ${conversations} records, then other users post ${replies} replies (${replies / conversations} per conversation). `
       + 'The product\'s poll (in this process) is timed against a bare twitter-api-v2 client fetching the same pages: the mentions '
       + `timeline, which X stops at its ${MENTIONS_REACH} newest, then recent search for the account's @handle below that. `
-      + 'The product also matches each reply to its record, formats it, writes it into the record and logs it.',
+      + 'The product also matches each reply to its record, formats it, writes it into the record and logs it. '
+      + 'A smaller unmeasured round goes first; the two sides alternate in order, each after a garbage collection.',
   };
 }

@@ -47,8 +47,8 @@ export function renderMarkdown(machine: Machine, mode: string, runs: number, sce
     '',
     `Written by \`npm run bench${mode === 'quick' ? ' -- --quick' : ''}\` (${mode} mode, ${Math.round(totalSeconds)} s) on ${new Date().toISOString().slice(0, 10)}.`,
     'Each figure is measured side by side in the same run, against the X API emulator running in its own',
-    'process with no added latency. Where a scenario is repeated, the median of the runs is shown with',
-    'the spread (smallest–largest) and every run in the details.',
+    `process with no added latency. Where a scenario is repeated (${runs} runs),`,
+    'the median is shown with the spread (smallest–largest), and every run in the details.',
     '',
     `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memory_gb} GB, Node ${machine.node}, ${machine.platform}; `
       + `the daemon ran ${machine.daemon_runs}. Load average ${machine.load_at_start} at the start and ${machine.load_at_end ?? '?'} at the end `
