@@ -136,6 +136,18 @@ export class ProductWorld {
   static async create(emulator: EmulatorProcess, username: string, options: { existingRows?: number; schedule?: string } = {}): Promise<ProductWorld> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-bench-'));
     const services = await buildServices(loadConfig(ProductWorld.envFor(dir)), { logger: silentLogger });
+    try {
+      return await ProductWorld.setUp(emulator, username, options, dir, services);
+    } catch (error) {
+      await services.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  private static async setUp(
+    emulator: EmulatorProcess, username: string, options: { existingRows?: number; schedule?: string }, dir: string, services: Services,
+  ): Promise<ProductWorld> {
     await services.db.raw('CREATE TABLE articles (id INTEGER PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)');
     if (options.existingRows) fillExistingRows(path.join(dir, 'kb.sqlite3'), options.existingRows);
     const user = await emulator.createUser(username);
