@@ -11,6 +11,8 @@ import type { Account } from './store/accounts';
 import type { Integration } from './store/integrations';
 import { ROLES, type Role } from './store/users';
 import { runPollCycle } from './sync/poll-cycle';
+import { pollForever, serve } from './serve';
+import { startEmulator } from './emulator/emulator';
 
 type Output = { json: boolean };
 
@@ -82,7 +84,6 @@ export function buildProgram(): Command {
   const out = (command: Command): Output => ({ json: Boolean(command.optsWithGlobals().json) });
 
   program.command('serve').description('migrate, then run the web server and the scheduler').action(async () => {
-    const { serve } = await import('./serve');
     await serve(loadConfig());
   });
 
@@ -103,7 +104,6 @@ export function buildProgram(): Command {
     .action(async (options: { once?: boolean; integration?: string }, command: Command) => {
       const integrationId = options.integration ? parseId(options.integration, 'integration id') : undefined;
       if (!options.once) {
-        const { pollForever } = await import('./serve');
         await pollForever(loadConfig());
         return;
       }
@@ -241,7 +241,6 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port (0 for any free one)', '4000')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .action(async (options: { port: string; host: string }, command: Command) => {
-      const { startEmulator } = await import('./emulator/emulator');
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError(`--port must be a port number, not '${options.port}'`);
       const emulator = await startEmulator({ port, host: options.host });
