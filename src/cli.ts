@@ -6,7 +6,8 @@ import { toIso } from './lib/clock';
 import { UserFacingError, ValidationError, errorMessage } from './lib/errors';
 import { hashPassword } from './lib/password';
 import { addAccount, testAccount } from './setup/account-setup';
-import { addIntegration, pauseIntegration, removeIntegration, resumeIntegration } from './setup/integration-setup';
+import { addIntegration, pauseIntegration, removeIntegration, resumeIntegration, updateIntegration } from './setup/integration-setup';
+import { defaultOf, INTEGRATION_SETTINGS, SETTING_KEYS, settingsToJson, type IntegrationInput, type SettingKey } from './settings/integration-settings';
 import type { Account } from './store/accounts';
 import type { Integration } from './store/integrations';
 import { ROLES, type Role } from './store/users';
@@ -42,15 +43,8 @@ function accountSummary(account: Account) {
 function integrationSummary(integration: Integration) {
   return {
     id: integration.id,
-    account_id: integration.accountId,
     table: integration.tableName,
-    tweet_field: integration.tweetField,
-    response_field: integration.responseField,
-    mode: integration.responseMode,
-    continue_field: integration.continueField,
-    every: integration.schedule,
-    timezone: integration.timeZone,
-    long_text: integration.longTextPolicy,
+    ...settingsToJson(integration),
     status: integration.status,
     paused_reason: integration.pausedReason,
     last_poll_at: integration.lastPollAt,
@@ -63,6 +57,29 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/**
+ * The options of `integration add` (and `update`), one per setting of the schema. Commander only
+ * reads them: the settings' own rules check the values, so the messages are the wizard's.
+ */
+function addSettingOptions(command: Command, use: 'add' | 'update'): Map<string, SettingKey> {
+  const byAttribute = new Map<string, SettingKey>();
+  for (const key of SETTING_KEYS) {
+    const spec = INTEGRATION_SETTINGS[key];
+    const fallback = defaultOf(key);
+    const option = new Option(spec.option, spec.optionHelp + (use === 'add' && fallback !== undefined && fallback !== false ? ` (default ${fallback})` : ''));
+    if (use === 'add' && spec.required) option.makeOptionMandatory();
+    command.addOption(option);
+    byAttribute.set(option.attributeName(), key);
+  }
+  return byAttribute;
+}
+
+function settingsFromOptions(options: Record<string, unknown>, byAttribute: Map<string, SettingKey>): IntegrationInput {
+  const input: Record<string, unknown> = {};
+  for (const [attribute, key] of byAttribute) if (options[attribute] !== undefined) input[key] = options[attribute];
+  return input as IntegrationInput;
 }
 
 /** Builds the services for one command and always closes the database afterwards. */
@@ -180,37 +197,31 @@ export function buildProgram(): Command {
   });
 
   const integration = program.command('integration').description('table ↔ account integrations');
-  integration.command('add').description('connect a table to an account (validated against the live schema)')
-    .requiredOption('--account <id>', 'account id')
-    .requiredOption('--table <name>', 'KB table')
-    .requiredOption('--tweet-field <column>', 'column whose text is tweeted')
-    .requiredOption('--response-field <column>', 'column the replies are written into')
-    .requiredOption('--mode <mode>', 'append, prepend or overwrite')
-    .requiredOption('--continue-field <column>', 'Yes/No column: replies are written while it says Yes (or is blank)')
-    .option('--every <cron>', 'polling frequency as a cron expression', '*/5 * * * *')
-    .option('--timezone <zone>', 'time zone of the reply stamps', 'UTC')
-    .option('--long-text <policy>', 'reject, truncate or thread', 'reject')
-    .option('--backfill', 'also tweet the records the table already holds')
-    .action(async (options: Record<string, string> & { backfill?: boolean }, command: Command) => {
-      await withServices(async (services) => {
-        const { integration: created, warnings, backfilled } = await addIntegration(services.integrationSetup, {
-          accountId: parseId(options.account, 'account id'),
-          table: options.table,
-          tweetField: options.tweetField,
-          responseField: options.responseField,
-          responseMode: options.mode,
-          continueField: options.continueField,
-          schedule: options.every,
-          timeZone: options.timezone,
-          longTextPolicy: options.longText,
-          backfill: Boolean(options.backfill),
-        });
-        print(out(command), { id: created.id, warnings: warnings.map((warning) => warning.message), backfilled },
-          [`added integration ${created.id}: ${created.tableName}.${created.tweetField} → @account ${created.accountId}, replies ${created.responseMode} into ${created.responseField}`,
-            ...(options.backfill ? [`backfill: ${backfilled} existing records will be tweeted`] : []),
-            ...warnings.map((warning) => `warning: ${warning.message}`)].join('\n'));
-      });
+  const addCommand = integration.command('add').description('connect a table to an account (validated against the live schema)');
+  const addOptions = addSettingOptions(addCommand, 'add');
+  addCommand.action(async (options: Record<string, unknown>, command: Command) => {
+    await withServices(async (services) => {
+      const input = settingsFromOptions(options, addOptions);
+      const { integration: created, warnings, backfilled } = await addIntegration(services.integrationSetup, input);
+      print(out(command), { id: created.id, warnings: warnings.map((warning) => warning.message), backfilled },
+        [`added integration ${created.id}: ${created.tableName}.${created.tweetField} → @account ${created.accountId}, replies ${created.responseMode} into ${created.responseField}`,
+          ...(input.backfill ? [`backfill: ${backfilled} existing records will be tweeted`] : []),
+          ...warnings.map((warning) => `warning: ${warning.message}`)].join('\n'));
     });
+  });
+  const updateCommand = integration.command('update <id>').description('change an integration\'s settings (the options of add; account and table stay), validated as on add');
+  const updateOptions = addSettingOptions(updateCommand, 'update');
+  updateCommand.action(async (id: string, options: Record<string, unknown>, command: Command) => {
+    await withServices(async (services) => {
+      const changes = settingsFromOptions(options, updateOptions);
+      if (Object.keys(changes).length === 0) throw new ValidationError('give at least one setting to change, for example --every \'*/15 * * * *\'');
+      const { integration: changed, warnings } = await updateIntegration(services.integrationSetup, parseId(id, 'integration id'), changes);
+      print(out(command), { ...integrationSummary(changed), warnings: warnings.map((warning) => warning.message) },
+        [`integration ${changed.id} updated: ${changed.tableName}.${changed.tweetField}, replies ${changed.responseMode} into ${changed.responseField} while ${changed.continueField} says Yes, `
+          + `${changed.schedule} in ${changed.timeZone}, long texts: ${changed.longTextPolicy}`,
+          ...warnings.map((warning) => `warning: ${warning.message}`)].join('\n'));
+    });
+  });
   integration.command('list').description('list integrations').action(async (_options, command: Command) => {
     await withServices(async (services) => {
       const integrations = await services.integrations.list();

@@ -1,15 +1,17 @@
-import cron from 'node-cron';
 import type { Knex } from 'knex';
 import { installCaptureTrigger, removeCaptureTrigger } from '../db/dialect';
-import { checkFieldMapping, RESPONSE_MODES, type ResponseMode } from '../kb/schema';
+import { checkFieldMapping, type TableInfo } from '../kb/schema';
 import { countRecords } from '../kb/records';
 import type { Clock } from '../lib/clock';
 import { toIso } from '../lib/clock';
 import { NotFoundError, ValidationError } from '../lib/errors';
 import type { AccountStore } from '../store/accounts';
-import { LONG_TEXT_POLICIES, type Integration, type IntegrationStore, type LongTextPolicy } from '../store/integrations';
+import {
+  CHANGEABLE_SETTING_KEYS, INTEGRATION_SETTINGS, parseSettings, STORED_SETTING_KEYS,
+  type ChangeableSettings, type IntegrationInput, type IntegrationSettings, type SettingKey, type SettingProblem,
+} from '../settings/integration-settings';
+import type { Integration, IntegrationStore } from '../store/integrations';
 import type { PublicationStore } from '../store/publications';
-import { isValidTimeZone } from '../sync/response-format';
 
 export interface IntegrationSetupDeps {
   db: Knex;
@@ -19,56 +21,47 @@ export interface IntegrationSetupDeps {
   clock: Clock;
 }
 
-export interface IntegrationInput {
-  accountId: number;
-  table: string;
-  tweetField: string;
-  responseField: string;
-  responseMode: string;
-  continueField: string;
-  schedule?: string;
-  timeZone?: string;
-  longTextPolicy?: string;
-  /** Tweet the records the table already holds too (DESIGN.md rule 7: only when asked for). */
-  backfill?: boolean;
-}
-
-export const DEFAULT_SCHEDULE = '*/5 * * * *';
+export { DEFAULT_SCHEDULE, type IntegrationInput } from '../settings/integration-settings';
 
 export interface IntegrationProblems {
-  errors: Array<{ field: string; message: string }>;
-  warnings: Array<{ field: string; message: string }>;
+  errors: SettingProblem[];
+  warnings: SettingProblem[];
   existingRecords: number | null;
 }
 
-/** Every check the wizard and `integration add` make, against the live schema. */
-export async function checkIntegration(deps: IntegrationSetupDeps, input: IntegrationInput): Promise<IntegrationProblems> {
-  const errors: IntegrationProblems['errors'] = [];
-  if (!(await deps.accounts.get(input.accountId))) errors.push({ field: 'accountId', message: `account ${input.accountId} does not exist` });
-  if (!RESPONSE_MODES.includes(input.responseMode as ResponseMode)) {
-    errors.push({ field: 'responseMode', message: `response mode must be one of ${RESPONSE_MODES.join(', ')}, not '${input.responseMode}'` });
+type CheckedIntegration = IntegrationProblems & { settings: IntegrationSettings | null; table: TableInfo | null };
+
+/**
+ * Every check the wizard and `integration add` / `update` make: the settings' own rules, then the
+ * live schema (account and table exist, the columns exist and suit their use).
+ */
+async function check(deps: IntegrationSetupDeps, input: IntegrationInput): Promise<CheckedIntegration> {
+  const { values, errors } = parseSettings(input);
+  const failed = new Set(errors.map((problem) => problem.field));
+  if (values.accountId !== undefined && !(await deps.accounts.get(values.accountId))) {
+    errors.push({ field: 'accountId', message: `account ${values.accountId} does not exist` });
   }
-  if (input.schedule !== undefined && !cron.validate(input.schedule)) {
-    errors.push({ field: 'schedule', message: `'${input.schedule}' is not a cron expression (for example */5 * * * * for every 5 minutes)` });
-  }
-  if (input.timeZone !== undefined && !isValidTimeZone(input.timeZone)) {
-    errors.push({ field: 'timeZone', message: `'${input.timeZone}' is not a time zone (use an IANA name such as UTC or Europe/Berlin)` });
-  }
-  if (input.longTextPolicy !== undefined && !LONG_TEXT_POLICIES.includes(input.longTextPolicy as LongTextPolicy)) {
-    errors.push({ field: 'longTextPolicy', message: `long-text policy must be one of ${LONG_TEXT_POLICIES.join(', ')}, not '${input.longTextPolicy}'` });
-  }
-  const mapping = await checkFieldMapping(deps.db, input);
-  errors.push(...mapping.errors);
+  const mapping = await checkFieldMapping(deps.db, {
+    table: values.table ?? '', tweetField: values.tweetField ?? '', responseField: values.responseField ?? '', continueField: values.continueField ?? '',
+  });
+  // A setting refused by its own rules ("choose a tweet field") is not refused again by the schema check.
+  if (!failed.has('table')) errors.push(...mapping.errors.filter((problem) => !failed.has(problem.field)));
   const existingRecords = mapping.table ? await countRecords(deps.db, mapping.table.name) : null;
-  const warnings = [...mapping.warnings];
+  const warnings: SettingProblem[] = [...mapping.warnings];
   if (existingRecords) {
     warnings.push({
       field: 'table',
-      message: input.backfill
-        ? `table '${input.table}' already has ${existingRecords} records; with the backfill all ${existingRecords} will be tweeted`
-        : `table '${input.table}' already has ${existingRecords} records; they will not be tweeted`,
+      message: values.backfill
+        ? `table '${values.table}' already has ${existingRecords} records; with the backfill all ${existingRecords} will be tweeted`
+        : `table '${values.table}' already has ${existingRecords} records; they will not be tweeted`,
     });
   }
+  const settings = errors.length === 0 ? (values as IntegrationSettings) : null;
+  return { errors, warnings, existingRecords, settings, table: mapping.table };
+}
+
+export async function checkIntegration(deps: IntegrationSetupDeps, input: IntegrationInput): Promise<IntegrationProblems> {
+  const { errors, warnings, existingRecords } = await check(deps, input);
   return { errors, warnings, existingRecords };
 }
 
@@ -76,38 +69,29 @@ export type IntegrationValidationError = ValidationError & { problems: Integrati
 
 function refuse(problems: IntegrationProblems): never {
   const error = new ValidationError(problems.errors.map((problem) => problem.message).join('; '), problems.errors[0].field);
-  (error as IntegrationValidationError).problems = problems;
+  (error as IntegrationValidationError).problems = { errors: problems.errors, warnings: problems.warnings, existingRecords: problems.existingRecords };
   throw error;
 }
 
 /** Validates, stores the integration and installs its capture trigger (and any backfill) in one transaction. */
 export async function addIntegration(deps: IntegrationSetupDeps, input: IntegrationInput): Promise<{ integration: Integration; warnings: IntegrationProblems['warnings']; backfilled: number }> {
-  const problems = await checkIntegration(deps, input);
-  if (problems.errors.length > 0) refuse(problems);
-  const table = (await checkFieldMapping(deps.db, input)).table!;
+  const checked = await check(deps, input);
+  if (!checked.settings) refuse(checked);
+  const { table: _table, backfill, ...stored } = checked.settings;
+  const table = checked.table!;
   const now = toIso(deps.clock.now());
   let backfilled = 0;
   const id = await deps.db.transaction(async (trx) => {
-    const created = await deps.integrations.create(trx, {
-      accountId: input.accountId,
-      tableName: table.name,
-      primaryKeyColumn: table.primaryKey[0],
-      tweetField: input.tweetField,
-      responseField: input.responseField,
-      responseMode: input.responseMode as ResponseMode,
-      continueField: input.continueField,
-      schedule: input.schedule ?? DEFAULT_SCHEDULE,
-      timeZone: input.timeZone ?? 'UTC',
-      longTextPolicy: (input.longTextPolicy ?? 'reject') as LongTextPolicy,
-    }, now);
+    const created = await deps.integrations.create(trx, { ...stored, tableName: table.name, primaryKeyColumn: table.primaryKey[0] }, now);
     await installCaptureTrigger(trx, created, table.name, table.primaryKey[0]);
-    if (input.backfill) backfilled = await deps.publications.insertPendingForExisting(trx, created, table.name, table.primaryKey[0], now);
+    if (backfill) backfilled = await deps.publications.insertPendingForExisting(trx, created, table.name, table.primaryKey[0], now);
     return created;
   });
-  return { integration: (await deps.integrations.get(id)) as Integration, warnings: problems.warnings, backfilled };
+  return { integration: (await deps.integrations.get(id)) as Integration, warnings: checked.warnings, backfilled };
 }
 
-export type IntegrationChanges = Omit<IntegrationInput, 'accountId' | 'table' | 'backfill'>;
+/** What `updateIntegration` may be given: any changeable setting; the others keep their values. */
+export type IntegrationChanges = Pick<IntegrationInput, keyof ChangeableSettings>;
 
 /**
  * Changes the fields, mode, schedule, zone or long-text policy after the same checks as adding.
@@ -115,20 +99,23 @@ export type IntegrationChanges = Omit<IntegrationInput, 'accountId' | 'table' | 
  */
 export async function updateIntegration(deps: IntegrationSetupDeps, id: number, changes: IntegrationChanges): Promise<{ integration: Integration; warnings: IntegrationProblems['warnings'] }> {
   const current = await getIntegrationOrFail(deps, id);
-  const input: IntegrationInput = { ...changes, accountId: current.accountId, table: current.tableName };
-  const problems = await checkIntegration(deps, input);
-  if (problems.errors.length > 0) refuse(problems);
-  await deps.integrations.update(id, {
-    tweetField: input.tweetField,
-    responseField: input.responseField,
-    responseMode: input.responseMode as ResponseMode,
-    continueField: input.continueField,
-    schedule: input.schedule ?? current.schedule,
-    timeZone: input.timeZone ?? current.timeZone,
-    longTextPolicy: (input.longTextPolicy ?? current.longTextPolicy) as LongTextPolicy,
-  }, toIso(deps.clock.now()));
+  const fixed = (Object.keys(changes) as SettingKey[]).filter((key) => changes[key as keyof IntegrationChanges] !== undefined && !CHANGEABLE_SETTING_KEYS.includes(key as keyof ChangeableSettings));
+  if (fixed.length > 0) {
+    throw new ValidationError(`the ${fixed.map((key) => INTEGRATION_SETTINGS[key].label).join(' and ')} of an integration cannot change (the capture trigger belongs to them); remove the integration and add it again`, fixed[0]);
+  }
+  const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+  const input: IntegrationInput = { ...storedInput(current), ...given, table: current.tableName };
+  const checked = await check(deps, input);
+  if (!checked.settings) refuse(checked);
+  const settings = checked.settings;
+  await deps.integrations.update(id, Object.fromEntries(CHANGEABLE_SETTING_KEYS.map((key) => [key, settings[key]])) as ChangeableSettings, toIso(deps.clock.now()));
   // Existing records are only news when the table is new to the integration.
-  return { integration: await getIntegrationOrFail(deps, id), warnings: problems.warnings.filter((warning) => warning.field !== 'table') };
+  return { integration: await getIntegrationOrFail(deps, id), warnings: checked.warnings.filter((warning) => warning.field !== 'table') };
+}
+
+/** An integration's current settings as input, the starting point of an update or of the edit form. */
+export function storedInput(integration: Integration): IntegrationInput {
+  return { ...Object.fromEntries(STORED_SETTING_KEYS.map((key) => [key, integration[key]])), table: integration.tableName } as IntegrationInput;
 }
 
 export async function getIntegrationOrFail(deps: IntegrationSetupDeps, id: number): Promise<Integration> {

@@ -1,22 +1,14 @@
 import type { Knex } from 'knex';
-import type { ResponseMode } from '../kb/schema';
+import { rowToSettings, settingsToRow, type ChangeableSettings, type StoredSettings } from '../settings/integration-settings';
 
-export const LONG_TEXT_POLICIES = ['reject', 'truncate', 'thread'] as const;
-export type LongTextPolicy = (typeof LONG_TEXT_POLICIES)[number];
+export { LONG_TEXT_POLICIES, type LongTextPolicy } from '../settings/integration-settings';
 export type IntegrationStatus = 'active' | 'paused';
 
-export interface Integration {
+/** An integration: its settings (described in settings/integration-settings.ts) and what the product keeps about it. */
+export interface Integration extends StoredSettings {
   id: number;
-  accountId: number;
   tableName: string;
   primaryKeyColumn: string;
-  tweetField: string;
-  responseField: string;
-  responseMode: ResponseMode;
-  continueField: string;
-  schedule: string;
-  timeZone: string;
-  longTextPolicy: LongTextPolicy;
   status: IntegrationStatus;
   pausedReason: string | null;
   lastPollAt: string | null;
@@ -25,20 +17,12 @@ export interface Integration {
   createdAt: string;
 }
 
-export type NewIntegration = Omit<Integration, 'id' | 'status' | 'pausedReason' | 'lastPollAt' | 'lastError' | 'lastErrorAt' | 'createdAt'>;
+export type NewIntegration = StoredSettings & Pick<Integration, 'tableName' | 'primaryKeyColumn'>;
 
-interface IntegrationRow {
+interface IntegrationRow extends Record<string, unknown> {
   id: number;
-  account_id: number;
   table_name: string;
   primary_key_column: string;
-  tweet_field: string;
-  response_field: string;
-  response_mode: ResponseMode;
-  continue_field: string;
-  schedule: string;
-  time_zone: string;
-  long_text_policy: LongTextPolicy;
   status: IntegrationStatus;
   paused_reason: string | null;
   last_poll_at: string | null;
@@ -50,16 +34,9 @@ interface IntegrationRow {
 function toIntegration(row: IntegrationRow): Integration {
   return {
     id: row.id,
-    accountId: row.account_id,
+    ...rowToSettings(row),
     tableName: row.table_name,
     primaryKeyColumn: row.primary_key_column,
-    tweetField: row.tweet_field,
-    responseField: row.response_field,
-    responseMode: row.response_mode,
-    continueField: row.continue_field,
-    schedule: row.schedule,
-    timeZone: row.time_zone,
-    longTextPolicy: row.long_text_policy,
     status: row.status,
     pausedReason: row.paused_reason,
     lastPollAt: row.last_poll_at,
@@ -74,16 +51,9 @@ export class IntegrationStore {
 
   async create(db: Knex, input: NewIntegration, now: string): Promise<number> {
     const [row] = await db('kbts_integrations').insert({
-      account_id: input.accountId,
+      ...settingsToRow(input),
       table_name: input.tableName,
       primary_key_column: input.primaryKeyColumn,
-      tweet_field: input.tweetField,
-      response_field: input.responseField,
-      response_mode: input.responseMode,
-      continue_field: input.continueField,
-      schedule: input.schedule,
-      time_zone: input.timeZone,
-      long_text_policy: input.longTextPolicy,
       status: 'active',
       created_at: now,
       updated_at: now,
@@ -105,17 +75,8 @@ export class IntegrationStore {
   }
 
   /** The settings an admin may change after creation; account and table stay, so the trigger does too. */
-  async update(id: number, changes: Pick<Integration, 'tweetField' | 'responseField' | 'responseMode' | 'continueField' | 'schedule' | 'timeZone' | 'longTextPolicy'>, now: string): Promise<void> {
-    await this.db('kbts_integrations').where({ id }).update({
-      tweet_field: changes.tweetField,
-      response_field: changes.responseField,
-      response_mode: changes.responseMode,
-      continue_field: changes.continueField,
-      schedule: changes.schedule,
-      time_zone: changes.timeZone,
-      long_text_policy: changes.longTextPolicy,
-      updated_at: now,
-    });
+  async update(id: number, changes: Partial<ChangeableSettings>, now: string): Promise<void> {
+    await this.db('kbts_integrations').where({ id }).update({ ...settingsToRow(changes), updated_at: now });
   }
 
   async pause(id: number, reason: string, now: string): Promise<void> {

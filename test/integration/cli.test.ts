@@ -99,6 +99,25 @@ describeEachDatabase('command line', (database) => {
     assert.match(badId.stderr, /integration id must be a positive whole number, not 'abc'/);
   });
 
+  it('changes an integration with `integration update`, checking its options as `add` does and keeping the rest', async () => {
+    const [first] = (await world.cli(['--json', 'integration', 'list'])).json.integrations;
+    const changed = await world.cli(['--json', 'integration', 'update', String(first.id), '--every', '*/15 * * * *', '--mode', 'prepend', '--long-text', 'thread']);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.deepEqual([changed.json.every, changed.json.mode, changed.json.long_text, changed.json.tweet_field, changed.json.timezone],
+      ['*/15 * * * *', 'prepend', 'thread', first.tweet_field, first.timezone]);
+    const badZone = await world.cli(['integration', 'update', String(first.id), '--timezone', 'Mars/Olympus']);
+    assert.equal(badZone.code, 1);
+    assert.match(badZone.stderr, /'Mars\/Olympus' is not a time zone/);
+    const sameColumn = await world.cli(['integration', 'update', String(first.id), '--response-field', first.tweet_field]);
+    assert.equal(sameColumn.code, 1);
+    assert.match(sameColumn.stderr, /the tweet field and the response field are the same column/);
+    const otherTable = await world.cli(['integration', 'update', String(first.id), '--table', 'counters']);
+    assert.equal(otherTable.code, 1);
+    assert.match(otherTable.stderr, /the table of an integration cannot change/);
+    const [after] = (await world.cli(['--json', 'integration', 'list'])).json.integrations;
+    assert.deepEqual([after.every, after.mode, after.response_field, after.table], ['*/15 * * * *', 'prepend', first.response_field, first.table], 'a refused update changes nothing');
+  });
+
   it('creates an admin with the password from KBTS_PASSWORD or standard input, never from arguments', async () => {
     const fromEnv = await world.cli(['--json', 'admin', 'create', '--username', 'root'], { KBTS_PASSWORD: 'correct horse battery' });
     assert.equal(fromEnv.code, 0, fromEnv.stderr);

@@ -4,10 +4,11 @@ import { listRecords } from '../../kb/records';
 import { listTables, RESPONSE_MODES } from '../../kb/schema';
 import { NotFoundError } from '../../lib/errors';
 import {
-  addIntegration, checkIntegration, DEFAULT_SCHEDULE, pauseIntegration, removeIntegration, resumeIntegration, updateIntegration,
+  addIntegration, checkIntegration, DEFAULT_SCHEDULE, pauseIntegration, removeIntegration, resumeIntegration, storedInput, updateIntegration,
   type IntegrationInput, type IntegrationProblems, type IntegrationValidationError,
 } from '../../setup/integration-setup';
-import { LONG_TEXT_POLICIES, type Integration } from '../../store/integrations';
+import { CHANGEABLE_SETTING_KEYS, defaultOf, isFlag, LONG_TEXT_POLICIES, parseSettings, SETTING_KEYS, type SettingKey } from '../../settings/integration-settings';
+import type { Integration } from '../../store/integrations';
 import { applyEntries, formatEntry } from '../../sync/response-format';
 import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length';
 import type { WebContext } from '../context';
@@ -36,63 +37,47 @@ export const LONG_TEXT_EXPLANATIONS: Record<string, string> = {
   thread: 'a text over 280 characters is posted as numbered parts, each a reply to the one before',
 };
 
+// The settings the wizard's form sends under their own names; the schedule is sent as a
+// frequency choice or a cron expression, and flags (the backfill) as checkboxes.
+type TextSettingKey = Exclude<SettingKey, 'schedule' | 'backfill'>;
+const TEXT_SETTINGS = SETTING_KEYS.filter((key) => key !== 'schedule' && !isFlag(key)) as TextSettingKey[];
+const FORM_KEYS = [...TEXT_SETTINGS, 'frequency', 'cron'];
+
 /** Everything the wizard carries from step to step, as the form sends it. */
-interface WizardState {
-  step: number;
-  accountId: string;
-  table: string;
-  tweetField: string;
-  responseField: string;
-  responseMode: string;
-  continueField: string;
-  frequency: string;
-  cron: string;
-  timeZone: string;
-  longTextPolicy: string;
-  backfill: boolean;
-}
+type WizardState = Record<TextSettingKey, string> & { step: number; frequency: string; cron: string; backfill: boolean };
 
 const STEP_TITLES = ['Account', 'Table', 'Fields', 'Review'];
 
+/** What a new integration's form starts with: the settings' defaults, and appending replies. */
+function preselected(): Record<TextSettingKey, string> {
+  const values = Object.fromEntries(TEXT_SETTINGS.map((key) => [key, String(defaultOf(key) ?? '')])) as Record<TextSettingKey, string>;
+  return { ...values, responseMode: 'append' };
+}
+
 function blankState(): WizardState {
-  return {
-    step: 1, accountId: '', table: '', tweetField: '', responseField: '', responseMode: 'append', continueField: '',
-    frequency: '5', cron: '', timeZone: 'UTC', longTextPolicy: 'reject', backfill: false,
-  };
+  return { step: 1, ...preselected(), frequency: '5', cron: '', backfill: false };
 }
 
 function readState(req: express.Request): WizardState {
   const step = Number(text(req, 'step'));
+  const fallback = preselected();
   return {
     step: Number.isInteger(step) && step >= 1 && step <= 4 ? step : 1,
-    accountId: text(req, 'accountId'),
-    table: text(req, 'table'),
-    tweetField: text(req, 'tweetField'),
-    responseField: text(req, 'responseField'),
-    responseMode: text(req, 'responseMode') || 'append',
-    continueField: text(req, 'continueField'),
+    ...(Object.fromEntries(TEXT_SETTINGS.map((key) => [key, text(req, key) || fallback[key]])) as Record<TextSettingKey, string>),
     frequency: text(req, 'frequency') || '5',
     cron: text(req, 'cron'),
-    timeZone: text(req, 'timeZone') || 'UTC',
-    longTextPolicy: text(req, 'longTextPolicy') || 'reject',
     backfill: checked(req, 'backfill'),
   };
 }
 
 function stateOf(integration: Integration): WizardState {
+  const stored = storedInput(integration);
   const frequency = Object.entries(FREQUENCIES).find(([, choice]) => choice.schedule === integration.schedule)?.[0];
   return {
     step: 3,
-    accountId: String(integration.accountId),
-    table: integration.tableName,
-    tweetField: integration.tweetField,
-    responseField: integration.responseField,
-    responseMode: integration.responseMode,
-    continueField: integration.continueField,
+    ...(Object.fromEntries(TEXT_SETTINGS.map((key) => [key, String(stored[key] ?? '')])) as Record<TextSettingKey, string>),
     frequency: frequency ?? 'cron',
     cron: frequency ? '' : integration.schedule,
-    timeZone: integration.timeZone,
-    longTextPolicy: integration.longTextPolicy,
     backfill: false,
   };
 }
@@ -102,18 +87,7 @@ function scheduleOf(state: WizardState): string {
 }
 
 function inputOf(state: WizardState): IntegrationInput {
-  return {
-    accountId: Number(state.accountId),
-    table: state.table,
-    tweetField: state.tweetField,
-    responseField: state.responseField,
-    responseMode: state.responseMode,
-    continueField: state.continueField,
-    schedule: scheduleOf(state),
-    timeZone: state.timeZone,
-    longTextPolicy: state.longTextPolicy,
-    backfill: state.backfill,
-  };
+  return { ...Object.fromEntries(TEXT_SETTINGS.map((key) => [key, state[key]])), schedule: scheduleOf(state), backfill: state.backfill };
 }
 
 /** Problems about the schedule belong beside the frequency choice. */
@@ -159,6 +133,7 @@ export function integrationRoutes({ services, sessions, scheduler }: WebContext)
     res.render('integrations/wizard', {
       title: view.editing ? `Edit integration ${view.editing.id}` : `New integration: ${STEP_TITLES[state.step - 1].toLowerCase()}`,
       stepTitles: STEP_TITLES,
+      formKeys: FORM_KEYS,
       state,
       editing: view.editing ?? null,
       account: accounts.find((account) => String(account.id) === state.accountId) ?? null,
@@ -200,8 +175,8 @@ export function integrationRoutes({ services, sessions, scheduler }: WebContext)
       return render(res, state);
     }
     if (state.step === 1) {
-      const id = Number(state.accountId);
-      if (!Number.isInteger(id) || !(await services.accounts.get(id))) {
+      const { values, errors } = parseSettings(inputOf(state), ['accountId']);
+      if (errors.length > 0 || !(await services.accounts.get(values.accountId as number))) {
         return render(res.status(400), state, { errors: { accountId: ['choose the X account to tweet from'] } });
       }
       return render(res, { ...state, step: 2 });
@@ -243,7 +218,8 @@ export function integrationRoutes({ services, sessions, scheduler }: WebContext)
     const integration = await loadIntegration(req.params.id);
     const state = { ...readState(req), step: 3, accountId: String(integration.accountId), table: integration.tableName };
     try {
-      const { warnings } = await updateIntegration(deps, integration.id, inputOf(state));
+      const input = inputOf(state);
+      const { warnings } = await updateIntegration(deps, integration.id, Object.fromEntries(CHANGEABLE_SETTING_KEYS.map((key) => [key, input[key]])));
       await scheduler.refresh();
       await sessions.flash(req, 'success', `Integration ${integration.id} saved.${warnings.length ? ` Note: ${warnings.map((warning) => warning.message).join('; ')}.` : ''}`);
       res.redirect(303, '/');
