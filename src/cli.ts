@@ -70,6 +70,8 @@ function addSettingOptions(command: Command, use: 'add' | 'update'): Map<string,
     const fallback = defaultOf(key);
     const option = new Option(spec.option, spec.optionHelp + (use === 'add' && fallback !== undefined && fallback !== false ? ` (default ${fallback})` : ''));
     if (use === 'add' && spec.required) option.makeOptionMandatory();
+    // Update still takes them, to say in words why they cannot change.
+    if (use === 'update' && !spec.changeable) option.hideHelp();
     command.addOption(option);
     byAttribute.set(option.attributeName(), key);
   }

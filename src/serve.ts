@@ -43,7 +43,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   services.logger.info('kb-twitter-sync is serving', { url });
   process.stdout.write(`kb-twitter-sync listening on ${url}\n`);
-  process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error) }));
+  process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
   onShutdown(async () => {
     await scheduler.stop();
     await new Promise((resolve) => server.close(resolve));
@@ -56,7 +56,7 @@ export async function pollForever(config: Readonly<Config>): Promise<void> {
   const services = await buildServices(config);
   const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs);
   await scheduler.start();
-  process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error) }));
+  process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
   onShutdown(async () => {
     await scheduler.stop();
     await services.close();

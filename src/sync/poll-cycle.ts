@@ -43,7 +43,7 @@ export async function runPollCycle(deps: SyncDeps, options: { integrationId?: nu
       // One account's failure never stops the others.
       const message = errorMessage(error);
       counts.errors.push(`account ${accountId}: ${message}`);
-      deps.logger.error('poll of account failed', { accountId, error: message });
+      deps.logger.child({ accountId }).error('poll of account failed', { error: message });
       for (const integration of accountIntegrations) {
         // Best effort: when the database itself is failing, this write may fail too.
         await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), message).catch(() => undefined);

@@ -86,14 +86,15 @@ export class Scheduler {
 
   private async tick(integrationId: number): Promise<CycleCounts> {
     const started = performance.now();
+    const log = this.deps.logger.child({ integrationId });
     try {
       const counts = await runPollCycle(this.deps, { integrationId });
       // The tick's own cost, for people watching the log and for the benchmark's daemon figures.
       const durationMs = Math.round(performance.now() - started);
-      this.deps.logger.info('poll finished', { integrationId, durationMs, ...counts });
+      log.info('poll finished', { durationMs, ...counts });
       return counts;
     } catch (error) {
-      this.deps.logger.error('poll failed', { integrationId, error: errorMessage(error) });
+      log.error('poll failed', { error: errorMessage(error), err: error });
       throw error;
     }
   }

@@ -32,7 +32,7 @@ export function errorHandler(logger: Logger): express.ErrorRequestHandler {
       status = error.status;
       message = error.type === 'entity.parse.failed' ? 'The request body is not valid JSON.' : errorMessage(error);
     } else {
-      logger.error('web request failed', { method: req.method, path: req.path, error: errorMessage(error) });
+      logger.error('web request failed', { method: req.method, path: req.path, error: errorMessage(error), err: error });
     }
     res.status(status);
     if (req.path.startsWith('/api/') || req.accepts(['html', 'json']) === 'json') {
