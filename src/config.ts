@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { ConfigError } from './lib/errors';
 import type { LogLevel } from './lib/logger';
 
@@ -29,7 +30,7 @@ export interface Config {
   leaseSeconds: number;
 }
 
-const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[];
 
 function parseDatabase(url: string | undefined, dataDir: string): DatabaseConfig {
   if (!url) return { client: 'sqlite', connection: path.join(dataDir, 'kb.sqlite3') };
@@ -45,13 +46,44 @@ function parseDatabase(url: string | undefined, dataDir: string): DatabaseConfig
   return { client: 'sqlite', connection: url };
 }
 
-function parseInteger(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined || value === '') return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${value}"`);
-  }
-  return parsed;
+// An unset variable and an empty one both mean "the default".
+const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value);
+
+function text(fallback: string) {
+  return z.preprocess(unsetIfEmpty, z.string().default(fallback));
+}
+
+function wholeNumber(name: string, fallback: number, min: number, max: number) {
+  return z.preprocess(unsetIfEmpty, z.string().optional()
+    .refine((value) => value === undefined || (/^-?\d+$/.test(value.trim()) && Number(value) >= min && Number(value) <= max), {
+      error: (issue) => `${name} must be a whole number from ${min} to ${max}, not "${String(issue.input)}"`,
+    })
+    .transform((value) => (value === undefined ? fallback : Number(value))));
+}
+
+/** Every environment variable the product reads, with its default and its rule. */
+export const environmentSchema = z.object({
+  KBTS_DATA_DIR: text('./data'),
+  DATABASE_URL: z.preprocess(unsetIfEmpty, z.string().optional()),
+  HOST: text('127.0.0.1'),
+  PORT: wholeNumber('PORT', 3000, 0, 65535),
+  SECRET_KEY: z.string().min(16, { error: 'SECRET_KEY must be at least 16 characters long' }).optional(),
+  LOG_LEVEL: z.preprocess(
+    (value) => (typeof value === 'string' && value !== '' ? value.toLowerCase() : undefined),
+    z.enum(LOG_LEVELS, { error: (issue) => `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${String(issue.input)}"` }).default('info'),
+  ),
+  KBTS_RETRY_BASE_MS: wholeNumber('KBTS_RETRY_BASE_MS', 1000, 1, 600_000),
+  KBTS_MAX_RATE_LIMIT_WAIT_MS: wholeNumber('KBTS_MAX_RATE_LIMIT_WAIT_MS', 60_000, 0, 3_600_000),
+  KBTS_REPLY_OVERLAP_SECONDS: wholeNumber('KBTS_REPLY_OVERLAP_SECONDS', 60, 0, 86_400),
+  KBTS_SCHEDULER_REFRESH_MS: wholeNumber('KBTS_SCHEDULER_REFRESH_MS', 30_000, 100, 3_600_000),
+  KBTS_LEASE_SECONDS: wholeNumber('KBTS_LEASE_SECONDS', 60, 2, 3600),
+});
+
+/** Validates against a schema; every problem, each naming its variable, in one error. */
+function parseEnvironment<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) throw new ConfigError(result.error.issues.map((issue) => issue.message).join('; '));
+  return result.data;
 }
 
 /** SECRET_KEY from the environment, or one generated once into the data folder (mode 0600). */
@@ -71,37 +103,39 @@ function resolveSecretKey(value: string | undefined, dataDir: string, create: bo
 
 /** The only reader of process.env: everything else gets this frozen object. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { createSecretKey?: boolean } = {}): Readonly<Config> {
-  const dataDir = path.resolve(env.KBTS_DATA_DIR || './data');
-  const logLevel = (env.LOG_LEVEL || 'info').toLowerCase() as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${env.LOG_LEVEL}"`);
-  }
-  const database = parseDatabase(env.DATABASE_URL, dataDir);
+  const vars = parseEnvironment(environmentSchema, env);
+  const dataDir = path.resolve(vars.KBTS_DATA_DIR);
+  const database = parseDatabase(vars.DATABASE_URL, dataDir);
   return Object.freeze({
     database: Object.freeze(database),
-    host: env.HOST || '127.0.0.1',
-    port: parseInteger('PORT', env.PORT, 3000, 0, 65535),
-    secretKey: resolveSecretKey(env.SECRET_KEY, dataDir, options.createSecretKey ?? true),
-    logLevel,
+    host: vars.HOST,
+    port: vars.PORT,
+    secretKey: resolveSecretKey(vars.SECRET_KEY, dataDir, options.createSecretKey ?? true),
+    logLevel: vars.LOG_LEVEL,
     dataDir,
-    retryBaseMs: parseInteger('KBTS_RETRY_BASE_MS', env.KBTS_RETRY_BASE_MS, 1000, 1, 600_000),
-    maxRateLimitWaitMs: parseInteger('KBTS_MAX_RATE_LIMIT_WAIT_MS', env.KBTS_MAX_RATE_LIMIT_WAIT_MS, 60_000, 0, 3_600_000),
-    replyOverlapSeconds: parseInteger('KBTS_REPLY_OVERLAP_SECONDS', env.KBTS_REPLY_OVERLAP_SECONDS, 60, 0, 86_400),
-    schedulerRefreshMs: parseInteger('KBTS_SCHEDULER_REFRESH_MS', env.KBTS_SCHEDULER_REFRESH_MS, 30_000, 100, 3_600_000),
-    leaseSeconds: parseInteger('KBTS_LEASE_SECONDS', env.KBTS_LEASE_SECONDS, 60, 2, 3600),
+    retryBaseMs: vars.KBTS_RETRY_BASE_MS,
+    maxRateLimitWaitMs: vars.KBTS_MAX_RATE_LIMIT_WAIT_MS,
+    replyOverlapSeconds: vars.KBTS_REPLY_OVERLAP_SECONDS,
+    schedulerRefreshMs: vars.KBTS_SCHEDULER_REFRESH_MS,
+    leaseSeconds: vars.KBTS_LEASE_SECONDS,
   });
 }
 
+const X_CREDENTIALS = ['TWITTER_API_KEY', 'TWITTER_API_KEY_SECRET', 'TWITTER_ACCESS_TOKEN', 'TWITTER_ACCESS_TOKEN_SECRET'] as const;
+const credentialsSchema = z.object(Object.fromEntries(X_CREDENTIALS.map((name) => [name, z.string().min(1)])) as Record<(typeof X_CREDENTIALS)[number], z.ZodString>);
+
 /** X credentials for `account add`: from the environment only, never from arguments. */
 export function readXCredentialsFromEnv(env: NodeJS.ProcessEnv = process.env) {
-  const names = ['TWITTER_API_KEY', 'TWITTER_API_KEY_SECRET', 'TWITTER_ACCESS_TOKEN', 'TWITTER_ACCESS_TOKEN_SECRET'] as const;
-  const missing = names.filter((name) => !env[name]);
-  if (missing.length > 0) throw new ConfigError(`set ${missing.join(', ')} in the environment (credentials are never taken as arguments)`);
+  const result = credentialsSchema.safeParse(env);
+  if (!result.success) {
+    const missing = X_CREDENTIALS.filter((name) => result.error.issues.some((issue) => issue.path[0] === name));
+    throw new ConfigError(`set ${missing.join(', ')} in the environment (credentials are never taken as arguments)`);
+  }
   return {
-    apiKey: env.TWITTER_API_KEY as string,
-    apiKeySecret: env.TWITTER_API_KEY_SECRET as string,
-    accessToken: env.TWITTER_ACCESS_TOKEN as string,
-    accessTokenSecret: env.TWITTER_ACCESS_TOKEN_SECRET as string,
+    apiKey: result.data.TWITTER_API_KEY,
+    apiKeySecret: result.data.TWITTER_API_KEY_SECRET,
+    accessToken: result.data.TWITTER_ACCESS_TOKEN,
+    accessTokenSecret: result.data.TWITTER_ACCESS_TOKEN_SECRET,
   };
 }
 

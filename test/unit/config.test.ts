@@ -36,6 +36,14 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), DATABASE_URL: 'mysql://x' }), /must be a SQLite file path/);
   });
 
+  it('names every bad variable at once, and takes an empty one as unset', () => {
+    assert.throws(() => loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), KBTS_LEASE_SECONDS: '1', KBTS_RETRY_BASE_MS: '2.5' }),
+      (error: Error) => /KBTS_RETRY_BASE_MS must be a whole number from 1 to 600000, not "2.5"; KBTS_LEASE_SECONDS must be a whole number from 2 to 3600, not "1"/.test(error.message));
+    const config = loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), PORT: '', LOG_LEVEL: '', HOST: '', KBTS_LEASE_SECONDS: '' });
+    assert.deepEqual([config.port, config.logLevel, config.host, config.leaseSeconds], [3000, 'info', '127.0.0.1', 60]);
+    assert.equal(loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), LOG_LEVEL: 'DEBUG', PORT: '0' }).logLevel, 'debug');
+  });
+
   it('names every missing X credential', () => {
     assert.throws(() => readXCredentialsFromEnv({ TWITTER_API_KEY: 'k' }), /TWITTER_API_KEY_SECRET, TWITTER_ACCESS_TOKEN, TWITTER_ACCESS_TOKEN_SECRET/);
   });
