@@ -67,6 +67,16 @@ describeEachDatabase('web app: the integration wizard', (database) => {
     assert.deepEqual(fieldErrors(fieldBlock(refused.text, 'tweetField')), []);
   });
 
+  it('refuses a bad cron expression, time zone and mode beside their fields, in the words of the command line', async () => {
+    const refused = await step(3, { frequency: 'cron', cron: 'every minute', timeZone: 'Mars/Olympus', responseMode: 'sideways' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.text, /3\. Fields and schedule/);
+    assert.deepEqual(fieldErrors(fieldBlock(refused.text, 'timeZone')), ["'Mars/Olympus' is not a time zone (use an IANA name such as UTC or Europe/Berlin)"]);
+    assert.deepEqual(fieldErrors(fieldBlock(refused.text, 'frequency')), ["'every minute' is not a cron expression (for example */5 * * * * for every 5 minutes)"]);
+    assert.deepEqual(fieldErrors(fieldBlock(refused.text, 'responseMode')), ["response mode must be one of append, prepend, overwrite, not 'sideways'"]);
+    assert.deepEqual(await world.services.integrations.list(), []);
+  });
+
   it('refuses a response field that is not text, beside the field', async () => {
     await world.services.db.raw('CREATE TABLE scores (id INTEGER PRIMARY KEY, tweet_text TEXT, score INTEGER, keep_going TEXT NOT NULL)');
     const refused = await step(3, { table: 'scores', responseField: 'score' });

@@ -1,5 +1,6 @@
 import express from 'express';
 import { DateTime } from 'luxon';
+import { z } from 'zod';
 import { listRecords } from '../../kb/records';
 import { listTables, RESPONSE_MODES } from '../../kb/schema';
 import { NotFoundError } from '../../lib/errors';
@@ -12,7 +13,7 @@ import type { Integration } from '../../store/integrations';
 import { applyEntries, formatEntry } from '../../sync/response-format';
 import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length';
 import type { WebContext } from '../context';
-import { byField, checked, positiveId, text, type FieldErrors } from '../forms';
+import { byField, positiveId, text, type FieldErrors } from '../forms';
 import { knownTable } from '../kb-tables';
 import { requirePermission } from '../middleware/auth';
 
@@ -58,16 +59,26 @@ function blankState(): WizardState {
   return { step: 1, ...preselected(), frequency: '5', cron: '', backfill: false };
 }
 
+// A form field is one string; anything else (missing, repeated, an object) counts as empty.
+const formText = z.string().trim().catch('');
+
+/**
+ * The wizard's form as it arrives. Only the shape is checked here: the settings' own rules
+ * (settings/integration-settings.ts) judge the values, so their messages appear beside the fields.
+ */
+const wizardForm = z.object({
+  step: z.coerce.number().int().min(1).max(4).catch(1),
+  ...(Object.fromEntries(TEXT_SETTINGS.map((key) => [key, formText])) as Record<TextSettingKey, typeof formText>),
+  frequency: z.enum(['cron', ...Object.keys(FREQUENCIES)]).catch('5'),
+  cron: formText,
+  backfill: z.union([z.literal('on'), z.literal('true'), z.literal('1'), z.literal('yes')]).transform(() => true).catch(false),
+});
+
 function readState(req: express.Request): WizardState {
-  const step = Number(text(req, 'step'));
+  const form = wizardForm.parse(req.body ?? {});
   const fallback = preselected();
-  return {
-    step: Number.isInteger(step) && step >= 1 && step <= 4 ? step : 1,
-    ...(Object.fromEntries(TEXT_SETTINGS.map((key) => [key, text(req, key) || fallback[key]])) as Record<TextSettingKey, string>),
-    frequency: text(req, 'frequency') || '5',
-    cron: text(req, 'cron'),
-    backfill: checked(req, 'backfill'),
-  };
+  for (const key of TEXT_SETTINGS) form[key] ||= fallback[key];
+  return form;
 }
 
 function stateOf(integration: Integration): WizardState {
