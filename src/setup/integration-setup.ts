@@ -100,8 +100,9 @@ export type IntegrationChanges = Pick<IntegrationInput, keyof ChangeableSettings
 export async function updateIntegration(deps: IntegrationSetupDeps, id: number, changes: IntegrationChanges): Promise<{ integration: Integration; warnings: IntegrationProblems['warnings'] }> {
   const current = await getIntegrationOrFail(deps, id);
   const fixed = (Object.keys(changes) as SettingKey[]).filter((key) => changes[key as keyof IntegrationChanges] !== undefined && !CHANGEABLE_SETTING_KEYS.includes(key as keyof ChangeableSettings));
+  if (fixed.includes('backfill')) throw new ValidationError('a backfill is chosen when an integration is added, not later', 'backfill');
   if (fixed.length > 0) {
-    throw new ValidationError(`the ${fixed.map((key) => INTEGRATION_SETTINGS[key].label).join(' and ')} of an integration cannot change (the capture trigger belongs to them); remove the integration and add it again`, fixed[0]);
+    throw new ValidationError(`the ${fixed.map((key) => INTEGRATION_SETTINGS[key].label).join(' and ')} of an integration cannot change (its capture trigger belongs to them); remove the integration and add it again`, fixed[0]);
   }
   const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
   const input: IntegrationInput = { ...storedInput(current), ...given, table: current.tableName };
