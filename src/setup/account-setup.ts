@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import type { Clock } from '../lib/clock';
 import { toIso } from '../lib/clock';
 import { NotFoundError, UserFacingError, ValidationError } from '../lib/errors';
+import { accountDescription, apiBaseUrl } from '../settings/account-settings';
 import type { Account, AccountEnvironment, AccountStore } from '../store/accounts';
 import type { IntegrationStore } from '../store/integrations';
 import { XApiError } from '../twitter/errors';
@@ -21,17 +23,15 @@ export interface NewAccount {
   credentials: XCredentials;
 }
 
+/** Checks a value against one of the account settings' rules; a refusal names its field. */
+function checked<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ValidationError(result.error.issues[0].message, field);
+  return result.data;
+}
+
 export function validateApiBaseUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ValidationError(`API base URL '${value}' is not a URL; give one like https://api.x.com or http://127.0.0.1:4000`, 'apiBaseUrl');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ValidationError(`API base URL must start with http:// or https://, not ${url.protocol}`, 'apiBaseUrl');
-  }
-  return value.replace(/\/+$/, '');
+  return checked(apiBaseUrl, value, 'apiBaseUrl');
 }
 
 /** Calls GET /2/users/me; a failure becomes a sentence about what to fix. */
@@ -47,11 +47,11 @@ export async function runLoginTest(client: XClient): Promise<{ screenName: strin
 
 /** Runs the login test first: an account that cannot log in is never stored. */
 export async function addAccount(deps: AccountSetupDeps, input: NewAccount): Promise<Account> {
-  if (!input.description.trim()) throw new ValidationError('give the account a description', 'description');
+  const description = checked(accountDescription, input.description, 'description');
   const apiBaseUrl = input.apiBaseUrl ? validateApiBaseUrl(input.apiBaseUrl) : null;
   const identity = await runLoginTest(deps.clientFor(input.credentials, input.environment, apiBaseUrl));
   const now = toIso(deps.clock.now());
-  const id = await deps.accounts.create({ ...input, apiBaseUrl }, now);
+  const id = await deps.accounts.create({ ...input, description, apiBaseUrl }, now);
   await deps.accounts.recordLoginTest(id, identity, now);
   return (await deps.accounts.get(id)) as Account;
 }
@@ -86,7 +86,7 @@ export interface AccountChanges {
 export async function updateAccount(deps: AccountSetupDeps, id: number, changes: AccountChanges): Promise<Account> {
   const account = await deps.accounts.get(id);
   if (!account) throw new NotFoundError(`account ${id} does not exist`);
-  if (!changes.description.trim()) throw new ValidationError('give the account a description', 'description');
+  const description = checked(accountDescription, changes.description, 'description');
   const apiBaseUrl = changes.apiBaseUrl ? validateApiBaseUrl(changes.apiBaseUrl) : null;
   const newSecrets = Object.fromEntries(Object.entries(changes.credentials).filter(([, value]) => Boolean(value))) as Partial<XCredentials>;
   const connectionChanged = Object.keys(newSecrets).length > 0 || changes.environment !== account.environment || apiBaseUrl !== account.apiBaseUrl;
@@ -96,7 +96,7 @@ export async function updateAccount(deps: AccountSetupDeps, id: number, changes:
     const credentials = { ...(await deps.accounts.credentialsOf(id)), ...newSecrets };
     identity = await runLoginTest(deps.clientFor(credentials, changes.environment, apiBaseUrl));
   }
-  await deps.accounts.updateDetails(id, { description: changes.description.trim(), environment: changes.environment, apiBaseUrl }, now);
+  await deps.accounts.updateDetails(id, { description, environment: changes.environment, apiBaseUrl }, now);
   if (Object.keys(newSecrets).length > 0) await deps.accounts.updateCredentials(id, newSecrets, now);
   if (identity) await deps.accounts.recordLoginTest(id, identity, now);
   return (await deps.accounts.get(id)) as Account;
