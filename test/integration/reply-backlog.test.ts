@@ -55,7 +55,7 @@ describeEachDatabase('reply backlogs beyond what the mentions timeline reaches',
     await pollOnce();
     const [tweet] = await world.tweetsBy('kb_news');
     // As if the poller had been stopped for eight days.
-    await world.sql('UPDATE kbts_accounts SET mentions_cursor_id = ? WHERE id = ?', [snowflakeAt(Date.now() - 8 * DAY_MS).toString(), accountId]);
+    await world.sql('UPDATE kbts_accounts SET mentions_cursor_id = ? WHERE id = ?', [snowflakeAt((await world.emulatorNow()).toMillis() - 8 * DAY_MS).toString(), accountId]);
     const first = await world.replyAs('alice', tweet.id, 'what do you think, bob?');
     const second = await world.replyAs('bob', first.id, 'I agree with alice');
     // Found only by searching the conversation, which X refuses to do from before its window.
