@@ -205,10 +205,7 @@ describe('a database that refuses writes [sqlite]', function () {
     world = await TestEnv.create('sqlite');
     const accountId = await world.addAccount(await world.createXUser('kb_disk'));
     await world.sql('CREATE TABLE notes (id INTEGER PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)');
-    integrationId = await world.addIntegration({
-      account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies',
-      mode: 'append', 'continue-field': 'keep_going', every: '* * * * * *',
-    });
+    integrationId = await world.addArticlesIntegration(accountId, { table: 'notes', every: '* * * * * *' });
   });
   afterEach(async () => world.close());
 
@@ -260,8 +257,7 @@ describe('a database that refuses writes [sqlite]', function () {
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /error: the database file is read-only for this process|error: the database file cannot be opened/);
     for (const file of files) fs.chmodSync(file, 0o644);
-    const recovered = await world.cli(['--json', 'poll', '--once']);
-    assert.equal(recovered.json.published, 1);
+    assert.equal((await world.pollOnce()).published, 1);
     await expectEachTweetedOnce(['written before the lock']);
   });
 });

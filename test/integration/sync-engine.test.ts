@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { captureTriggerExists } from '../../src/db/dialect';
+import { removeIntegration, resumeIntegration } from '../../src/setup/integration-setup';
 import type { DateTime } from 'luxon';
 import { articlesTable, describeEachDatabase, TestEnv, type EmulatorUser } from '../support/test-env';
 import { entryStamp, iso } from '../support/time';
@@ -19,15 +20,10 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
   });
   afterEach(async () => world.close());
 
-  const addArticlesIntegration = (mode = 'append', extra: Record<string, string> = {}) => world.addIntegration({
-    account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
-    mode, 'continue-field': 'keep_going', ...extra,
-  });
-  const pollOnce = async () => {
-    const result = await world.cli(['--json', 'poll', '--once']);
-    assert.equal(result.code, 0, result.stderr);
-    return result.json;
-  };
+  const addArticlesIntegration = (mode = 'append', extra: Record<string, string> = {}) => world.addArticlesIntegration(accountId, { mode, ...extra });
+  const pollOnce = () => world.pollOnce();
+  const resume = (integrationId: number) => world.asNewProcess((services) => resumeIntegration(services.integrationSetup, integrationId));
+  const remove = (integrationId: number) => world.asNewProcess((services) => removeIntegration(services.integrationSetup, integrationId));
   /** Whole minutes before the emulator's now, so entry stamps are exact and inside X's windows. */
   const minutesAgo = async (minutes: number): Promise<DateTime> =>
     (await world.emulatorNow()).minus({ minutes }).startOf('minute');
@@ -154,7 +150,7 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
       'the tweet text is 288 weighted characters; X allows 280 (long-text policy: reject; choose truncate or thread to post it)');
     assert.equal((await world.tweetsBy('kb_news')).length, 0);
 
-    await world.cli(['integration', 'remove', String(rejectId)]);
+    await remove(rejectId);
     const truncateId = await addArticlesIntegration('append', { 'long-text': 'truncate' });
     const emoji = '🎉 party '.repeat(40); // emoji weigh 2: 400 weighted
     await world.sql(INSERT_ARTICLE, ['emoji', emoji, 'Yes']);
@@ -163,11 +159,8 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     assert.ok(truncated.text.endsWith('…'));
     assert.ok(emoji.startsWith(truncated.text.slice(0, -1).trimEnd()));
 
-    await world.cli(['integration', 'remove', String(truncateId)]);
-    const threadId = await world.addIntegration({
-      account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
-      mode: 'append', 'continue-field': 'keep_going', 'long-text': 'thread',
-    });
+    await remove(truncateId);
+    const threadId = await addArticlesIntegration('append', { 'long-text': 'thread' });
     const withUrls = `Read ${Array.from({ length: 14 }, (_, i) => `https://example.com/${i}`).join(' and ')} today`;
     await world.sql(INSERT_ARTICLE, ['urls', withUrls, 'Yes']);
     const threaded = await pollOnce();
@@ -241,16 +234,15 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     const refused = await pollOnce();
     assert.equal(refused.published, 0);
     assert.match(refused.errors.join(' '), /X refused the account's credentials \(401/);
-    const listed = await world.cli(['--json', 'integration', 'list']);
-    const paused = listed.json.integrations.find((entry: { id: number }) => entry.id === integrationId);
-    assert.equal(paused.status, 'paused');
-    assert.match(paused.paused_reason, /tokens may have been revoked/);
+    const paused = await (await world.services()).integrations.get(integrationId);
+    assert.equal(paused?.status, 'paused');
+    assert.match(paused?.pausedReason ?? '', /tokens may have been revoked/);
     assert.equal((await publication(integrationId, 2))?.state, 'pending', 'the record waits, nothing lost');
     assert.equal((await pollOnce()).published, 0, 'a paused integration is left alone');
 
     await world.control('POST', '/users/kb_news/restore');
     assert.equal((await world.cli(['account', 'test', String(accountId)])).code, 0);
-    assert.equal((await world.cli(['integration', 'resume', String(integrationId)])).code, 0);
+    await resume(integrationId);
     const caughtUp = await pollOnce();
     assert.equal(caughtUp.published, 1);
     assert.equal(caughtUp.replies_applied, 1);
@@ -304,9 +296,7 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
 
   it('keeps a reply that would overflow a length-limited response field in the log instead of cutting it', async () => {
     await world.sql(`CREATE TABLE notes (id ${world.autoId}, tweet_text TEXT, replies VARCHAR(60), keep_going TEXT)`);
-    const integrationId = await world.addIntegration({
-      account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies', mode: 'append', 'continue-field': 'keep_going',
-    });
+    const integrationId = await world.addArticlesIntegration(accountId, { table: 'notes' });
     await world.sql('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)', ['A short note', 'Yes']);
     await pollOnce();
     const [tweet] = await world.tweetsBy('kb_news');
@@ -334,7 +324,7 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     assert.equal((await publication(integrationId, 1))?.state, 'pending');
 
     await world.control('POST', '/users/kb_news/access', { level: 'no-read' });
-    await world.cli(['integration', 'resume', String(integrationId)]);
+    await resume(integrationId);
     const published = await pollOnce();
     assert.equal(published.published, 1, 'posting works again');
     integration = await (await world.services()).integrations.get(integrationId);
@@ -346,14 +336,14 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     const integrationId = await addArticlesIntegration();
     await world.sql(INSERT_ARTICLE, ['a', 'Rate limited', 'Yes']);
     await world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'rate_limit', resetInSeconds: 900, count: 1 }] });
-    const limited = await world.cli(['--json', 'poll', '--once'], { KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
-    assert.equal(limited.json.published, 0);
+    const limited = await world.pollOnce({ KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
+    assert.equal(limited.published, 0);
     const waiting = await publication(integrationId, 1);
     assert.equal(waiting?.state, 'pending');
     assert.equal(waiting?.reason, 'waiting for the X rate limit to reset');
     assert.ok(Date.parse(waiting?.nextAttemptAt ?? '') > (await world.emulatorNow()).toMillis() + 800_000, 'the reset X gave, 15 minutes ahead of its clock');
     await world.control('DELETE', '/calls');
-    await world.cli(['--json', 'poll', '--once'], { KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
+    await world.pollOnce({ KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
     const calls = (await world.control('GET', '/calls')).by_endpoint;
     assert.equal(calls['POST /2/tweets'] ?? 0, 0, 'no post is tried before the reset');
   });
@@ -389,9 +379,7 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
   it('keeps serving the account\'s other integrations when one table is dropped', async () => {
     const broken = await addArticlesIntegration();
     await world.sql(`CREATE TABLE notes (id ${world.autoId}, tweet_text TEXT, replies TEXT, keep_going TEXT)`);
-    const healthy = await world.addIntegration({
-      account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies', mode: 'append', 'continue-field': 'keep_going',
-    });
+    const healthy = await world.addArticlesIntegration(accountId, { table: 'notes' });
     await world.sql(INSERT_ARTICLE, ['a', 'About to vanish', 'Yes']);
     await world.sql('DROP TABLE articles');
     await world.sql('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)', ['Still here', 'Yes']);

@@ -11,6 +11,7 @@ import { buildServices, type Services } from '../../src/app';
 import { loadConfig, readXCredentialsFromEnv } from '../../src/config';
 import { createDb, migrateToLatest } from '../../src/db/database';
 import { startEmulator } from '../../src/emulator/emulator';
+import { startEmulatorProcess as startEmulatorProcessFromSource } from '../../src/emulator/process';
 import { silentLogger } from '../../src/lib/logger';
 import { addAccount } from '../../src/setup/account-setup';
 import { addIntegration } from '../../src/setup/integration-setup';
@@ -63,23 +64,9 @@ export type TestDatabase = 'sqlite' | 'postgres';
 export const CLOCK_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env)
   .filter(([name]) => /^(LD_PRELOAD|FAKETIME\w*|DONT_FAKE_MONOTONIC|DYLD_INSERT_LIBRARIES|DYLD_FORCE_FLAT_NAMESPACE)$/.test(name)));
 
-/** The X API emulator in a process of its own, as the crash and benchmark runs want it. */
-export async function startEmulatorProcess(): Promise<{ url: string; close(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'emulator', 'main.ts'), '--port', '0'], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...CLOCK_ENV },
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (chunk) => resolve(JSON.parse(String(chunk)).url));
-    child.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
-  });
-  return {
-    url,
-    close: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
+/** The X API emulator in a process of its own (src/emulator/process.ts), keeping the test's clock. */
+export function startEmulatorProcess(options: { clock?: string } = {}): Promise<{ url: string; close(): Promise<void> }> {
+  return startEmulatorProcessFromSource({ ...options, env: { ...process.env, ...CLOCK_ENV } });
 }
 
 export interface Daemon {
