@@ -694,6 +694,8 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
     body = await readBody(req);
   } catch (error) {
     if (error instanceof XApiProblem) return send(res, error.response);
+    // The caller went away mid-request (a killed process): there is nobody to answer.
+    if (req.destroyed && (error as NodeJS.ErrnoException).code === 'ECONNRESET') return;
     throw error;
   }
   if (fate?.kind === 'status') return send(res, blankProblem(fate.status ?? 503));
