@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import type { TwitterApi } from 'twitter-api-v2';
 import { buildServices, type Services } from '../src/app';
 import { loadConfig } from '../src/config';
+import { startEmulatorProcess, type EmulatorProcess as StartedEmulatorProcess } from '../src/emulator/process';
 import { silentLogger } from '../src/lib/logger';
 import { addAccount } from '../src/setup/account-setup';
 import { addIntegration } from '../src/setup/integration-setup';
@@ -59,17 +60,11 @@ export interface ControlTweet {
 
 /** The X API emulator as its own process, as X is another machine for the product. */
 export class EmulatorProcess {
-  private constructor(readonly url: string, private readonly child: ChildProcess) {}
+  private constructor(readonly url: string, private readonly started: StartedEmulatorProcess) {}
 
   static async start(): Promise<EmulatorProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/emulator/main.ts'), '--port', '0'], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout!.once('data', (chunk) => resolve(JSON.parse(String(chunk)).url));
-      child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-    });
-    return new EmulatorProcess(url, child);
+    const started = await startEmulatorProcess();
+    return new EmulatorProcess(started.url, started);
   }
 
   async control(method: string, route: string, body?: unknown): Promise<any> {
@@ -110,9 +105,7 @@ export class EmulatorProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    this.child.kill('SIGTERM');
-    await new Promise((resolve) => this.child.once('exit', resolve));
+    await this.started.close();
   }
 }
 

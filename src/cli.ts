@@ -13,6 +13,7 @@ import type { Integration } from './store/integrations';
 import { ROLES, type Role } from './store/users';
 import { runPollCycle } from './sync/poll-cycle';
 import { pollForever, serve } from './serve';
+import { parseInstant } from './emulator/clock';
 import { startEmulator } from './emulator/emulator';
 
 type Output = { json: boolean };
@@ -253,10 +254,14 @@ export function buildProgram(): Command {
   program.command('emulator').description('run the X API emulator on its own')
     .option('--port <port>', 'port (0 for any free one)', '4000')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .action(async (options: { port: string; host: string }, command: Command) => {
+    .option('--clock <time>', "start the emulator's clock at this ISO-8601 time (it runs on from there)")
+    .action(async (options: { port: string; host: string; clock?: string }, command: Command) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError(`--port must be a port number, not '${options.port}'`);
-      const emulator = await startEmulator({ port, host: options.host });
+      if (options.clock !== undefined && parseInstant(options.clock) === null) {
+        throw new ValidationError(`--clock must be an ISO-8601 time with a zone, e.g. 2026-12-01T09:00:00Z, not '${options.clock}'`);
+      }
+      const emulator = await startEmulator({ port, host: options.host, startAt: options.clock });
       print(out(command), { url: emulator.url }, `X API emulator listening on ${emulator.url}`);
       const stop = () => { emulator.close().finally(() => process.exit(0)); };
       process.once('SIGINT', stop);

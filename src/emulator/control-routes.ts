@@ -101,6 +101,13 @@ export function createControlRouter(state: EmulatorState): express.Router {
     res.json(state.getCalls());
   }));
 
+  router.get('/clock', guarded((_req, res) => {
+    res.json(state.clockView());
+  }));
+  router.post('/clock', guarded((req, res) => {
+    res.json(state.changeClock(body(req)));
+  }));
+
   router.post('/reset', guarded((_req, res) => {
     state.reset();
     res.json({ ok: true });

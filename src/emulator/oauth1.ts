@@ -91,6 +91,8 @@ export function verifyOAuth1Request(request: OAuthVerifyRequest): OAuthVerifyRes
   if (!consumerKey || !signature) return { ok: false, reason: 'oauth_consumer_key or oauth_signature missing' };
   if (header.get('oauth_signature_method') !== 'HMAC-SHA1') return { ok: false, reason: 'unsupported signature method' };
   if (header.has('oauth_version') && header.get('oauth_version') !== '1.0') return { ok: false, reason: 'unsupported oauth_version' };
+  // The timestamp is not held against the emulator's clock: that clock can be set months away
+  // from the caller's, which signs with its machine's time as X's clients do.
   if (!header.get('oauth_timestamp') || !header.get('oauth_nonce')) return { ok: false, reason: 'oauth_timestamp or oauth_nonce missing' };
   if (!token) return { ok: false, reason: 'user context required (no oauth_token)' };
 

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { weightedLength, MAX_TWEET_WEIGHT } from '../twitter/weighted-length';
+import { EmulatorClock, parseInstant } from './clock';
 import { SnowflakeGenerator } from './snowflake';
 
 export type AccessLevel = 'read-write' | 'read-only' | 'no-read';
@@ -36,8 +37,14 @@ const USERNAME = /^[A-Za-z0-9_]{1,15}$/;
 const MENTION = /(?:^|[^A-Za-z0-9_])[@＠]([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_])/g;
 
 export interface EmulatorOptions {
-  /** Current time in ms since the Unix epoch; drives ids, created_at, windows and the 24 h / 7 day rules. */
+  /**
+   * The time source in ms since the Unix epoch (default the machine's clock); the emulator's clock
+   * runs from it, moved by `startAt` and the clock controls. Drives ids, created_at, windows and the
+   * 24 h / 7 day rules.
+   */
   now?: () => number;
+  /** Where the emulator's clock starts (ISO-8601 with a zone, or ms since the epoch); it runs on from there. */
+  startAt?: string | number;
   /** Source of randomness for fault probabilities (default Math.random). */
   random?: () => number;
 }
@@ -253,8 +260,16 @@ function isNonEmptyString(value: unknown): value is string {
 // X Premium's limit for long posts (other users' replies can be that long).
 const LONG_POST_MAX = 25_000;
 
+/** What the clock control answers: the emulator's time and how far it is from the machine's. */
+export interface ClockView {
+  now: string;
+  offset_ms: number;
+}
+
 export class EmulatorState {
+  readonly clock: EmulatorClock;
   readonly now: () => number;
+  private readonly source: () => number;
   private readonly random: () => number;
   private ids = new SnowflakeGenerator();
 
@@ -279,8 +294,41 @@ export class EmulatorState {
   private calls = new Map<string, number>();
 
   constructor(options: EmulatorOptions = {}) {
-    this.now = options.now ?? Date.now;
+    this.source = options.now ?? Date.now;
+    let start: number | undefined;
+    if (options.startAt !== undefined) {
+      const parsed = typeof options.startAt === 'number' ? options.startAt : parseInstant(options.startAt);
+      if (parsed === null || !Number.isFinite(parsed)) throw new EmulatorInputError(400, `the clock start '${String(options.startAt)}' is not an ISO-8601 time with a zone, e.g. 2026-12-01T09:00:00Z`);
+      start = parsed;
+    }
+    this.clock = new EmulatorClock(this.source, start);
+    this.now = () => this.clock.now();
     this.random = options.random ?? Math.random;
+  }
+
+  // ---- clock -------------------------------------------------------------------------------
+
+  clockView(): ClockView {
+    const now = this.now();
+    return { now: new Date(now).toISOString(), offset_ms: now - this.source() };
+  }
+
+  /** `{now: ISO}` sets the clock, `{advance_ms: N}` moves it forward; exactly one of them. */
+  changeClock(input: { now?: unknown; advance_ms?: unknown }): ClockView {
+    const given = (['now', 'advance_ms'] as const).filter((key) => input[key] !== undefined);
+    if (given.length !== 1) throw new EmulatorInputError(400, 'give either now (an ISO-8601 time with a zone) or advance_ms (milliseconds to move forward), not both or neither');
+    if (input.now !== undefined) {
+      const ms = typeof input.now === 'string' ? parseInstant(input.now) : null;
+      if (ms === null) throw new EmulatorInputError(400, `now must be an ISO-8601 time with a zone, e.g. 2026-12-01T09:00:00Z, not ${JSON.stringify(input.now)}`);
+      this.clock.set(ms);
+    } else {
+      const ms = input.advance_ms;
+      if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0) {
+        throw new EmulatorInputError(400, `advance_ms must be a whole number of milliseconds, 0 or more (set now to go back), not ${JSON.stringify(ms)}`);
+      }
+      this.clock.advance(ms);
+    }
+    return this.clockView();
   }
 
   // ---- users -------------------------------------------------------------------------------
@@ -713,8 +761,9 @@ export class EmulatorState {
     this.calls.clear();
   }
 
-  /** Back to empty, id sequence included, so ids keep encoding the (possibly rewound) clock. */
+  /** Back to empty and to the clock as started, id sequence included, so ids keep encoding the (possibly rewound) clock. */
   reset(): void {
+    this.clock.reset();
     this.ids = new SnowflakeGenerator();
     this.users.clear();
     this.usernames.clear();

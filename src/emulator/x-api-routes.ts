@@ -678,7 +678,11 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
   const token = parseAuthorizationHeader(req.get('authorization'))?.get('oauth_token');
   const caller = token === undefined ? undefined : state.userForToken(token);
   const faults = state.takeFaults(key, caller?.username);
-  if (faults.latencyMs > 0) await sleep(faults.latencyMs);
+  if (faults.latencyMs > 0) {
+    // Said in a header of the emulator's own, so a test can tell a held answer from a slow machine.
+    res.setHeader('x-emulator-delay-ms', String(faults.latencyMs));
+    await sleep(faults.latencyMs);
+  }
   const fate = faults.terminal;
   if (fate?.kind === 'drop') {
     req.socket.destroy();
@@ -690,6 +694,8 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
     body = await readBody(req);
   } catch (error) {
     if (error instanceof XApiProblem) return send(res, error.response);
+    // The caller went away mid-request (a killed process): there is nobody to answer.
+    if (req.destroyed && (error as NodeJS.ErrnoException).code === 'ECONNRESET') return;
     throw error;
   }
   if (fate?.kind === 'status') return send(res, blankProblem(fate.status ?? 503));

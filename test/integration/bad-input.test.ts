@@ -3,6 +3,7 @@ import { addIntegration } from '../../src/setup/integration-setup';
 import { runPollCycle } from '../../src/sync/poll-cycle';
 import type { Services } from '../../src/app';
 import { TestEnv, type EmulatorUser } from '../support/test-env';
+import { entryStamp, iso } from '../support/time';
 
 // The bad-input corpus: each case with the outcome a person should see. It runs on SQLite, the
 // only database that stores every case as given (PostgreSQL refuses NUL bytes and broken UTF-16
@@ -154,9 +155,10 @@ describe('bad-input corpus [sqlite]', function () {
     const integrationId = await integrate('numbered');
     await world.sql("INSERT INTO numbered (tweet_text, replies, keep_going) VALUES ('numbers', 42, 'Yes')");
     await cycle();
-    await world.replyAs('bob', (await publication(integrationId, 1))!.tweetId!, 'after the number', { created_at: '2026-11-20T08:00:00.000Z' });
+    const answered = (await world.emulatorNow()).minus({ minutes: 5 });
+    await world.replyAs('bob', (await publication(integrationId, 1))!.tweetId!, 'after the number', { created_at: iso(answered) });
     await cycle();
-    assert.equal((await world.sql('SELECT replies FROM numbered'))[0].replies, '42\n[2026-11-20 08:00 UTC] @bob: after the number');
+    assert.equal((await world.sql('SELECT replies FROM numbered'))[0].replies, `42\n${entryStamp(answered)} @bob: after the number`);
   });
 
   it('works with a non-text (uuid) primary key, a 25,000-character reply, and a reply holding HTML and SQL', async () => {
@@ -168,11 +170,12 @@ describe('bad-input corpus [sqlite]', function () {
     const tweetId = (await publication(integrationId, key))!.tweetId!;
     const long = 'long reply '.repeat(2_273).slice(0, 24_990); // X's long-post limit is 25,000 with the @mention
     const hostile = `<script>alert(1)</script>'); DELETE FROM uuids; --`;
-    await world.replyAs('carol', tweetId, long, { long_post: true, created_at: '2026-11-20T09:00:00.000Z' });
-    await world.replyAs('dave', tweetId, hostile, { created_at: '2026-11-20T09:01:00.000Z' });
+    const answered = (await world.emulatorNow()).minus({ minutes: 5 });
+    await world.replyAs('carol', tweetId, long, { long_post: true, created_at: iso(answered) });
+    await world.replyAs('dave', tweetId, hostile, { created_at: iso(answered.plus({ minutes: 1 })) });
     await cycle();
     const [row] = await world.sql('SELECT replies FROM uuids WHERE id = ?', [key]);
-    assert.ok(row.replies.startsWith(`[2026-11-20 09:00 UTC] @carol: ${long}\n`), 'the whole 25,000-character reply is kept');
+    assert.ok(row.replies.startsWith(`${entryStamp(answered)} @carol: ${long}\n`), 'the whole 25,000-character reply is kept');
     assert.ok(row.replies.endsWith(`@dave: ${hostile}`), 'HTML and SQL are written as text');
     assert.equal((await world.sql('SELECT COUNT(*) AS n FROM uuids'))[0].n, 1, 'and executed nowhere');
   });
@@ -186,9 +189,10 @@ describe('bad-input corpus [sqlite]', function () {
     await cycle();
     await expectOutcome('non-Yes/No German value', integrationId, 1, { state: 'skipped', reason: /holds 'ja\?'/ });
     await expectOutcome('quoted names', integrationId, 2, { state: 'sent' });
-    await world.replyAs('erika', (await publication(integrationId, 2))!.tweetId!, 'Danke!', { created_at: '2026-11-20T10:00:00.000Z' });
+    const answered = (await world.emulatorNow()).minus({ minutes: 5 });
+    await world.replyAs('erika', (await publication(integrationId, 2))!.tweetId!, 'Danke!', { created_at: iso(answered) });
     await cycle();
-    assert.equal((await world.sql('SELECT "Antworten ""alle""" AS a FROM "Kunden ""Notizen"" Ü" WHERE "Schlüssel" = 2'))[0].a, '[2026-11-20 10:00 UTC] @erika: Danke!');
+    assert.equal((await world.sql('SELECT "Antworten ""alle""" AS a FROM "Kunden ""Notizen"" Ü" WHERE "Schlüssel" = 2'))[0].a, `${entryStamp(answered)} @erika: Danke!`);
   });
 });
 
@@ -201,10 +205,7 @@ describe('a database that refuses writes [sqlite]', function () {
     world = await TestEnv.create('sqlite');
     const accountId = await world.addAccount(await world.createXUser('kb_disk'));
     await world.sql('CREATE TABLE notes (id INTEGER PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)');
-    integrationId = await world.addIntegration({
-      account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies',
-      mode: 'append', 'continue-field': 'keep_going', every: '* * * * * *',
-    });
+    integrationId = await world.addArticlesIntegration(accountId, { table: 'notes', every: '* * * * * *' });
   });
   afterEach(async () => world.close());
 
@@ -250,19 +251,13 @@ describe('a database that refuses writes [sqlite]', function () {
     await world.sql('PRAGMA wal_checkpoint(TRUNCATE)');
     const fs = await import('node:fs');
     const files = [world.dbFile, `${world.dbFile}-wal`, `${world.dbFile}-shm`].filter((file) => fs.existsSync(file));
-    fs.chmodSync(world.dir, 0o755);
     for (const file of files) fs.chmodSync(file, 0o444);
-    // Root may write anything: the read-only run is made as the unprivileged user "nobody".
-    const asUser = process.getuid?.() === 0 ? 'nobody' : undefined;
-    const scratch = `${world.dir}/scratch`;
-    fs.mkdirSync(scratch, { mode: 0o777 });
-    fs.chmodSync(scratch, 0o777);
-    const refused = await world.cli(['--json', 'poll', '--once'], { TMPDIR: scratch }, undefined, { asUser });
+    // Root may write any file: the command runs without that power, so mode 0444 holds for it.
+    const refused = await world.cli(['--json', 'poll', '--once'], {}, undefined, { honourFileModes: true });
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /error: the database file is read-only for this process|error: the database file cannot be opened/);
     for (const file of files) fs.chmodSync(file, 0o644);
-    const recovered = await world.cli(['--json', 'poll', '--once']);
-    assert.equal(recovered.json.published, 1);
+    assert.equal((await world.pollOnce()).published, 1);
     await expectEachTweetedOnce(['written before the lock']);
   });
 });

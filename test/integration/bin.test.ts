@@ -11,7 +11,7 @@ describe('the package bin, as `npm start` runs it', function () {
   it('starts a long-running command from the source when nothing was built', async () => {
     assert.equal(fs.existsSync(path.join(ROOT, 'dist', 'src', 'cli.js')), false, 'this test is about running without a build');
     // `emulator` loads a module the same way `serve` and `poll` do.
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'kb-twitter-sync.js'), '--json', 'emulator', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'kb-twitter-sync.js'), '--json', 'emulator', '--port', '0', '--clock', '2031-05-06T07:08:09Z'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let stderr = '';
@@ -20,8 +20,19 @@ describe('the package bin, as `npm start` runs it', function () {
         child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr}`)));
       });
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      const { now } = (await (await fetch(`${url}/_emulator/clock`)).json()) as { now: string };
+      assert.ok(now.startsWith('2031-05-06T07:'), `the emulator's clock starts at --clock: ${now}`);
     } finally {
       child.kill('SIGTERM');
     }
+  });
+
+  it('refuses an emulator --clock it cannot read, saying what it wants', async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'kb-twitter-sync.js'), 'emulator', '--port', '0', '--clock', 'soon'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(stderr, /error: --clock must be an ISO-8601 time with a zone, e\.g\. 2026-12-01T09:00:00Z, not 'soon'/);
   });
 });

@@ -352,6 +352,65 @@ describe('X API emulator, spoken to by the real twitter-api-v2 client', function
     });
   });
 
+  describe("the emulator's clock", () => {
+    const iso = (ms: number) => new Date(ms).toISOString();
+
+    it('is read, set and moved forward through /_emulator/clock, and runs on from there', async () => {
+      assert.deepEqual((await control('GET', '/clock')).body, { now: iso(START), offset_ms: 0 });
+      const later = START + 40 * DAY;
+      assert.deepEqual((await control('POST', '/clock', { now: iso(later) })).body, { now: iso(later), offset_ms: 40 * DAY });
+      tick(5 * SECOND);
+      assert.equal((await control('GET', '/clock')).body.now, iso(later + 5 * SECOND), 'it keeps running');
+      assert.equal((await control('POST', '/clock', { advance_ms: 90 * SECOND })).body.now, iso(later + 95 * SECOND));
+      const posted = await client.v2.tweet('made at the new time');
+      assert.equal(snowflakeTime(posted.data.id), later + 95 * SECOND, 'ids encode it');
+      const read = await client.v2.singleTweet(posted.data.id, { 'tweet.fields': ['created_at'] });
+      assert.equal(read.data.created_at, iso(later + 95 * SECOND), 'created_at defaults to it');
+      assert.equal((await control('POST', '/clock', { now: '2026-11-22T15:03:00+01:00' })).body.now, iso(START), 'zones are understood, and it may go back');
+      assert.ok(BigInt((await client.v2.tweet('after going back')).data.id) > BigInt(posted.data.id), 'ids still only grow');
+      await control('POST', '/clock', { advance_ms: DAY });
+      await control('POST', '/reset');
+      assert.equal((await control('GET', '/clock')).body.now, iso(START + 5 * SECOND), 'reset returns it to its start (run on by the 5 s that passed)');
+    });
+
+    it('refuses a change it cannot read with a 400 that says what to send', async () => {
+      for (const [change, message] of [
+        [{}, /give either now \(an ISO-8601 time with a zone\) or advance_ms/],
+        [{ now: iso(START), advance_ms: 5 }, /not both or neither/],
+        [{ now: 'next tuesday' }, /now must be an ISO-8601 time with a zone, e\.g\. 2026-12-01T09:00:00Z, not "next tuesday"/],
+        [{ now: '2026-11-22T14:03:00' }, /now must be an ISO-8601 time with a zone/],
+        [{ now: 1796112000000 }, /now must be an ISO-8601 time with a zone/],
+        [{ advance_ms: -1 }, /advance_ms must be a whole number of milliseconds, 0 or more \(set now to go back\), not -1/],
+        [{ advance_ms: '60000' }, /advance_ms must be a whole number/],
+        [{ advance_ms: 1.5 }, /advance_ms must be a whole number/],
+      ] as const) {
+        const refused = await control('POST', '/clock', change);
+        assert.equal(refused.status, 400, JSON.stringify(change));
+        assert.match(refused.body.error, message);
+      }
+      assert.equal((await control('GET', '/clock')).body.now, iso(START), 'nothing changed');
+    });
+
+    it("moves search's 7 days, rate-limit windows and the 24-hour duplicate memory with it", async () => {
+      const root = (await client.v2.tweet('a root')).data.id;
+      const reply = emulator.state.postAs({ as: 'alice', text: 'a reply', in_reply_to_tweet_id: root });
+      emulator.state.setRateLimit({ endpoint: 'GET /2/users/:id/mentions', limit: 1, window_seconds: 60 });
+      await client.v2.userMentionTimeline(kb.id);
+      assert.equal((await responseError(() => client.v2.userMentionTimeline(kb.id))).code, 429);
+      assert.equal((await responseError(() => client.v2.tweet('a root'))).code, 403, 'a duplicate within 24 hours');
+
+      await control('POST', '/clock', { advance_ms: 61 * SECOND });
+      await client.v2.userMentionTimeline(kb.id); // the window is over by the emulator's clock
+      const found = await client.v2.search(`conversation_id:${root} -from:kb_sandbox`);
+      assert.deepEqual(found.tweets.map((t) => t.id), [reply.id]);
+
+      await control('POST', '/clock', { advance_ms: 8 * DAY });
+      assert.deepEqual((await client.v2.search(`conversation_id:${root} -from:kb_sandbox`)).tweets, [], 'eight days later the reply is out of reach');
+      assert.equal((await responseError(() => client.v2.search(`conversation_id:${root}`, { since_id: reply.id }))).code, 400, 'and so is its id');
+      await client.v2.tweet('a root'); // no longer a duplicate
+    });
+  });
+
   describe('rate limits', () => {
     it('sends x-rate-limit headers on every call and 429 once the window is used up, until it resets', async () => {
       await control('POST', '/rate-limits', { endpoint: 'GET /2/users/me', limit: 2 });
@@ -429,14 +488,16 @@ describe('X API emulator, spoken to by the real twitter-api-v2 client', function
       assert.ok(Number(error.response.headers['content-length']) > Buffer.byteLength(error.rawContent));
     });
 
-    it('latency delays the answer by the given milliseconds', async () => {
+    it('latency delays the answer by the given milliseconds, for one call by default', async () => {
       await addFaults([{ endpoint: 'GET /2/users/me', kind: 'latency', ms: 300 }]);
-      const started = Date.now();
-      await client.v2.me();
-      assert.ok(Date.now() - started >= 290, `answered after ${Date.now() - started} ms`);
-      const again = Date.now();
-      await client.v2.me();
-      assert.ok(Date.now() - again < 250, 'one call only by default');
+      const started = performance.now();
+      const held = await client.v2.get('users/me', undefined, { fullResponse: true });
+      // A lower bound only: a slow machine can make the call longer, never shorter.
+      assert.ok(performance.now() - started >= 290, 'the answer came no sooner than the delay');
+      assert.equal(held.headers['x-emulator-delay-ms'], '300', 'the emulator says it held this answer 300 ms');
+      const next = await client.v2.get('users/me', undefined, { fullResponse: true });
+      assert.equal(next.headers['x-emulator-delay-ms'], undefined, 'one call only by default');
+      assert.equal(next.data.data.username, 'kb_sandbox');
     });
 
     it('rate_limit answers 429 and keeps answering 429 for that endpoint until its reset', async () => {
@@ -617,9 +678,9 @@ describe('X API emulator, hosted in other ways', () => {
     }
   });
 
-  it('runs as its own process and prints its URL as one JSON line', async function () {
+  it('runs as its own process, prints its URL as one JSON line and starts its clock where --clock says', async function () {
     this.timeout(20000);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/emulator/main.ts', '--port', '0'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/emulator/main.ts', '--port', '0', '--clock', '2031-05-06T07:08:09Z'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const line = await new Promise<string>((resolve, reject) => {
         readline.createInterface({ input: child.stdout }).once('line', resolve);
@@ -631,6 +692,9 @@ describe('X API emulator, hosted in other ways', () => {
       const user = (await created.json()) as CreatedUser;
       const me = await clientFor(user, url).v2.me();
       assert.equal(me.data.username, 'proc');
+      const clock = (await (await fetch(`${url}/_emulator/clock`)).json()) as { now: string };
+      assert.ok(Date.parse(clock.now) - Date.parse('2031-05-06T07:08:09Z') < 5 * 60 * SECOND, `started at --clock: ${clock.now}`);
+      assert.ok(Date.parse(clock.now) >= Date.parse('2031-05-06T07:08:09Z'));
     } finally {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
@@ -638,12 +702,27 @@ describe('X API emulator, hosted in other ways', () => {
     }
   });
 
-  it('close() ends keep-alive connections at once', async () => {
+  it('refuses to start with a --clock it cannot read, saying why', async function () {
+    this.timeout(20000);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/emulator/main.ts', '--port', '0', '--clock', 'tomorrow'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(stderr, /emulator failed to start: the clock start 'tomorrow' is not an ISO-8601 time with a zone, e\.g\. 2026-12-01T09:00:00Z/);
+  });
+
+  it('close() ends open connections at once instead of waiting for their answers', async () => {
     const emulator = await startEmulator({ port: 0 });
     const user = emulator.state.createUser({ username: 'closer' });
-    await clientFor(user, emulator.url).v2.me();
-    const started = Date.now();
-    await emulator.close();
-    assert.ok(Date.now() - started < 1000);
+    const client = clientFor(user, emulator.url);
+    await client.v2.me(); // leaves a keep-alive connection open
+    // A call the emulator holds for 20 s: close() must not wait for it (or for the idle connection).
+    emulator.state.addFaults([{ endpoint: 'GET /2/users/me', kind: 'latency', ms: 20_000 }]);
+    const held = client.v2.me().then(() => 'answered', () => 'connection ended');
+    while (emulator.state.getCalls().by_endpoint['GET /2/users/me'] !== 2) await new Promise((resolve) => setImmediate(resolve));
+    const first = await Promise.race([emulator.close().then(() => 'closed'), held]);
+    assert.equal(first, 'closed', 'close() returned while the held call was still open');
+    assert.equal(await held, 'connection ended');
   });
 });

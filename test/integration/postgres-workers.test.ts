@@ -131,9 +131,9 @@ function publishedBy(worker: Daemon): number {
       }
       for (const client of [...clients].reverse().slice(0, 4)) await client.query('COMMIT');
       // A poll between the commits sees the newest ids before the oldest ones exist for it.
-      assert.equal((await world.cli(['--json', 'poll', '--once'])).json.published, 100);
+      assert.equal((await world.pollOnce()).published, 100);
       for (const client of [...clients].reverse().slice(4)) await client.query('COMMIT');
-      assert.equal((await world.cli(['--json', 'poll', '--once'])).json.published, 100);
+      assert.equal((await world.pollOnce()).published, 100);
       const [captured] = await world.sql('SELECT COUNT(*) AS n FROM kbts_publications');
       assert.equal(Number(captured.n), 200);
       assert.equal((await world.tweetsBy('kb_worker_1')).length, 200);

@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
-import { articlesTable, describeEachDatabase, TestEnv } from '../support/test-env';
+import { createArticlesWorld, describeEachDatabase, type TestEnv } from '../support/test-env';
 
 describeEachDatabase('a record that refuses the write of its replies', (database) => {
   let world: TestEnv;
 
   beforeEach(async () => {
-    world = await TestEnv.create(database);
-    await world.sql(articlesTable(world));
-    const accountId = await world.addAccount(await world.createXUser('kb_news'));
-    await world.addIntegration({
-      account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
-      mode: 'append', 'continue-field': 'keep_going',
-    });
+    ({ world } = await createArticlesWorld(database));
   });
   afterEach(async () => world.close());
 
-  const pollOnce = async () => {
-    const result = await world.cli(['--json', 'poll', '--once']);
-    assert.equal(result.code, 0, result.stderr);
-    return result.json;
-  };
+  const pollOnce = () => world.pollOnce();
 
   it('keeps its replies in the log, not applied, with the reason, and still writes the other records', async () => {
     for (const title of ['a', 'b', 'c']) await world.sql('INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)', [title, `Article ${title}`, 'Yes']);

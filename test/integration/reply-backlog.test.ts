@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { snowflakeAt } from '../../src/emulator/emulator';
-import { articlesTable, describeEachDatabase, TestEnv } from '../support/test-env';
+import { createArticlesWorld, describeEachDatabase, type TestEnv } from '../support/test-env';
 
 const INSERT_ARTICLE = 'INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -10,21 +10,11 @@ describeEachDatabase('reply backlogs beyond what the mentions timeline reaches',
   let accountId: number;
 
   beforeEach(async () => {
-    world = await TestEnv.create(database);
-    await world.sql(articlesTable(world));
-    accountId = await world.addAccount(await world.createXUser('kb_news'));
-    await world.addIntegration({
-      account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
-      mode: 'append', 'continue-field': 'keep_going',
-    });
+    ({ world, accountId } = await createArticlesWorld(database));
   });
   afterEach(async () => world.close());
 
-  const pollOnce = async () => {
-    const result = await world.cli(['--json', 'poll', '--once']);
-    assert.equal(result.code, 0, result.stderr);
-    return result.json;
-  };
+  const pollOnce = () => world.pollOnce();
 
   it('writes every one of 850 replies in one poll although X serves only the 800 newest mentions', async () => {
     for (const title of ['a', 'b', 'c']) await world.sql(INSERT_ARTICLE, [title, `Backlog article ${title}`, 'Yes']);
@@ -55,7 +45,7 @@ describeEachDatabase('reply backlogs beyond what the mentions timeline reaches',
     await pollOnce();
     const [tweet] = await world.tweetsBy('kb_news');
     // As if the poller had been stopped for eight days.
-    await world.sql('UPDATE kbts_accounts SET mentions_cursor_id = ? WHERE id = ?', [snowflakeAt(Date.now() - 8 * DAY_MS).toString(), accountId]);
+    await world.sql('UPDATE kbts_accounts SET mentions_cursor_id = ? WHERE id = ?', [snowflakeAt((await world.emulatorNow()).toMillis() - 8 * DAY_MS).toString(), accountId]);
     const first = await world.replyAs('alice', tweet.id, 'what do you think, bob?');
     const second = await world.replyAs('bob', first.id, 'I agree with alice');
     // Found only by searching the conversation, which X refuses to do from before its window.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Scheduler } from '../../src/sync/scheduler';
 import type { SyncDeps } from '../../src/sync/sync-deps';
-import { articlesTable, describeEachDatabase, TestEnv } from '../support/test-env';
+import { createArticlesWorld, describeEachDatabase, type TestEnv } from '../support/test-env';
 
 const INSERT_ARTICLE = 'INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)';
 
@@ -16,16 +16,9 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 
 describeEachDatabase('scheduler', (database) => {
   let world: TestEnv;
-  let accountId: number;
 
   beforeEach(async () => {
-    world = await TestEnv.create(database);
-    await world.sql(articlesTable(world));
-    accountId = await world.addAccount(await world.createXUser('kb_timer'));
-    await world.addIntegration({
-      account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
-      mode: 'append', 'continue-field': 'keep_going', every: '* * * * * *',
-    });
+    ({ world } = await createArticlesWorld(database, { username: 'kb_timer', integration: { every: '* * * * * *' } }));
   });
   afterEach(async () => world.close());
 

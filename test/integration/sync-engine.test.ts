@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { captureTriggerExists } from '../../src/db/dialect';
+import { removeIntegration, resumeIntegration } from '../../src/setup/integration-setup';
+import type { DateTime } from 'luxon';
 import { articlesTable, describeEachDatabase, TestEnv, type EmulatorUser } from '../support/test-env';
+import { entryStamp, iso } from '../support/time';
 
 const INSERT_ARTICLE = 'INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)';
 
@@ -17,15 +20,13 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
   });
   afterEach(async () => world.close());
 
-  const addArticlesIntegration = (mode = 'append', extra: Record<string, string> = {}) => world.addIntegration({
-    account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
-    mode, 'continue-field': 'keep_going', ...extra,
-  });
-  const pollOnce = async () => {
-    const result = await world.cli(['--json', 'poll', '--once']);
-    assert.equal(result.code, 0, result.stderr);
-    return result.json;
-  };
+  const addArticlesIntegration = (mode = 'append', extra: Record<string, string> = {}) => world.addArticlesIntegration(accountId, { mode, ...extra });
+  const pollOnce = () => world.pollOnce();
+  const resume = (integrationId: number) => world.asNewProcess((services) => resumeIntegration(services.integrationSetup, integrationId));
+  const remove = (integrationId: number) => world.asNewProcess((services) => removeIntegration(services.integrationSetup, integrationId));
+  /** Whole minutes before the emulator's now, so entry stamps are exact and inside X's windows. */
+  const minutesAgo = async (minutes: number): Promise<DateTime> =>
+    (await world.emulatorNow()).minus({ minutes }).startOf('minute');
   const record = async (id: number) => (await world.sql('SELECT * FROM articles WHERE id = ?', [id]))[0];
   const publication = async (integrationId: number, key: number) =>
     (await world.services()).publications.findByRecord(integrationId, String(key));
@@ -49,20 +50,29 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     assert.equal((await publication(integrationId, 1))?.tweetId, tweets.find((t) => t.text === 'First article is out')?.id);
   });
 
-  for (const [mode, expected] of [
-    ['append', 'intro\n[2026-11-20 09:00 UTC] @alice: first!\n[2026-11-20 09:05 UTC] @bob: second\n[2026-11-20 10:15 UTC] @carol: third and last'],
-    ['prepend', '[2026-11-20 10:15 UTC] @carol: third and last\n[2026-11-20 09:05 UTC] @bob: second\n[2026-11-20 09:00 UTC] @alice: first!\nintro'],
-    ['overwrite', '[2026-11-20 10:15 UTC] @carol: third and last'],
-  ] as const) {
+  for (const mode of ['append', 'prepend', 'overwrite'] as const) {
     it(`writes three replies from other users in order with the exact entry format (${mode})`, async () => {
       await addArticlesIntegration(mode);
       await world.sql('INSERT INTO articles (title, tweet_text, replies, keep_going) VALUES (?, ?, ?, ?)', ['a', `Tell us (${mode})`, 'intro', 'yes']);
       await pollOnce();
       const [tweet] = await world.tweetsBy('kb_news');
+      const first = await minutesAgo(180);
+      const second = first.plus({ minutes: 5 });
+      const last = first.plus({ minutes: 75, seconds: 59 }); // the stamp keeps the minute, seconds dropped
+      const entries = {
+        first: `${entryStamp(first)} @alice: first!`,
+        second: `${entryStamp(second)} @bob: second`,
+        last: `${entryStamp(last)} @carol: third and last`,
+      };
+      const expected = {
+        append: ['intro', entries.first, entries.second, entries.last].join('\n'),
+        prepend: [entries.last, entries.second, entries.first, 'intro'].join('\n'),
+        overwrite: entries.last,
+      }[mode];
       // Posted out of order on purpose: entries follow the replies' own time, not arrival.
-      await world.replyAs('bob', tweet.id, 'second', { created_at: '2026-11-20T09:05:00.000Z' });
-      await world.replyAs('alice', tweet.id, 'first!', { created_at: '2026-11-20T09:00:00.000Z' });
-      await world.replyAs('carol', tweet.id, 'third and last', { created_at: '2026-11-20T10:15:59.000Z' });
+      await world.replyAs('bob', tweet.id, 'second', { created_at: iso(second) });
+      await world.replyAs('alice', tweet.id, 'first!', { created_at: iso(first) });
+      await world.replyAs('carol', tweet.id, 'third and last', { created_at: iso(last) });
       const summary = await pollOnce();
       assert.equal(summary.replies_applied, 3);
       assert.equal((await record(1)).replies, expected);
@@ -77,24 +87,27 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     await world.sql(INSERT_ARTICLE, ['a', 'Talk to us', 'Yes']);
     await pollOnce();
     const [tweet] = await world.tweetsBy('kb_news');
-    await world.replyAs('alice', tweet.id, 'before the stop', { created_at: '2026-11-21T08:00:00.000Z' });
+    const beforeStop = await minutesAgo(120);
+    const whileStopped = beforeStop.plus({ hours: 1 });
+    const afterRestart = beforeStop.plus({ hours: 2 });
+    await world.replyAs('alice', tweet.id, 'before the stop', { created_at: iso(beforeStop) });
     await pollOnce();
     await world.sql('UPDATE articles SET keep_going = ? WHERE id = 1', ['No']);
-    await world.replyAs('bob', tweet.id, 'while stopped', { created_at: '2026-11-21T09:00:00.000Z' });
+    await world.replyAs('bob', tweet.id, 'while stopped', { created_at: iso(whileStopped) });
     const stopped = await pollOnce();
     assert.equal(stopped.replies_applied, 0);
     assert.equal(stopped.replies_logged, 1);
-    assert.equal((await record(1)).replies, '[2026-11-21 08:00 UTC] @alice: before the stop');
+    assert.equal((await record(1)).replies, `${entryStamp(beforeStop)} @alice: before the stop`);
     await world.sql('UPDATE articles SET keep_going = ? WHERE id = 1', [' yes ']);
-    await world.replyAs('carol', tweet.id, 'after the restart', { created_at: '2026-11-21T10:00:00.000Z' });
+    await world.replyAs('carol', tweet.id, 'after the restart', { created_at: iso(afterRestart) });
     const resumed = await pollOnce();
     assert.equal(resumed.replies_applied, 1);
-    assert.equal((await record(1)).replies, '[2026-11-21 08:00 UTC] @alice: before the stop\n[2026-11-21 10:00 UTC] @carol: after the restart');
+    assert.equal((await record(1)).replies, `${entryStamp(beforeStop)} @alice: before the stop\n${entryStamp(afterRestart)} @carol: after the restart`);
     const log = await (await world.services()).communications.list({ integrationId, direction: 'in' });
-    const whileStopped = log.find((entry) => entry.authorUsername === 'bob');
-    assert.equal(whileStopped?.applied, false);
-    assert.equal(whileStopped?.notAppliedReason, 'not written: continue field is No');
-    assert.equal(whileStopped?.text.endsWith('while stopped'), true);
+    const bobs = log.find((entry) => entry.authorUsername === 'bob');
+    assert.equal(bobs?.applied, false);
+    assert.equal(bobs?.notAppliedReason, 'not written: continue field is No');
+    assert.equal(bobs?.text.endsWith('while stopped'), true);
     assert.equal(log.filter((entry) => entry.applied).length, 2);
   });
 
@@ -137,7 +150,7 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
       'the tweet text is 288 weighted characters; X allows 280 (long-text policy: reject; choose truncate or thread to post it)');
     assert.equal((await world.tweetsBy('kb_news')).length, 0);
 
-    await world.cli(['integration', 'remove', String(rejectId)]);
+    await remove(rejectId);
     const truncateId = await addArticlesIntegration('append', { 'long-text': 'truncate' });
     const emoji = '🎉 party '.repeat(40); // emoji weigh 2: 400 weighted
     await world.sql(INSERT_ARTICLE, ['emoji', emoji, 'Yes']);
@@ -146,11 +159,8 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     assert.ok(truncated.text.endsWith('…'));
     assert.ok(emoji.startsWith(truncated.text.slice(0, -1).trimEnd()));
 
-    await world.cli(['integration', 'remove', String(truncateId)]);
-    const threadId = await world.addIntegration({
-      account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
-      mode: 'append', 'continue-field': 'keep_going', 'long-text': 'thread',
-    });
+    await remove(truncateId);
+    const threadId = await addArticlesIntegration('append', { 'long-text': 'thread' });
     const withUrls = `Read ${Array.from({ length: 14 }, (_, i) => `https://example.com/${i}`).join(' and ')} today`;
     await world.sql(INSERT_ARTICLE, ['urls', withUrls, 'Yes']);
     const threaded = await pollOnce();
@@ -219,24 +229,24 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     const [tweet] = await world.tweetsBy('kb_news');
     await world.control('POST', '/users/kb_news/revoke');
     await world.sql(INSERT_ARTICLE, ['during', 'Written while revoked', 'Yes']);
-    await world.replyAs('alice', tweet.id, 'reply during the outage', { created_at: '2026-11-21T12:00:00.000Z' });
+    const duringOutage = await minutesAgo(30);
+    await world.replyAs('alice', tweet.id, 'reply during the outage', { created_at: iso(duringOutage) });
     const refused = await pollOnce();
     assert.equal(refused.published, 0);
     assert.match(refused.errors.join(' '), /X refused the account's credentials \(401/);
-    const listed = await world.cli(['--json', 'integration', 'list']);
-    const paused = listed.json.integrations.find((entry: { id: number }) => entry.id === integrationId);
-    assert.equal(paused.status, 'paused');
-    assert.match(paused.paused_reason, /tokens may have been revoked/);
+    const paused = await (await world.services()).integrations.get(integrationId);
+    assert.equal(paused?.status, 'paused');
+    assert.match(paused?.pausedReason ?? '', /tokens may have been revoked/);
     assert.equal((await publication(integrationId, 2))?.state, 'pending', 'the record waits, nothing lost');
     assert.equal((await pollOnce()).published, 0, 'a paused integration is left alone');
 
     await world.control('POST', '/users/kb_news/restore');
     assert.equal((await world.cli(['account', 'test', String(accountId)])).code, 0);
-    assert.equal((await world.cli(['integration', 'resume', String(integrationId)])).code, 0);
+    await resume(integrationId);
     const caughtUp = await pollOnce();
     assert.equal(caughtUp.published, 1);
     assert.equal(caughtUp.replies_applied, 1);
-    assert.equal((await record(1)).replies, '[2026-11-21 12:00 UTC] @alice: reply during the outage');
+    assert.equal((await record(1)).replies, `${entryStamp(duringOutage)} @alice: reply during the outage`);
     assert.deepEqual((await world.tweetsBy('kb_news')).map((t) => t.text), ['Posted before the revocation', 'Written while revoked']);
   });
 
@@ -256,15 +266,16 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     await world.sql(INSERT_ARTICLE, ['b', 'A quiet one', 'Yes']);
     await pollOnce();
     const [tweet, quiet] = await world.tweetsBy('kb_news');
-    const alice = await world.replyAs('alice', tweet.id, 'what do you think?', { created_at: '2026-11-21T10:00:00.000Z' });
-    await world.replyAs('frank', quiet.id, 'direct reply only', { created_at: '2026-11-21T10:00:30.000Z' });
+    const asked = await minutesAgo(60);
+    const alice = await world.replyAs('alice', tweet.id, 'what do you think?', { created_at: iso(asked) });
+    await world.replyAs('frank', quiet.id, 'direct reply only', { created_at: iso(asked.plus({ seconds: 30 })) });
     await world.control('DELETE', '/calls');
     assert.equal((await pollOnce()).replies_applied, 2);
     assert.equal((await world.control('GET', '/calls')).by_endpoint['GET /2/tweets/search/recent'] ?? 0, 0, 'direct replies need no search');
 
     // Carol answers alice and, as X clients do by default, keeps @kb_news; bob drops it.
-    const carol = await world.replyAs('carol', alice.id, 'good question', { created_at: '2026-11-21T10:01:00.000Z' });
-    await world.replyAs('bob', carol.id, 'I agree with carol', { created_at: '2026-11-21T10:02:00.000Z', mention: false });
+    const carol = await world.replyAs('carol', alice.id, 'good question', { created_at: iso(asked.plus({ minutes: 1 })) });
+    await world.replyAs('bob', carol.id, 'I agree with carol', { created_at: iso(asked.plus({ minutes: 2 })), mention: false });
     await world.control('DELETE', '/calls');
     const summary = await pollOnce();
     assert.equal(summary.replies_applied, 2);
@@ -272,31 +283,30 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     assert.equal(calls['GET /2/users/:id/mentions'], 1);
     assert.equal(calls['GET /2/tweets/search/recent'], 1);
     assert.equal((await record(1)).replies, [
-      '[2026-11-21 10:00 UTC] @alice: what do you think?',
-      '[2026-11-21 10:01 UTC] @carol: good question',
-      '[2026-11-21 10:02 UTC] @bob: I agree with carol',
+      `${entryStamp(asked)} @alice: what do you think?`,
+      `${entryStamp(asked.plus({ minutes: 1 }))} @carol: good question`,
+      `${entryStamp(asked.plus({ minutes: 2 }))} @bob: I agree with carol`,
     ].join('\n'));
 
     // The discussion stays searched while it is live, even when its next reply mentions nobody.
-    await world.replyAs('dave', carol.id, 'late to the party', { created_at: '2026-11-21T10:03:00.000Z', mention: false });
+    await world.replyAs('dave', carol.id, 'late to the party', { created_at: iso(asked.plus({ minutes: 3 })), mention: false });
     assert.equal((await pollOnce()).replies_applied, 1);
     assert.match((await record(1)).replies, /@dave: late to the party$/);
   });
 
   it('keeps a reply that would overflow a length-limited response field in the log instead of cutting it', async () => {
     await world.sql(`CREATE TABLE notes (id ${world.autoId}, tweet_text TEXT, replies VARCHAR(60), keep_going TEXT)`);
-    const integrationId = await world.addIntegration({
-      account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies', mode: 'append', 'continue-field': 'keep_going',
-    });
+    const integrationId = await world.addArticlesIntegration(accountId, { table: 'notes' });
     await world.sql('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)', ['A short note', 'Yes']);
     await pollOnce();
     const [tweet] = await world.tweetsBy('kb_news');
-    await world.replyAs('alice', tweet.id, 'fits', { created_at: '2026-11-21T10:00:00.000Z' });
-    await world.replyAs('bob', tweet.id, 'this one is far too long to fit', { created_at: '2026-11-21T10:01:00.000Z' });
+    const fits = await minutesAgo(10);
+    await world.replyAs('alice', tweet.id, 'fits', { created_at: iso(fits) });
+    await world.replyAs('bob', tweet.id, 'this one is far too long to fit', { created_at: iso(fits.plus({ minutes: 1 })) });
     const summary = await pollOnce();
     assert.equal(summary.replies_applied, 1);
     assert.equal(summary.replies_logged, 1);
-    assert.equal((await world.sql('SELECT replies FROM notes'))[0].replies, '[2026-11-21 10:00 UTC] @alice: fits');
+    assert.equal((await world.sql('SELECT replies FROM notes'))[0].replies, `${entryStamp(fits)} @alice: fits`);
     const [kept] = await (await world.services()).communications.list({ integrationId, applied: false });
     assert.equal(kept.notAppliedReason, "not written: the response field 'replies' holds at most 60 characters and this reply does not fit");
     assert.match(kept.text, /this one is far too long to fit$/);
@@ -314,7 +324,7 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     assert.equal((await publication(integrationId, 1))?.state, 'pending');
 
     await world.control('POST', '/users/kb_news/access', { level: 'no-read' });
-    await world.cli(['integration', 'resume', String(integrationId)]);
+    await resume(integrationId);
     const published = await pollOnce();
     assert.equal(published.published, 1, 'posting works again');
     integration = await (await world.services()).integrations.get(integrationId);
@@ -326,14 +336,14 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     const integrationId = await addArticlesIntegration();
     await world.sql(INSERT_ARTICLE, ['a', 'Rate limited', 'Yes']);
     await world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'rate_limit', resetInSeconds: 900, count: 1 }] });
-    const limited = await world.cli(['--json', 'poll', '--once'], { KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
-    assert.equal(limited.json.published, 0);
+    const limited = await world.pollOnce({ KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
+    assert.equal(limited.published, 0);
     const waiting = await publication(integrationId, 1);
     assert.equal(waiting?.state, 'pending');
     assert.equal(waiting?.reason, 'waiting for the X rate limit to reset');
-    assert.ok(Date.parse(waiting?.nextAttemptAt ?? '') > Date.now() + 800_000);
+    assert.ok(Date.parse(waiting?.nextAttemptAt ?? '') > (await world.emulatorNow()).toMillis() + 800_000, 'the reset X gave, 15 minutes ahead of its clock');
     await world.control('DELETE', '/calls');
-    await world.cli(['--json', 'poll', '--once'], { KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
+    await world.pollOnce({ KBTS_MAX_RATE_LIMIT_WAIT_MS: '0' });
     const calls = (await world.control('GET', '/calls')).by_endpoint;
     assert.equal(calls['POST /2/tweets'] ?? 0, 0, 'no post is tried before the reset');
   });
@@ -343,13 +353,14 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
     await world.sql(INSERT_ARTICLE, ['a', 'Late replies welcome', 'Yes']);
     await pollOnce();
     const [tweet] = await world.tweetsBy('kb_news');
-    const late = await world.replyAs('alice', tweet.id, 'I was slow to show up', { created_at: '2026-11-21T10:00:00.000Z', hidden: true });
-    await world.replyAs('bob', tweet.id, 'I was visible at once', { created_at: '2026-11-21T10:01:00.000Z' });
+    const slow = await minutesAgo(10);
+    const late = await world.replyAs('alice', tweet.id, 'I was slow to show up', { created_at: iso(slow), hidden: true });
+    await world.replyAs('bob', tweet.id, 'I was visible at once', { created_at: iso(slow.plus({ minutes: 1 })) });
     assert.equal((await pollOnce()).replies_applied, 1, 'only the visible reply, and the cursor moves past the hidden one');
     await world.control('POST', `/tweets/${late.id}/reveal`);
     assert.equal((await pollOnce()).replies_applied, 1, 'the late reply is found behind the cursor');
     assert.equal((await pollOnce()).replies_applied, 0);
-    assert.equal((await record(1)).replies, '[2026-11-21 10:01 UTC] @bob: I was visible at once\n[2026-11-21 10:00 UTC] @alice: I was slow to show up');
+    assert.equal((await record(1)).replies, `${entryStamp(slow.plus({ minutes: 1 }))} @bob: I was visible at once\n${entryStamp(slow)} @alice: I was slow to show up`);
   });
 
   it('fails the second of two records with the same text instead of claiming the first one\'s tweet', async () => {
@@ -368,9 +379,7 @@ describeEachDatabase('sync engine against the X API emulator (real database, rea
   it('keeps serving the account\'s other integrations when one table is dropped', async () => {
     const broken = await addArticlesIntegration();
     await world.sql(`CREATE TABLE notes (id ${world.autoId}, tweet_text TEXT, replies TEXT, keep_going TEXT)`);
-    const healthy = await world.addIntegration({
-      account: String(accountId), table: 'notes', 'tweet-field': 'tweet_text', 'response-field': 'replies', mode: 'append', 'continue-field': 'keep_going',
-    });
+    const healthy = await world.addArticlesIntegration(accountId, { table: 'notes' });
     await world.sql(INSERT_ARTICLE, ['a', 'About to vanish', 'Yes']);
     await world.sql('DROP TABLE articles');
     await world.sql('INSERT INTO notes (tweet_text, keep_going) VALUES (?, ?)', ['Still here', 'Yes']);

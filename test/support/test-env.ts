@@ -6,10 +6,16 @@ import { pathToFileURL } from 'node:url';
 import crypto from 'node:crypto';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
+import { DateTime } from 'luxon';
 import { buildServices, type Services } from '../../src/app';
-import { loadConfig } from '../../src/config';
+import { loadConfig, readXCredentialsFromEnv } from '../../src/config';
+import { createDb, migrateToLatest } from '../../src/db/database';
 import { startEmulator } from '../../src/emulator/emulator';
+import { startEmulatorProcess as startEmulatorProcessFromSource } from '../../src/emulator/process';
 import { silentLogger } from '../../src/lib/logger';
+import { addAccount } from '../../src/setup/account-setup';
+import { addIntegration } from '../../src/setup/integration-setup';
+import { runPollCycle, type CycleCounts } from '../../src/sync/poll-cycle';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // Resolved from the project, because the CLI runs with the test folder as its working directory.
@@ -22,6 +28,27 @@ export interface CliResult {
   json: any;
 }
 
+/** What `--json poll --once` prints. */
+export interface PollSummary {
+  published: number;
+  skipped: number;
+  failed: number;
+  deferred: number;
+  replies_applied: number;
+  replies_logged: number;
+  api_calls: number;
+  accounts_busy: number;
+  errors: string[];
+}
+
+function pollSummary(counts: CycleCounts): PollSummary {
+  return {
+    published: counts.published, skipped: counts.skipped, failed: counts.failed, deferred: counts.deferred,
+    replies_applied: counts.repliesApplied, replies_logged: counts.repliesLogged, api_calls: counts.apiCalls,
+    accounts_busy: counts.accountsBusy, errors: counts.errors,
+  };
+}
+
 export interface EmulatorUser {
   id: string;
   username: string;
@@ -30,23 +57,16 @@ export interface EmulatorUser {
 
 export type TestDatabase = 'sqlite' | 'postgres';
 
-/** The X API emulator in a process of its own, as the crash and benchmark runs want it. */
-export async function startEmulatorProcess(): Promise<{ url: string; close(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'emulator', 'main.ts'), '--port', '0'], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (chunk) => resolve(JSON.parse(String(chunk)).url));
-    child.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
-  });
-  return {
-    url,
-    close: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
+/**
+ * libfaketime's variables (`faketime -f '+120d' npx mocha …`): the product's processes must keep
+ * the test's clock, or they and the in-process emulator would disagree by months.
+ */
+export const CLOCK_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env)
+  .filter(([name]) => /^(LD_PRELOAD|FAKETIME\w*|DONT_FAKE_MONOTONIC|DYLD_INSERT_LIBRARIES|DYLD_FORCE_FLAT_NAMESPACE)$/.test(name)));
+
+/** The X API emulator in a process of its own (src/emulator/process.ts), keeping the test's clock. */
+export function startEmulatorProcess(options: { clock?: string } = {}): Promise<{ url: string; close(): Promise<void> }> {
+  return startEmulatorProcessFromSource({ ...options, env: { ...process.env, ...CLOCK_ENV } });
 }
 
 export interface Daemon {
@@ -119,11 +139,18 @@ export class TestEnv {
       ? { url: options.emulatorUrl, close: async () => undefined }
       : await startEmulator({ port: 0 });
     const env = new TestEnv(dir, database, databaseUrl, emulator);
-    if (options.migrate !== false) {
-      const migrated = await env.cli(['migrate']);
-      if (migrated.code !== 0) throw new Error(`migrate failed: ${migrated.stderr}`);
-    }
+    if (options.migrate !== false) await env.migrate();
     return env;
+  }
+
+  /** `migrate` in this process (the command line's own run of it is cli.test.ts's to test). */
+  async migrate(): Promise<string[]> {
+    const db = createDb(loadConfig(this.env).database);
+    try {
+      return await migrateToLatest(db);
+    } finally {
+      await db.destroy();
+    }
   }
 
   /** Kept for tests that read the SQLite file itself. */
@@ -154,6 +181,7 @@ export class TestEnv {
 
   get env(): NodeJS.ProcessEnv {
     return {
+      ...CLOCK_ENV,
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       DATABASE_URL: this.databaseUrl,
@@ -165,9 +193,15 @@ export class TestEnv {
     };
   }
 
-  /** Runs the real command line in its own process. */
-  cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}, input?: string, options: { asUser?: string } = {}): Promise<CliResult> {
-    const command = [process.execPath, '--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), ...args];
+  /**
+   * Runs the real command line in its own process. `honourFileModes`: when the tests run as root,
+   * the command runs without root's power to override file modes (CAP_DAC_OVERRIDE and
+   * CAP_DAC_READ_SEARCH leave its bounding set), so a file of mode 0444 is read-only for it while
+   * it still reads the checkout wherever that lives.
+   */
+  cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}, input?: string, options: { asUser?: string; honourFileModes?: boolean } = {}): Promise<CliResult> {
+    let command = [process.execPath, '--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), ...args];
+    if (options.honourFileModes && process.getuid?.() === 0) command = ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--', ...command];
     // runuser keeps the environment given here, so the command sees the same configuration.
     const [file, ...fileArgs] = options.asUser ? ['runuser', '-u', options.asUser, '--', ...command] : command;
     return new Promise((resolve) => {
@@ -240,6 +274,25 @@ export class TestEnv {
     return this.servicesInstance;
   }
 
+  /**
+   * Runs `work` on services of their own, built as a new `kb-twitter-sync` process would build
+   * them (its own worker id and connections, `extraEnv` over this world's environment), then
+   * closes them: the command line's work without the second of start-up a process costs.
+   */
+  async asNewProcess<T>(work: (services: Services) => Promise<T>, extraEnv: NodeJS.ProcessEnv = {}): Promise<T> {
+    const services = await buildServices(loadConfig({ ...this.env, ...extraEnv }), { logger: silentLogger, migrate: false });
+    try {
+      return await work(services);
+    } finally {
+      await services.close();
+    }
+  }
+
+  /** `poll --once` (for one integration, if given) in this process, answering what `--json` prints. */
+  pollOnce(extraEnv: NodeJS.ProcessEnv = {}, options: { integrationId?: number } = {}): Promise<PollSummary> {
+    return this.asNewProcess(async (services) => pollSummary(await runPollCycle(services.sync, options)), extraEnv);
+  }
+
   /** A separate connection, as any other KB writer would have. */
   kb<T>(work: (db: Database.Database) => T): T {
     const db = new Database(this.dbFile);
@@ -286,6 +339,16 @@ export class TestEnv {
     return text ? JSON.parse(text) : null;
   }
 
+  /** The emulator's clock: the time every date in a test is relative to. */
+  async emulatorNow(): Promise<DateTime> {
+    return DateTime.fromISO((await this.control('GET', '/clock')).now, { zone: 'utc' });
+  }
+
+  /** Sets (`{now: ISO}`) or moves forward (`{advance_ms: N}`) the emulator's clock. */
+  async setEmulatorClock(change: { now: string } | { advance_ms: number }): Promise<DateTime> {
+    return DateTime.fromISO((await this.control('POST', '/clock', change)).now, { zone: 'utc' });
+  }
+
   createXUser(username: string): Promise<EmulatorUser> {
     return this.control('POST', '/users', { username });
   }
@@ -299,19 +362,48 @@ export class TestEnv {
     };
   }
 
-  /** `account add` through the CLI, pointed at the emulator; returns the account id. */
-  async addAccount(user: EmulatorUser): Promise<number> {
-    const result = await this.cli(['--json', 'account', 'add', '--description', `${user.username} test account`, '--api-base-url', this.emulator.url], this.credentialsEnv(user));
-    if (result.code !== 0) throw new Error(`account add failed: ${result.stderr}`);
-    return result.json.id;
+  /**
+   * What `account add --api-base-url <emulator>` does, in this process; returns the account id.
+   * (cli.test.ts runs the command itself.)
+   */
+  addAccount(user: EmulatorUser): Promise<number> {
+    return this.asNewProcess(async (services) => (await addAccount(services.accountSetup, {
+      description: `${user.username} test account`,
+      environment: 'custom',
+      apiBaseUrl: this.emulator.url,
+      credentials: readXCredentialsFromEnv(this.credentialsEnv(user)),
+    })).id);
   }
 
-  async addIntegration(options: Record<string, string>): Promise<number> {
-    const args = ['--json', 'integration', 'add'];
-    for (const [key, value] of Object.entries(options)) args.push(`--${key}`, value);
-    const result = await this.cli(args);
-    if (result.code !== 0) throw new Error(`integration add failed: ${result.stderr}`);
-    return result.json.id;
+  /**
+   * What `integration add` does with these options (named as on the command line: `tweet-field`,
+   * `every`, `long-text`, `backfill: 'true'`…, with the command's defaults), in this process;
+   * returns the integration id. (cli.test.ts and integration-setup.test.ts run the command itself.)
+   */
+  addIntegration(options: Record<string, string>): Promise<number> {
+    const known = new Set(['account', 'table', 'tweet-field', 'response-field', 'mode', 'continue-field', 'every', 'timezone', 'long-text', 'backfill']);
+    const unknown = Object.keys(options).filter((name) => !known.has(name));
+    if (unknown.length > 0) throw new Error(`integration add has no option --${unknown.join(', --')}`);
+    return this.asNewProcess(async (services) => (await addIntegration(services.integrationSetup, {
+      accountId: Number(options.account),
+      table: options.table,
+      tweetField: options['tweet-field'],
+      responseField: options['response-field'],
+      responseMode: options.mode,
+      continueField: options['continue-field'],
+      schedule: options.every ?? '*/5 * * * *',
+      timeZone: options.timezone ?? 'UTC',
+      longTextPolicy: options['long-text'] ?? 'reject',
+      backfill: options.backfill !== undefined && options.backfill !== 'false',
+    })).integration.id);
+  }
+
+  /** The integration most sync tests use: the articles table into `replies`, continue field `keep_going`. */
+  addArticlesIntegration(accountId: number, options: Record<string, string> = {}): Promise<number> {
+    return this.addIntegration({
+      account: String(accountId), table: 'articles', 'tweet-field': 'tweet_text', 'response-field': 'replies',
+      mode: 'append', 'continue-field': 'keep_going', ...options,
+    });
   }
 
   async tweetsBy(username: string): Promise<Array<{ id: string; text: string; conversation_id: string; in_reply_to_user_id?: string; referenced_tweets?: Array<{ type: string; id: string }> }>> {
@@ -335,6 +427,32 @@ export class TestEnv {
         await admin.destroy();
       }
     }
+  }
+}
+
+export interface ArticlesWorld {
+  world: TestEnv;
+  account: EmulatorUser;
+  accountId: number;
+  integrationId: number;
+}
+
+/**
+ * The world most sync tests start from: the articles table, the X user `username` (default
+ * kb_news) added as an account, and the articles integration (with `integration`'s options over
+ * the defaults).
+ */
+export async function createArticlesWorld(database: TestDatabase, options: { username?: string; integration?: Record<string, string> } = {}): Promise<ArticlesWorld> {
+  const world = await TestEnv.create(database);
+  try {
+    await world.sql(articlesTable(world));
+    const account = await world.createXUser(options.username ?? 'kb_news');
+    const accountId = await world.addAccount(account);
+    const integrationId = await world.addArticlesIntegration(accountId, options.integration);
+    return { world, account, accountId, integrationId };
+  } catch (error) {
+    await world.close();
+    throw error;
   }
 }
 
