@@ -88,7 +88,7 @@ export async function addIntegration(deps: IntegrationSetupDeps, input: Integrat
   const now = toIso(deps.clock.now());
   let backfilled = 0;
   const id = await deps.db.transaction(async (trx) => {
-    const created = await deps.integrations.create(trx, {
+    const created = await deps.integrations.with(trx).create({
       accountId: input.accountId,
       tableName: table.name,
       primaryKeyColumn: table.primaryKey[0],
@@ -101,7 +101,7 @@ export async function addIntegration(deps: IntegrationSetupDeps, input: Integrat
       longTextPolicy: (input.longTextPolicy ?? 'reject') as LongTextPolicy,
     }, now);
     await installCaptureTrigger(trx, created, table.name, table.primaryKey[0]);
-    if (input.backfill) backfilled = await deps.publications.insertPendingForExisting(trx, created, table.name, table.primaryKey[0], now);
+    if (input.backfill) backfilled = await deps.publications.with(trx).insertPendingForExisting(created, table.name, table.primaryKey[0], now);
     return created;
   });
   return { integration: (await deps.integrations.get(id)) as Integration, warnings: problems.warnings, backfilled };
@@ -154,7 +154,7 @@ export async function removeIntegration(deps: IntegrationSetupDeps, id: number):
   const integration = await getIntegrationOrFail(deps, id);
   await deps.db.transaction(async (trx) => {
     await removeCaptureTrigger(trx, integration.id, integration.tableName);
-    await deps.publications.removeForIntegration(trx, integration.id);
-    await deps.integrations.remove(trx, integration.id);
+    await deps.publications.with(trx).removeForIntegration(integration.id);
+    await deps.integrations.with(trx).remove(integration.id);
   });
 }
