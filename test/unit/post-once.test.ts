@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
 import type { Clock } from '../../src/lib/clock';
 import type { Settlement } from '../../src/sync/outbound/decide';
-import { postExactlyOnce, type OutboundChannel, type OutboundItem, type OutboundLedger, type OwnPost } from '../../src/sync/outbound/post-once';
+import { nextClaimGroup, postExactlyOnce, type OutboundChannel, type OutboundItem, type OutboundLedger, type OwnPost } from '../../src/sync/outbound/post-once';
 import { XAuthError, XDuplicateError, XUnknownOutcomeError } from '../../src/twitter/errors';
 
 /** An account's timeline in memory: each send may create its post and still fail as X's answer is lost. */
@@ -137,5 +137,32 @@ describe('posting an outbound item exactly once', () => {
     const result = await postExactlyOnce(item(['hello']), x, ledger, clock, SETTINGS);
     assert.deepEqual(result, { kind: 'account_refused', reason: 'X refused the account\'s credentials (401)' });
     assert.equal(ledger.settled?.state, 'pending');
+  });
+});
+
+describe('claiming items together', () => {
+  const parts = (text: string | null) => (text === null ? null : [text]);
+
+  it('stops a group before a text alike to one already in it, as X would show it', () => {
+    const texts = ['one', 'two', 'one &amp; more', 'one & more', 'three'];
+    const group = nextClaimGroup(texts, (text) => text, parts, 20);
+    assert.deepEqual(group.map(({ candidate }) => candidate), ['one', 'two', 'one &amp; more']);
+  });
+
+  it('treats texts that differ only in their links as alike', () => {
+    const group = nextClaimGroup(['read https://a.example/1', 'read https://b.example/2'], (text) => text, parts, 20);
+    assert.equal(group.length, 1);
+  });
+
+  it('holds at most the group size of items to post, with the ones settled without a post riding along', () => {
+    const candidates = ['a', null, 'b', null, 'c'];
+    const group = nextClaimGroup(candidates, (text) => text, parts, 2);
+    assert.deepEqual(group.map(({ candidate }) => candidate), ['a', null, 'b']);
+  });
+
+  it('plans each item once', () => {
+    let plans = 0;
+    nextClaimGroup(['a', 'b', 'c'], (text) => { plans++; return text; }, parts, 20);
+    assert.equal(plans, 3);
   });
 });

@@ -58,6 +58,32 @@ export function comparableText(text: string): string {
 }
 
 /**
+ * The next items to claim together (moved to "sending" in one transaction): at most `size` to
+ * post, and never two alike texts, because reconciliation tells unlogged posts apart by their
+ * text. Items whose plan posts nothing (settled without a call) ride along. Each plan is made once.
+ */
+export function nextClaimGroup<T, P>(
+  candidates: T[], planOf: (candidate: T) => P, partsOf: (plan: P) => string[] | null, size: number,
+): Array<{ candidate: T; plan: P }> {
+  const group: Array<{ candidate: T; plan: P }> = [];
+  const texts = new Set<string>();
+  let toPost = 0;
+  for (const candidate of candidates) {
+    if (toPost === size) break;
+    const plan = planOf(candidate);
+    const parts = partsOf(plan);
+    if (parts) {
+      const alike = parts.map(comparableText);
+      if (alike.some((text) => texts.has(text))) break;
+      for (const text of alike) texts.add(text);
+      toPost++;
+    }
+    group.push({ candidate, plan });
+  }
+  return group;
+}
+
+/**
  * Posts a claimed item's remaining parts, each once. An unknown outcome is reconciled against
  * the account's own recent posts before any retry; every other failure is settled as
  * `decideAfterError` says. Errors that are not X's (the database) are thrown, the item left "sending".

@@ -10,7 +10,7 @@ import type { XClient } from '../../twitter/x-client';
 import { planTweet } from '../long-text';
 import type { SyncDeps } from '../sync-deps';
 import type { AccountStop, ItemResult } from './decide';
-import { comparableText, postExactlyOnce, type OutboundChannel, type OutboundLedger } from './post-once';
+import { nextClaimGroup, postExactlyOnce, type OutboundChannel, type OutboundLedger } from './post-once';
 
 // The record-tweet kind of outbound item: a record's text posted as a tweet (or a thread), its
 // state kept in kbts_publications. The posting rules themselves live in post-once.ts.
@@ -68,34 +68,25 @@ class PostWrites {
   }
 }
 
-type Planned = { publication: Publication; parts: string[] } | { publication: Publication; final: 'skipped' | 'failed'; reason: string };
+type Plan = { parts: string[] } | { final: 'skipped' | 'failed'; reason: string };
 
 /**
  * Plans the next records (up to a group) and, in one transaction, commits the posts held so far,
  * settles the records that will not be tweeted, and claims the others ("sending") — each before
  * its call, as always. A crash leaves a claimed record in "sending", and its next attempt reconciles.
- * Reconciliation tells unlogged posts apart by their text, so a group never holds two texts alike.
  */
 async function claimGroup(
   deps: SyncDeps, integration: Integration, candidates: Publication[], records: Map<string, KbRecord>, writes: PostWrites,
 ): Promise<{ consumed: number; finals: Array<'skipped' | 'failed'>; begun: Array<{ publication: Publication; parts: string[] }>; attemptAt: string }> {
-  const planned: Planned[] = [];
-  const texts = new Set<string>();
-  let begins = 0;
-  for (const publication of candidates) {
-    if (begins === GROUP) break;
-    const plan = publication.plannedParts ? { parts: publication.plannedParts } : planFirstAttempt(integration, records.get(publication.recordKey));
-    if ('parts' in plan) {
-      const alike = plan.parts.map(comparableText);
-      if (alike.some((text) => texts.has(text))) break;
-      for (const text of alike) texts.add(text);
-      begins++;
-    }
-    planned.push({ publication, ...plan });
-  }
+  const planned = nextClaimGroup<Publication, Plan>(
+    candidates,
+    (publication) => (publication.plannedParts ? { parts: publication.plannedParts } : planFirstAttempt(integration, records.get(publication.recordKey))),
+    (plan) => ('parts' in plan ? plan.parts : null),
+    GROUP,
+  );
   const attemptAt = toIso(deps.clock.now());
-  const toBegin = planned.flatMap((item) => ('parts' in item ? [item] : []));
-  const finals = planned.flatMap((item) => ('final' in item ? [item] : []));
+  const toBegin = planned.flatMap(({ candidate, plan }) => ('parts' in plan ? [{ publication: candidate, parts: plan.parts }] : []));
+  const finals = planned.flatMap(({ candidate, plan }) => ('final' in plan ? [{ publication: candidate, ...plan }] : []));
   const ours = await deps.db.transaction(async (trx) => {
     await writes.commit(trx);
     const publications = deps.publications.with(trx);
@@ -164,7 +155,7 @@ export async function publishDueRecords(
 }
 
 /** The checks of a record that has not been attempted yet; a refusal says why in words. */
-function planFirstAttempt(integration: Integration, record: KbRecord | undefined): { parts: string[] } | { final: 'skipped' | 'failed'; reason: string } {
+function planFirstAttempt(integration: Integration, record: KbRecord | undefined): Plan {
   if (!record) return { final: 'skipped', reason: 'the record was deleted before it was tweeted' };
   for (const [label, column] of [['tweet field', integration.tweetField], ['continue field', integration.continueField]] as const) {
     if (!(column in record)) {
