@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { DatabaseConfig } from '../config';
-import { isPostgres, withMigrationLock } from './dialect';
+import { withMigrationLock } from './dialect';
 import { migrationSource } from './migration-source';
 
 export type Db = Knex;
@@ -44,8 +44,6 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
     return applied as string[];
   });
 }
-
-export { isPostgres };
 
 const SQLITE_BUSY = /SQLITE_BUSY|database is locked/;
 

@@ -39,6 +39,11 @@ export async function describeTable(db: Knex, table: string): Promise<TableInfo 
   return describeKbTable(db, table);
 }
 
+/** A field's character limit (VARCHAR(n)), or null when it has none. The table name comes from an integration. */
+export async function fieldCharacterLimit(db: Knex, table: string, field: string): Promise<number | null> {
+  return (await describeKbTable(db, table))?.columns.find((column) => column.name === field)?.maxLength ?? null;
+}
+
 /** The same checks for the wizard and the command line, against the live schema. */
 export async function checkFieldMapping(db: Knex, mapping: FieldMapping): Promise<MappingCheck> {
   const errors: MappingProblem[] = [];

@@ -1,41 +1,77 @@
 /**
+ * Every code an error meant for people may carry, with the HTTP status it answers with. A code
+ * is registered here once; `createError` makes its class, and callers tell errors apart by class.
+ */
+export const ERROR_CODES = {
+  validation: 400,
+  not_found: 404,
+  config: 500,
+  forbidden: 403,
+  csrf: 403,
+  refused: 422,
+  login_incomplete: 400,
+  login_failed: 400,
+  no_sandbox: 400,
+  sandbox_web_only: 400,
+  sandbox_full: 400,
+  account_in_use: 409,
+  secret_unreadable: 500,
+  kb_table_unreadable: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
  * Errors meant for people: the message says what went wrong and where, in words a KB admin
  * can act on. Anything else that escapes is a bug and is shown as a generic failure.
  */
 export class UserFacingError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly field?: string;
   readonly status: number;
 
-  constructor(code: string, message: string, options: { field?: string; status?: number } = {}) {
-    super(message);
+  constructor(code: ErrorCode, message: string, options: { field?: string; status?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'UserFacingError';
     this.code = code;
     this.field = options.field;
-    this.status = options.status ?? 400;
+    this.status = options.status ?? ERROR_CODES[code];
   }
 }
 
-export class ValidationError extends UserFacingError {
-  constructor(message: string, field?: string) {
-    super('validation', message, { field, status: 400 });
-    this.name = 'ValidationError';
-  }
+export interface UserFacingErrorClass {
+  new (message: string, field?: string): UserFacingError;
+  readonly code: ErrorCode;
 }
 
-export class NotFoundError extends UserFacingError {
-  constructor(message: string) {
-    super('not_found', message, { status: 404 });
-    this.name = 'NotFoundError';
-  }
+const created = new Set<ErrorCode>();
+
+/** The class of one registered code: `new NotFoundError('account 3 does not exist')`. */
+export function createError(code: ErrorCode, name: string): UserFacingErrorClass {
+  if (created.has(code)) throw new Error(`error code '${code}' already has a class`);
+  created.add(code);
+  const errorClass = class extends UserFacingError {
+    static readonly code = code;
+
+    constructor(message: string, field?: string) {
+      super(code, message, { field });
+      this.name = name;
+    }
+  };
+  Object.defineProperty(errorClass, 'name', { value: name });
+  return errorClass;
 }
 
-export class ConfigError extends UserFacingError {
-  constructor(message: string) {
-    super('config', message, { status: 500 });
-    this.name = 'ConfigError';
-  }
-}
+export const ValidationError = createError('validation', 'ValidationError');
+export type ValidationError = InstanceType<typeof ValidationError>;
+export const NotFoundError = createError('not_found', 'NotFoundError');
+export type NotFoundError = InstanceType<typeof NotFoundError>;
+export const ConfigError = createError('config', 'ConfigError');
+export type ConfigError = InstanceType<typeof ConfigError>;
+/** A stored X secret that this SECRET_KEY cannot open. */
+export const SecretUnreadableError = createError('secret_unreadable', 'SecretUnreadableError');
+/** A knowledgebase table the engine cannot read (dropped, renamed, no permission). */
+export const UnreadableTableError = createError('kb_table_unreadable', 'UnreadableTableError');
 
 // What a person can do about the database errors that are not bugs, recognised by SQLite's
 // code or, where a library rewrapped the error, by SQLite's own words.

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { ConfigError, SecretUnreadableError } from './errors';
 
 const VERSION = 'v1';
 const IV_BYTES = 12;
@@ -11,7 +12,7 @@ export class SecretBox {
   private readonly key: Buffer;
 
   constructor(secretKey: string) {
-    if (!secretKey) throw new Error('SECRET_KEY is empty');
+    if (!secretKey) throw new ConfigError('SECRET_KEY is empty');
     this.key = Buffer.from(crypto.hkdfSync('sha256', secretKey, 'kb-twitter-sync', 'stored X secrets', 32));
   }
 
@@ -27,14 +28,14 @@ export class SecretBox {
   open(sealed: string): string {
     const [version, iv, tag, ciphertext] = sealed.split(':');
     if (version !== VERSION || !iv || !tag || ciphertext === undefined) {
-      throw new Error('stored secret is not in a known format');
+      throw new SecretUnreadableError('a stored X secret is not in a known format; enter the account\'s keys and tokens again');
     }
     const decipher = crypto.createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     try {
       return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
     } catch {
-      throw new Error('stored secret cannot be decrypted: SECRET_KEY differs from the one it was stored with');
+      throw new SecretUnreadableError('stored secret cannot be decrypted: SECRET_KEY differs from the one it was stored with');
     }
   }
 }

@@ -82,9 +82,9 @@ export async function addIntegration(deps: IntegrationSetupDeps, input: Integrat
   const now = toIso(deps.clock.now());
   let backfilled = 0;
   const id = await deps.db.transaction(async (trx) => {
-    const created = await deps.integrations.create(trx, { ...stored, tableName: table.name, primaryKeyColumn: table.primaryKey[0] }, now);
+    const created = await deps.integrations.with(trx).create({ ...stored, tableName: table.name, primaryKeyColumn: table.primaryKey[0] }, now);
     await installCaptureTrigger(trx, created, table.name, table.primaryKey[0]);
-    if (backfill) backfilled = await deps.publications.insertPendingForExisting(trx, created, table.name, table.primaryKey[0], now);
+    if (backfill) backfilled = await deps.publications.with(trx).insertPendingForExisting(created, table.name, table.primaryKey[0], now);
     return created;
   });
   return { integration: (await deps.integrations.get(id)) as Integration, warnings: checked.warnings, backfilled };
@@ -142,7 +142,7 @@ export async function removeIntegration(deps: IntegrationSetupDeps, id: number):
   const integration = await getIntegrationOrFail(deps, id);
   await deps.db.transaction(async (trx) => {
     await removeCaptureTrigger(trx, integration.id, integration.tableName);
-    await deps.publications.removeForIntegration(trx, integration.id);
-    await deps.integrations.remove(trx, integration.id);
+    await deps.publications.with(trx).removeForIntegration(integration.id);
+    await deps.integrations.with(trx).remove(integration.id);
   });
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { NotFoundError } from '../lib/errors';
 import type { SecretBox } from '../lib/secret-box';
 import type { XCredentials } from '../twitter/x-client-factory';
 
@@ -56,6 +57,11 @@ function toAccount(row: AccountRow): Account {
 export class AccountStore {
   constructor(private readonly db: Knex, private readonly box: SecretBox) {}
 
+  /** This store on another connection, e.g. a transaction: `store.with(trx).method(…)`. */
+  with(db: Knex): AccountStore {
+    return new AccountStore(db, this.box);
+  }
+
   async create(input: { description: string; environment: AccountEnvironment; apiBaseUrl: string | null; credentials: XCredentials }, now: string): Promise<number> {
     const [row] = await this.db('kbts_accounts').insert({
       description: input.description,
@@ -80,7 +86,7 @@ export class AccountStore {
 
   async credentialsOf(id: number): Promise<XCredentials> {
     const row = await this.db<AccountRow>('kbts_accounts').where({ id }).first();
-    if (!row) throw new Error(`account ${id} does not exist`);
+    if (!row) throw new NotFoundError(`account ${id} does not exist`);
     return {
       apiKey: this.box.open(row.api_key_sealed),
       apiKeySecret: this.box.open(row.api_key_secret_sealed),
@@ -115,8 +121,8 @@ export class AccountStore {
     await this.db('kbts_accounts').where({ id }).update({ ...update, last_tested_at: now, updated_at: now });
   }
 
-  async setMentionsCursor(db: Knex, id: number, cursorId: string): Promise<void> {
-    await db('kbts_accounts').where({ id }).update({ mentions_cursor_id: cursorId });
+  async setMentionsCursor(id: number, cursorId: string): Promise<void> {
+    await this.db('kbts_accounts').where({ id }).update({ mentions_cursor_id: cursorId });
   }
 
   async setRateLimitedUntil(id: number, until: string | null): Promise<void> {

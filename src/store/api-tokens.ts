@@ -27,6 +27,11 @@ function toApiToken(row: ApiTokenRow): ApiToken {
 export class ApiTokenStore {
   constructor(private readonly db: Knex) {}
 
+  /** This store on another connection, e.g. a transaction: `store.with(trx).method(…)`. */
+  with(db: Knex): ApiTokenStore {
+    return new ApiTokenStore(db);
+  }
+
   async create(input: { userId: number; name: string; tokenHash: string; tokenPrefix: string }, now: string): Promise<number> {
     const [row] = await this.db('kbts_api_tokens').insert({
       user_id: input.userId, name: input.name, token_hash: input.tokenHash, token_prefix: input.tokenPrefix, created_at: now,

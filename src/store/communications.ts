@@ -86,8 +86,13 @@ const INSERT_ROW = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
 export class CommunicationStore {
   constructor(private readonly db: Knex) {}
 
+  /** This store on another connection, e.g. a transaction: `store.with(trx).method(…)`. */
+  with(db: Knex): CommunicationStore {
+    return new CommunicationStore(db);
+  }
+
   /** Inserts the entries not logged yet; returns how many were new. */
-  async insert(db: Knex, entries: NewCommunication[]): Promise<number> {
+  async insert(entries: NewCommunication[]): Promise<number> {
     let inserted = 0;
     for (let i = 0; i < entries.length; i += 100) {
       const rows = entries.slice(i, i + 100).map(toRow);
@@ -95,16 +100,16 @@ export class CommunicationStore {
       // more than the database's own insert, at thousands of replies per poll.
       const sql = `INSERT INTO kbts_communications (${INSERT_COLUMNS.join(', ')}) VALUES ${rows.map(() => INSERT_ROW).join(', ')} `
         + 'ON CONFLICT (tweet_id) DO NOTHING RETURNING id';
-      const result = await db.raw(sql, rows.flatMap((row) => INSERT_COLUMNS.map((column) => row[column] ?? null)));
+      const result = await this.db.raw(sql, rows.flatMap((row) => INSERT_COLUMNS.map((column) => row[column] ?? null)));
       inserted += (Array.isArray(result) ? result : result.rows).length;
     }
     return inserted;
   }
 
-  async loggedTweetIds(db: Knex, tweetIds: string[]): Promise<Set<string>> {
+  async loggedTweetIds(tweetIds: string[]): Promise<Set<string>> {
     const found = new Set<string>();
     for (let i = 0; i < tweetIds.length; i += 500) {
-      const rows: Array<{ tweet_id: string }> = await db('kbts_communications').select('tweet_id').whereIn('tweet_id', tweetIds.slice(i, i + 500));
+      const rows: Array<{ tweet_id: string }> = await this.db('kbts_communications').select('tweet_id').whereIn('tweet_id', tweetIds.slice(i, i + 500));
       for (const row of rows) found.add(row.tweet_id);
     }
     return found;

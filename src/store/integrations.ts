@@ -49,8 +49,13 @@ function toIntegration(row: IntegrationRow): Integration {
 export class IntegrationStore {
   constructor(private readonly db: Knex) {}
 
-  async create(db: Knex, input: NewIntegration, now: string): Promise<number> {
-    const [row] = await db('kbts_integrations').insert({
+  /** This store on another connection, e.g. a transaction: `store.with(trx).method(…)`. */
+  with(db: Knex): IntegrationStore {
+    return new IntegrationStore(db);
+  }
+
+  async create(input: NewIntegration, now: string): Promise<number> {
+    const [row] = await this.db('kbts_integrations').insert({
       ...settingsToRow(input),
       table_name: input.tableName,
       primary_key_column: input.primaryKeyColumn,
@@ -99,7 +104,7 @@ export class IntegrationStore {
     );
   }
 
-  async remove(db: Knex, id: number): Promise<void> {
-    await db('kbts_integrations').where({ id }).delete();
+  async remove(id: number): Promise<void> {
+    await this.db('kbts_integrations').where({ id }).delete();
   }
 }

@@ -10,6 +10,11 @@ import { forUpdateSkipLocked } from '../db/dialect';
 export class LeaseStore {
   constructor(private readonly db: Knex) {}
 
+  /** This store on another connection, e.g. a transaction: `store.with(trx).method(…)`. */
+  with(db: Knex): LeaseStore {
+    return new LeaseStore(db);
+  }
+
   async tryAcquire(name: string, holder: string, now: string, expiresAt: string): Promise<boolean> {
     return inTransaction(this.db, async (trx) => {
       const current = await forUpdateSkipLocked(trx, trx('kbts_leases').where({ name }).first());

@@ -63,6 +63,11 @@ function byId(db: Knex, values: Array<[number, string]>): Knex.Raw {
 export class PublicationStore {
   constructor(private readonly db: Knex) {}
 
+  /** This store on another connection, e.g. a transaction: `store.with(trx).method(…)`. */
+  with(db: Knex): PublicationStore {
+    return new PublicationStore(db);
+  }
+
   /** Pending records and unknown outcomes ("sending") whose next attempt is due, oldest first. */
   async listDue(integrationId: number, now: string, limit: number): Promise<Publication[]> {
     const rows = await this.db<PublicationRow>('kbts_publications')
@@ -78,11 +83,11 @@ export class PublicationStore {
    * A backfill: every record the table holds now becomes pending, exactly as the capture
    * trigger would have made it. Table and key names come from introspection.
    */
-  async insertPendingForExisting(db: Knex, integrationId: number, table: string, primaryKey: string, now: string): Promise<number> {
-    const count = async () => Number((await db('kbts_publications').where({ integration_id: integrationId }).count({ count: '*' }).first())?.count ?? 0);
+  async insertPendingForExisting(integrationId: number, table: string, primaryKey: string, now: string): Promise<number> {
+    const count = async () => Number((await this.db('kbts_publications').where({ integration_id: integrationId }).count({ count: '*' }).first())?.count ?? 0);
     const before = await count();
     // "WHERE true" lets SQLite parse ON CONFLICT after INSERT … SELECT.
-    await db.raw(
+    await this.db.raw(
       `INSERT INTO kbts_publications (integration_id, record_key, state, attempts, created_at)
        SELECT ?, CAST(?? AS TEXT), 'pending', 0, ? FROM ?? WHERE true
        ON CONFLICT (integration_id, record_key) DO NOTHING`,
@@ -106,20 +111,20 @@ export class PublicationStore {
    * in one statement. Each is conditional on the state it was read in, so two workers can never
    * both own the same attempt; returns the ids that moved, the ones this worker owns.
    */
-  async beginAttempts(db: Knex, attempts: Array<{ publication: Publication; parts: string[] }>, now: string): Promise<Set<number>> {
+  async beginAttempts(attempts: Array<{ publication: Publication; parts: string[] }>, now: string): Promise<Set<number>> {
     const begun = new Set<number>();
     for (let i = 0; i < attempts.length; i += BY_ID_CHUNK) {
       const chunk = attempts.slice(i, i + BY_ID_CHUNK);
-      const rows: Array<{ id: number }> = await db('kbts_publications')
+      const rows: Array<{ id: number }> = await this.db('kbts_publications')
         .where((read) => {
           for (const { publication } of chunk) read.orWhere({ id: publication.id, state: publication.state, attempts: publication.attempts });
         })
         .update({
           state: 'sending',
-          attempts: db.raw('attempts + 1'),
-          planned_parts: byId(db, chunk.map(({ publication, parts }) => [publication.id, JSON.stringify(parts)])),
+          attempts: this.db.raw('attempts + 1'),
+          planned_parts: byId(this.db, chunk.map(({ publication, parts }) => [publication.id, JSON.stringify(parts)])),
           // The first attempt's start bounds the reconciliation window of every later one.
-          attempt_started_at: db.raw('COALESCE(attempt_started_at, ?)', [now]),
+          attempt_started_at: this.db.raw('COALESCE(attempt_started_at, ?)', [now]),
           next_attempt_at: null,
           updated_at: now,
         })
@@ -147,23 +152,23 @@ export class PublicationStore {
   }
 
   /** sending → sent with the tweet id, for several records in one statement. */
-  async markSentMany(db: Knex, sent: Array<{ id: number; tweetId: string; at: string }>): Promise<void> {
+  async markSentMany(sent: Array<{ id: number; tweetId: string; at: string }>): Promise<void> {
     for (let i = 0; i < sent.length; i += BY_ID_CHUNK) {
       const chunk = sent.slice(i, i + BY_ID_CHUNK);
-      const at = byId(db, chunk.map((item) => [item.id, item.at]));
-      await db('kbts_publications').whereIn('id', chunk.map((item) => item.id)).update({
-        state: 'sent', tweet_id: byId(db, chunk.map((item) => [item.id, item.tweetId])), sent_at: at, reason: null, next_attempt_at: null, updated_at: at,
+      const at = byId(this.db, chunk.map((item) => [item.id, item.at]));
+      await this.db('kbts_publications').whereIn('id', chunk.map((item) => item.id)).update({
+        state: 'sent', tweet_id: byId(this.db, chunk.map((item) => [item.id, item.tweetId])), sent_at: at, reason: null, next_attempt_at: null, updated_at: at,
       });
     }
   }
 
   /** A thread's first part is out: the conversation exists even while later parts are still going. */
-  async setRootTweet(db: Knex, id: number, tweetId: string, now: string): Promise<void> {
-    await db('kbts_publications').where({ id }).update({ tweet_id: tweetId, updated_at: now });
+  async setRootTweet(id: number, tweetId: string, now: string): Promise<void> {
+    await this.db('kbts_publications').where({ id }).update({ tweet_id: tweetId, updated_at: now });
   }
 
-  async markFinal(id: number, state: 'failed' | 'skipped', reason: string, now: string, db: Knex = this.db): Promise<void> {
-    await db('kbts_publications').where({ id }).update({ state, reason, next_attempt_at: null, updated_at: now });
+  async markFinal(id: number, state: 'failed' | 'skipped', reason: string, now: string): Promise<void> {
+    await this.db('kbts_publications').where({ id }).update({ state, reason, next_attempt_at: null, updated_at: now });
   }
 
   /** The outcome is unknown: stay in "sending" and reconcile at the next attempt. */
@@ -197,7 +202,7 @@ export class PublicationStore {
     return (await this.db<PublicationRow>('kbts_publications').where({ integration_id: integrationId }).orderBy('id')).map(toPublication);
   }
 
-  async removeForIntegration(db: Knex, integrationId: number): Promise<void> {
-    await db('kbts_publications').where({ integration_id: integrationId }).delete();
+  async removeForIntegration(integrationId: number): Promise<void> {
+    await this.db('kbts_publications').where({ integration_id: integrationId }).delete();
   }
 }

@@ -14,6 +14,11 @@ export interface SessionWithUser {
 export class SessionStore {
   constructor(private readonly db: Knex) {}
 
+  /** This store on another connection, e.g. a transaction: `store.with(trx).method(…)`. */
+  with(db: Knex): SessionStore {
+    return new SessionStore(db);
+  }
+
   async create(idHash: string, userId: number, now: string, expiresAt: string): Promise<void> {
     await this.db('kbts_sessions').insert({ id_hash: idHash, user_id: userId, created_at: now, expires_at: expiresAt });
   }

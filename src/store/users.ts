@@ -24,6 +24,11 @@ function toUser(row: UserRow): User {
 export class UserStore {
   constructor(private readonly db: Knex) {}
 
+  /** This store on another connection, e.g. a transaction: `store.with(trx).method(…)`. */
+  with(db: Knex): UserStore {
+    return new UserStore(db);
+  }
+
   async create(username: string, passwordHash: string, role: Role, now: string): Promise<number> {
     const [row] = await this.db('kbts_users').insert({ username, password_hash: passwordHash, role, created_at: now }).returning('id');
     return typeof row === 'object' ? row.id : row;

@@ -1,10 +1,12 @@
-import crypto from 'node:crypto';
 import { errorMessage } from '../lib/errors';
 import { toIso } from '../lib/clock';
 import type { Account } from '../store/accounts';
 import type { Integration } from '../store/integrations';
-import { publishDueRecords } from './publisher';
-import { collectReplies } from './reply-collector';
+import { XAccountRefusedError, XRateLimitError } from '../twitter/errors';
+import type { XClient } from '../twitter/x-client';
+import { whileHoldingAccount } from './account-lease';
+import { collectReplies } from './inbound/collect-replies';
+import { publishDueRecords } from './outbound/record-tweets';
 import type { SyncDeps } from './sync-deps';
 
 export interface CycleCounts {
@@ -26,7 +28,7 @@ export function emptyCounts(): CycleCounts {
 
 /**
  * One publish + collect cycle. Work is grouped by account (X's rate limits are per user), and
- * each account is worked under a lease so two processes never work it at once.
+ * each account is worked under its lease so two processes never work it at once.
  */
 export async function runPollCycle(deps: SyncDeps, options: { integrationId?: number } = {}): Promise<CycleCounts> {
   const counts = emptyCounts();
@@ -38,7 +40,8 @@ export async function runPollCycle(deps: SyncDeps, options: { integrationId?: nu
   }
   for (const [accountId, accountIntegrations] of byAccount) {
     try {
-      await pollAccount(deps, accountId, accountIntegrations, counts);
+      const worked = await whileHoldingAccount(deps, accountId, () => pollAccount(deps, accountId, accountIntegrations, counts));
+      if (!worked.held) counts.accountsBusy++;
     } catch (error) {
       // One account's failure never stops the others.
       const message = errorMessage(error);
@@ -53,81 +56,74 @@ export async function runPollCycle(deps: SyncDeps, options: { integrationId?: nu
   return counts;
 }
 
+/** The account's publishing then its replies; X refusing the account pauses it with the reason. */
 async function pollAccount(deps: SyncDeps, accountId: number, integrations: Integration[], counts: CycleCounts): Promise<void> {
-  const leaseName = `account:${accountId}`;
-  // Unique per cycle, so two cycles in one process also exclude each other.
-  const holder = `${deps.workerId}:${crypto.randomBytes(4).toString('hex')}`;
-  const leaseUntil = () => toIso(deps.clock.now().plus({ seconds: deps.settings.leaseSeconds }));
-  if (!(await deps.leases.tryAcquire(leaseName, holder, toIso(deps.clock.now()), leaseUntil()))) {
-    counts.accountsBusy++;
-    return;
-  }
-  const renewal = setInterval(() => {
-    deps.leases.renew(leaseName, holder, leaseUntil()).catch((error) => deps.logger.warn('lease renewal failed', { leaseName, error }));
-  }, (deps.settings.leaseSeconds * 1000) / 3);
+  const account = await deps.accounts.get(accountId) as Account;
+  const x = await deps.createXClient(account);
   try {
-    const account = await deps.accounts.get(accountId) as Account;
-    const x = await deps.createXClient(account);
-    try {
-      let refused: string | null = null;
-      const failedIntegrations = new Map<number, string>();
-      for (const integration of integrations) {
-        let outcome: Awaited<ReturnType<typeof publishDueRecords>>;
-        try {
-          outcome = await publishDueRecords(deps, integration, account, x);
-        } catch (error) {
-          // A broken integration (its table dropped, say) must not stop the account's others.
-          const message = errorMessage(error);
-          failedIntegrations.set(integration.id, message);
-          counts.errors.push(`integration ${integration.id}: ${message}`);
-          deps.logger.error('publishing failed', { integrationId: integration.id, error: message });
-          continue;
-        }
-        const { counts: published, stop } = outcome;
-        counts.published += published.published;
-        counts.skipped += published.skipped;
-        counts.failed += published.failed;
-        counts.deferred += published.deferred;
-        if (stop?.kind === 'rate_limit') {
-          // Each record waits on its own next_attempt_at; this is for people to see.
-          await deps.accounts.setRateLimitedUntil(account.id, stop.until);
-          break;
-        }
-        if (stop?.kind === 'account_refused') {
-          refused = stop.reason;
-          break;
-        }
-      }
-      if (!refused) {
-        const collected = await collectReplies(deps, account, await deps.integrations.listForAccount(account.id), x).catch(async (error) => {
-          if (error?.kind === 'auth' || error?.kind === 'access') {
-            refused = error.message;
-            return { repliesApplied: 0, repliesLogged: 0 };
-          }
-          if (error?.kind === 'rate_limit') {
-            await deps.accounts.setRateLimitedUntil(account.id, error.resetAt ? new Date(error.resetAt).toISOString() : null);
-            return { repliesApplied: 0, repliesLogged: 0 };
-          }
-          throw error;
-        });
-        counts.repliesApplied += collected.repliesApplied;
-        counts.repliesLogged += collected.repliesLogged;
-      }
-      if (refused) {
-        // The whole account is refused: stop its integrations with the reason instead of retrying forever.
-        await deps.integrations.pauseAccount(account.id, refused, toIso(deps.clock.now()));
-        counts.errors.push(`account ${account.id}: ${refused}`);
-        deps.logger.warn('integrations paused: X refused the account', { accountId: account.id, reason: refused });
-      }
-      for (const integration of integrations) {
-        await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), refused ?? failedIntegrations.get(integration.id) ?? null);
-      }
-      await deps.accounts.saveRateLimits(account.id, Object.fromEntries(x.rateLimits));
-    } finally {
-      counts.apiCalls += x.totalCalls;
+    const published = await publishForAccount(deps, account, integrations, x, counts);
+    let refused = published.refused;
+    if (!refused) refused = await collectForAccount(deps, account, x, counts);
+    if (refused) {
+      // The whole account is refused: stop its integrations with the reason instead of retrying forever.
+      await deps.integrations.pauseAccount(account.id, refused, toIso(deps.clock.now()));
+      counts.errors.push(`account ${account.id}: ${refused}`);
+      deps.logger.warn('integrations paused: X refused the account', { accountId: account.id, reason: refused });
     }
+    for (const integration of integrations) {
+      await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), refused ?? published.failedIntegrations.get(integration.id) ?? null);
+    }
+    await deps.accounts.saveRateLimits(account.id, Object.fromEntries(x.rateLimits));
   } finally {
-    clearInterval(renewal);
-    await deps.leases.release(leaseName, holder).catch(() => undefined);
+    counts.apiCalls += x.totalCalls;
+  }
+}
+
+/** Each integration's due records; stops at the account's first rate limit or refusal. */
+async function publishForAccount(
+  deps: SyncDeps, account: Account, integrations: Integration[], x: XClient, counts: CycleCounts,
+): Promise<{ refused: string | null; failedIntegrations: Map<number, string> }> {
+  const failedIntegrations = new Map<number, string>();
+  for (const integration of integrations) {
+    let outcome: Awaited<ReturnType<typeof publishDueRecords>>;
+    try {
+      outcome = await publishDueRecords(deps, integration, account, x);
+    } catch (error) {
+      // A broken integration (its table dropped, say) must not stop the account's others.
+      const message = errorMessage(error);
+      failedIntegrations.set(integration.id, message);
+      counts.errors.push(`integration ${integration.id}: ${message}`);
+      deps.logger.error('publishing failed', { integrationId: integration.id, error: message });
+      continue;
+    }
+    const { counts: published, stop } = outcome;
+    counts.published += published.published;
+    counts.skipped += published.skipped;
+    counts.failed += published.failed;
+    counts.deferred += published.deferred;
+    if (stop?.kind === 'rate_limit') {
+      // Each record waits on its own next_attempt_at; this is for people to see.
+      await deps.accounts.setRateLimitedUntil(account.id, stop.until);
+      break;
+    }
+    if (stop?.kind === 'account_refused') return { refused: stop.reason, failedIntegrations };
+  }
+  return { refused: null, failedIntegrations };
+}
+
+/** The account's replies for all its integrations; returns X's refusal of the account, if any. */
+async function collectForAccount(deps: SyncDeps, account: Account, x: XClient, counts: CycleCounts): Promise<string | null> {
+  try {
+    const collected = await collectReplies(deps, account, await deps.integrations.listForAccount(account.id), x);
+    counts.repliesApplied += collected.repliesApplied;
+    counts.repliesLogged += collected.repliesLogged;
+    return null;
+  } catch (error) {
+    if (error instanceof XAccountRefusedError) return error.message;
+    if (error instanceof XRateLimitError) {
+      await deps.accounts.setRateLimitedUntil(account.id, error.resetAt ? new Date(error.resetAt).toISOString() : null);
+      return null;
+    }
+    throw error;
   }
 }

@@ -15,7 +15,8 @@ interface ScheduledIntegration {
 
 /**
  * One cron task per active integration at its own frequency. node-cron's noOverlap keeps a
- * slow tick from overlapping itself; every tick catches its own errors so the next one comes.
+ * slow tick from overlapping itself. A tick that fails is logged and rethrown: node-cron catches
+ * it, so the next tick still comes, and a "Run now" caller sees the failure.
  * The task list is refreshed from the database, so changes made by the CLI or another process
  * are picked up without a restart.
  */

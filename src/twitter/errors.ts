@@ -1,30 +1,48 @@
 import { ApiPartialResponseError, ApiRequestError, ApiResponseError } from 'twitter-api-v2';
 
 /**
- * What the engine must do about a failed X call:
- * - rate_limit: wait for the reset; nothing was created.
- * - auth / access: the whole account is refused; pause its integrations with the reason.
- * - duplicate: X already has this text from the account; reconcile to find the tweet.
- * - transient: safe to retry after a backoff (reads, or writes X certainly did not apply).
- * - unknown_outcome: a write that may or may not have happened; reconcile before any retry.
- * - permanent: X refused this request for good; fail it with the reason.
+ * A failed X call, told apart by class; each class says what the engine must do about it:
+ * - XRateLimitError: wait for the reset; nothing was created.
+ * - XAccountRefusedError (auth, access, credits): the whole account is refused; pause its work
+ *   with the reason, lose nothing.
+ * - XDuplicateError: X already has this text from the account; reconcile to find the tweet.
+ * - XTransientError: safe to retry after a backoff (reads, or writes X certainly did not apply).
+ * - XUnknownOutcomeError: a write that may or may not have happened; reconcile before any retry.
+ * - XPermanentError: X refused this request for good; fail it with the reason.
  */
-export type XErrorKind = 'rate_limit' | 'auth' | 'access' | 'duplicate' | 'transient' | 'unknown_outcome' | 'permanent';
-
-export class XApiError extends Error {
-  readonly kind: XErrorKind;
+export abstract class XApiError extends Error {
   readonly status: number | null;
-  /** For rate_limit: when X says the window resets (epoch ms). */
+
+  constructor(message: string, options: { status?: number | null } = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.status = options.status ?? null;
+  }
+}
+
+export class XRateLimitError extends XApiError {
+  /** When X says the window resets (epoch ms), when it said. */
   readonly resetAt: number | null;
 
-  constructor(kind: XErrorKind, message: string, options: { status?: number | null; resetAt?: number | null } = {}) {
-    super(message);
-    this.name = 'XApiError';
-    this.kind = kind;
-    this.status = options.status ?? null;
+  constructor(message: string, options: { status?: number | null; resetAt?: number | null } = {}) {
+    super(message, options);
     this.resetAt = options.resetAt ?? null;
   }
 }
+
+/** X refuses the account itself, whatever the request: no retry helps until a person acts. */
+export abstract class XAccountRefusedError extends XApiError {}
+/** 401: the tokens were revoked or regenerated. */
+export class XAuthError extends XAccountRefusedError {}
+/** 403: the access level or the app's permissions do not allow the call. */
+export class XAccessError extends XAccountRefusedError {}
+/** 402 (pay-per-use): the account's credits are used up or its spending limit reached. */
+export class XCreditsDepletedError extends XAccountRefusedError {}
+
+export class XDuplicateError extends XApiError {}
+export class XTransientError extends XApiError {}
+export class XUnknownOutcomeError extends XApiError {}
+export class XPermanentError extends XApiError {}
 
 const DUPLICATE = /duplicate content/i;
 
@@ -38,35 +56,40 @@ function problemText(data: unknown): string {
 /** Turns whatever twitter-api-v2 threw into an XApiError with a reason a person can read. */
 export function classifyXError(error: unknown, isWrite: boolean): XApiError {
   if (error instanceof XApiError) return error;
+  const uncertain = isWrite ? XUnknownOutcomeError : XTransientError;
   if (error instanceof ApiResponseError) {
     const status = error.code;
     const detail = problemText(error.data);
     const data = (error.data ?? {}) as { reason?: string; type?: string };
     if (status === 429) {
       const reset = error.rateLimit?.reset;
-      return new XApiError('rate_limit', 'X rate limit reached', { status, resetAt: reset ? reset * 1000 : null });
+      return new XRateLimitError('X rate limit reached', { status, resetAt: reset ? reset * 1000 : null });
     }
     if (status === 401) {
-      return new XApiError('auth', `X refused the account's credentials (401: ${detail}); the tokens may have been revoked or regenerated`, { status });
+      return new XAuthError(`X refused the account's credentials (401: ${detail}); the tokens may have been revoked or regenerated`, { status });
+    }
+    if (status === 402) {
+      return new XCreditsDepletedError(
+        `X refused the account's calls because its credits are used up (402: ${detail}); add credits or raise the spending limit in the X developer console, then resume`,
+        { status },
+      );
     }
     if (status === 403 && DUPLICATE.test(detail)) {
-      return new XApiError('duplicate', `X refused the text as a duplicate of a recent post by the account (${detail})`, { status });
+      return new XDuplicateError(`X refused the text as a duplicate of a recent post by the account (${detail})`, { status });
     }
     if (status === 403 && (data.reason === 'client-not-enrolled' || /client-forbidden/.test(data.type ?? ''))) {
-      return new XApiError('access', `your X access level does not allow this (403: ${detail})`, { status });
+      return new XAccessError(`your X access level does not allow this (403: ${detail})`, { status });
     }
     if (status === 403 && /oauth1.?(app )?permissions|not configured with the appropriate/i.test(detail + (data.type ?? ''))) {
-      return new XApiError('access', `the X app's permissions do not allow posting; set it to Read and Write and regenerate the tokens (403: ${detail})`, { status });
+      return new XAccessError(`the X app's permissions do not allow posting; set it to Read and Write and regenerate the tokens (403: ${detail})`, { status });
     }
-    if (status >= 500) {
-      return new XApiError(isWrite ? 'unknown_outcome' : 'transient', `X answered ${status} (${detail})`, { status });
-    }
-    return new XApiError('permanent', `X refused the request (${status}: ${detail})`, { status });
+    if (status >= 500) return new uncertain(`X answered ${status} (${detail})`, { status });
+    return new XPermanentError(`X refused the request (${status}: ${detail})`, { status });
   }
   if (error instanceof ApiRequestError || error instanceof ApiPartialResponseError) {
     const cause = error instanceof ApiRequestError ? error.requestError?.message : error.responseError?.message;
-    return new XApiError(isWrite ? 'unknown_outcome' : 'transient', `could not reach X or read its answer (${cause || error.message})`);
+    return new uncertain(`could not reach X or read its answer (${cause || error.message})`);
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new XApiError(isWrite ? 'unknown_outcome' : 'transient', `unexpected failure talking to X (${message})`);
+  return new uncertain(`unexpected failure talking to X (${message})`);
 }

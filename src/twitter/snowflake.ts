@@ -1,6 +1,7 @@
 // X ids are snowflakes: the milliseconds since X's epoch sit above the low 22 bits, so ids
 // order by time and a time offset can be turned into an id offset.
 const TIME_SHIFT = 22n;
+const X_EPOCH_MS = 1288834974657n;
 
 export function compareTweetIds(a: string, b: string): number {
   const left = BigInt(a);
@@ -12,6 +13,17 @@ export function maxTweetId(ids: Iterable<string>): string | null {
   let max: string | null = null;
   for (const id of ids) if (max === null || compareTweetIds(id, max) > 0) max = id;
   return max;
+}
+
+export function minTweetId(ids: Iterable<string>): string | null {
+  let min: string | null = null;
+  for (const id of ids) if (min === null || compareTweetIds(id, min) < 0) min = id;
+  return min;
+}
+
+/** When X made an id (epoch ms). */
+export function tweetIdTimeMs(id: string): number {
+  return Number((BigInt(id) >> TIME_SHIFT) + X_EPOCH_MS);
 }
 
 /** An id from `seconds` before the given one, for re-reading an overlap behind a cursor. */

@@ -8,8 +8,3 @@ export const MAX_TWEET_WEIGHT = 280;
 export function weightedLength(text: string): number {
   return twitterText.parseTweet(text).weightedLength;
 }
-
-/** True when X would accept the text as one post: not empty and at most 280 weighted characters. */
-export function fitsInOneTweet(text: string): boolean {
-  return text.trim().length > 0 && weightedLength(text) <= MAX_TWEET_WEIGHT;
-}

@@ -1,6 +1,8 @@
 import type { TwitterApi, ITwitterApiClientPlugin } from 'twitter-api-v2';
 import type { Clock } from '../lib/clock';
-import { classifyXError, XApiError } from './errors';
+import { classifyXError, XRateLimitError, XTransientError, XUnknownOutcomeError } from './errors';
+import { SEARCH_WINDOW_DAYS } from './limits';
+import { tweetIdTimeMs } from './snowflake';
 import { createTwitterApi, type XCredentials } from './x-client-factory';
 
 export interface XTweet {
@@ -48,14 +50,8 @@ interface RawPage {
 
 const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets';
 
-// Recent search covers 7 days; a minute less leaves room for clock skew and the request's own time.
-const SEARCH_WINDOW_MS = 7 * 24 * 60 * 60 * 1000 - 60_000;
-const X_EPOCH_MS = 1288834974657n;
-
-/** When X made an id: snowflakes carry milliseconds since X's epoch above their low 22 bits. */
-function tweetIdTimeMs(id: string): number {
-  return Number((BigInt(id) >> 22n) + X_EPOCH_MS);
-}
+// A minute less than X's window leaves room for clock skew and the request's own time.
+const SEARCH_WINDOW_MS = SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000 - 60_000;
 
 // Reads the path of the URL the hooks already hold: parsing it again, twice per call, showed in the publish profile.
 function endpointKey(method: string, url: URL): string {
@@ -108,7 +104,7 @@ export class XClient {
     if (inReplyToTweetId) body.reply = { in_reply_to_tweet_id: inReplyToTweetId };
     try {
       const result = await this.withRateLimitWait(() => this.api.v2.post<{ data: { id: string; text: string } }>('tweets', body));
-      if (!result?.data?.id) throw new XApiError('unknown_outcome', 'X answered without a tweet id');
+      if (!result?.data?.id) throw new XUnknownOutcomeError('X answered without a tweet id');
       return result.data;
     } catch (error) {
       throw classifyXError(error, true);
@@ -159,7 +155,7 @@ export class XClient {
         return await this.withRateLimitWait(call);
       } catch (error) {
         const classified = classifyXError(error, false);
-        if (classified.kind !== 'transient' || attempt >= this.maxReadAttempts) throw classified;
+        if (!(classified instanceof XTransientError) || attempt >= this.maxReadAttempts) throw classified;
         await this.options.clock.sleep(backoffDelay(this.options.retryBaseMs, attempt));
       }
     }
@@ -171,7 +167,7 @@ export class XClient {
       return await call();
     } catch (error) {
       const classified = classifyXError(error, false);
-      if (classified.kind !== 'rate_limit') throw error;
+      if (!(classified instanceof XRateLimitError)) throw error;
       const waitMs = (classified.resetAt ?? Infinity) - this.options.clock.now().toMillis();
       if (!(waitMs <= this.options.maxRateLimitWaitMs)) throw classified;
       await this.options.clock.sleep(Math.max(0, waitMs) + 250);
@@ -179,7 +175,7 @@ export class XClient {
         return await call();
       } catch (second) {
         const again = classifyXError(second, false);
-        if (again.kind === 'rate_limit') throw again;
+        if (again instanceof XRateLimitError) throw again;
         throw second;
       }
     }
@@ -199,8 +195,11 @@ function toTweet(raw: RawTweet, usernames: Map<string, string>): XTweet {
   };
 }
 
-/** Exponential backoff with "equal jitter" (half fixed, half random), capped at one minute. */
-export function backoffDelay(baseMs: number, attempt: number): number {
+/**
+ * Exponential backoff with "equal jitter" (half fixed, half random), capped at one minute.
+ * `jitter` (0..1) is the random half's share, given so that callers that must stay pure can.
+ */
+export function backoffDelay(baseMs: number, attempt: number, jitter = Math.random()): number {
   const ceiling = Math.min(60_000, baseMs * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  return Math.round(ceiling / 2 + jitter * (ceiling / 2));
 }

@@ -1,4 +1,3 @@
-import type express from 'express';
 import type { Services } from '../app';
 import type { EmulatorState } from '../emulator/emulator';
 import type { CycleCounts } from '../sync/poll-cycle';
@@ -21,5 +20,3 @@ export interface WebContext {
   sandbox: EmulatorState | null;
   loginLimiter: LoginLimiter;
 }
-
-export type RouteModule = (context: WebContext) => express.Router;

@@ -53,14 +53,3 @@ describe('response modes', () => {
     assert.equal(applyEntries('intro', entries, 'overwrite'), '[2] second');
   });
 });
-
-describe('conversation search queries', () => {
-  it('ORs conversation ids into queries of at most 512 characters without losing any', async () => {
-    const { conversationQueries } = await import('../../src/sync/reply-collector');
-    const ids = Array.from({ length: 40 }, (_, i) => String(1860000000000000000n + BigInt(i)));
-    const queries = conversationQueries(ids);
-    assert.ok(queries.length > 1);
-    for (const query of queries) assert.ok(query.length <= 512, `${query.length} characters`);
-    assert.deepEqual(queries.join(' OR ').split(' OR ').map((term) => term.replace('conversation_id:', '')), ids);
-  });
-});

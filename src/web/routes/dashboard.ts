@@ -9,7 +9,7 @@ import { can, requirePermission } from '../middleware/auth';
 function headroom(account: Account | undefined): Array<{ endpoint: string; remaining: number; limit: number; reset: string }> {
   if (!account) return [];
   return Object.entries(account.rateLimits)
-    // The client's keys generalise every number in the path, the API version "2" included.
+    // Keys are "GET /2/users/:id/mentions"; rows saved by earlier versions wrote the "2" as ":id".
     .map(([endpoint, state]) => ({ endpoint: endpoint.replace(/^(\w+) \/:id\//, '$1 /2/'), remaining: state.remaining, limit: state.limit, reset: new Date(state.reset * 1000).toISOString() }))
     .sort((a, b) => a.remaining / a.limit - b.remaining / b.limit);
 }

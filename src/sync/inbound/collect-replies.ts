@@ -1,0 +1,66 @@
+import { toIso } from '../../lib/clock';
+import type { Account } from '../../store/accounts';
+import type { Integration } from '../../store/integrations';
+import { SEARCH_WINDOW_DAYS } from '../../twitter/limits';
+import { maxTweetId, minTweetId, tweetIdBefore, tweetIdSecondsBefore } from '../../twitter/snowflake';
+import type { XClient, XTweet } from '../../twitter/x-client';
+import { searchMentionsBacklog } from '../sources/backlog-search';
+import { readMentionsTimeline } from '../sources/mentions-timeline';
+import { searchConversations } from '../sources/sub-thread-search';
+import type { SyncDeps } from '../sync-deps';
+import { ingestReplies, type IngestCounts } from './ingest';
+
+// A sub-thread with a reply this recent counts as a live discussion worth searching.
+const LIVE_DISCUSSION_HOURS = 24;
+
+/**
+ * The poll's reading of replies: the mentions timeline (and the backlog search past its reach),
+ * then the conversations where sub-threads live, all fed to the one ingestion step. The mentions
+ * cursor moves with the replies it covers.
+ */
+export async function collectReplies(deps: SyncDeps, account: Account, integrations: Integration[], x: XClient): Promise<IngestCounts> {
+  if (!account.xUserId) return { repliesApplied: 0, repliesLogged: 0 };
+  const sinceId = await readWindowStart(deps, account, integrations);
+  if (sinceId === undefined) return { repliesApplied: 0, repliesLogged: 0 }; // nothing was ever tweeted: no conversation to read
+
+  const timeline = await readMentionsTimeline(x, account, sinceId);
+  const mentions = [...timeline.tweets];
+  const oldest = minTweetId(mentions.map((tweet) => tweet.id));
+  if (timeline.reachedLimit && oldest) mentions.push(...await searchMentionsBacklog(x, account, sinceId, oldest));
+  const newestSeen = maxTweetId(mentions.map((tweet) => tweet.id));
+
+  const conversations = await conversationsToSearch(deps, account, integrations, mentions);
+  const subThreads = conversations.length > 0 ? await searchConversations(x, conversations, sinceId) : [];
+  return ingestReplies(deps, account, integrations, [...mentions, ...subThreads], { moveCursorTo: newestSeen });
+}
+
+/**
+ * Mentions are read from a little behind the cursor (X can show a reply late), and never from
+ * before the account's first tweet from the KB: nothing older can reply to a record.
+ */
+async function readWindowStart(deps: SyncDeps, account: Account, integrations: Integration[]): Promise<string | undefined> {
+  if (account.mentionsCursorId) return tweetIdSecondsBefore(account.mentionsCursorId, deps.settings.replyOverlapSeconds);
+  const firstTweet = await deps.communications.firstOutgoing(integrations.map((integration) => integration.id));
+  return firstTweet ? tweetIdBefore(firstTweet) : undefined;
+}
+
+/**
+ * Replies inside a sub-thread (people answering each other rather than the account) may drop
+ * the account's @mention, so the mentions read cannot see them all. Conversations where such a
+ * sub-thread showed up (this tick, or logged in the last day) are searched, within X's 7-day
+ * window: the calls follow live discussions, never the number of open conversations.
+ */
+async function conversationsToSearch(deps: SyncDeps, account: Account, integrations: Integration[], mentions: XTweet[]): Promise<string[]> {
+  const now = deps.clock.now();
+  const ids = new Set(integrations.map((integration) => integration.id));
+  const branchingNow = mentions
+    .filter((tweet) => tweet.conversationId && tweet.authorId !== account.xUserId && tweet.inReplyToUserId && tweet.inReplyToUserId !== account.xUserId)
+    .map((tweet) => tweet.conversationId as string);
+  const branchingBefore = await deps.communications.conversationsWithSubThreads([...ids], toIso(now.minus({ hours: LIVE_DISCUSSION_HOURS })));
+  const candidates = [...new Set([...branchingNow, ...branchingBefore])];
+  if (candidates.length === 0) return [];
+  const searchableSince = toIso(now.minus({ days: SEARCH_WINDOW_DAYS }));
+  return (await deps.publications.findSentByTweetIds(candidates))
+    .filter((publication) => ids.has(publication.integrationId) && (publication.sentAt ?? publication.createdAt) > searchableSince)
+    .map((publication) => publication.tweetId as string);
+}

@@ -1,0 +1,189 @@
+import type { Knex } from 'knex';
+import { continueRefusal, parseYesNo } from '../../kb/yes-no';
+import { readRecords, writeField, writeFields, type RecordLocation } from '../../kb/records';
+import { fieldCharacterLimit } from '../../kb/schema';
+import { toIso } from '../../lib/clock';
+import type { Account } from '../../store/accounts';
+import type { NewCommunication } from '../../store/communications';
+import type { Integration } from '../../store/integrations';
+import type { Publication } from '../../store/publications';
+import { compareTweetIds } from '../../twitter/snowflake';
+import type { XTweet } from '../../twitter/x-client';
+import { applyEntries, formatEntry, unescapeXText } from '../response-format';
+import type { SyncDeps } from '../sync-deps';
+
+export interface IngestCounts {
+  repliesApplied: number;
+  repliesLogged: number;
+}
+
+export interface MatchedReply {
+  tweet: XTweet;
+  publication: Publication;
+  integration: Integration;
+}
+
+/**
+ * The one ingestion step every source feeds: tweets are matched to the KB's conversations, and
+ * in ONE transaction each new reply is logged (unique by its X id, so a reply two sources
+ * deliver is written once), written into its record when the continue field allows, and the
+ * source's cursor moves.
+ */
+export async function ingestReplies(
+  deps: SyncDeps, account: Account, integrations: Integration[], tweets: XTweet[], options: { moveCursorTo?: string | null } = {},
+): Promise<IngestCounts> {
+  const counts: IngestCounts = { repliesApplied: 0, repliesLogged: 0 };
+  const matched = await matchToConversations(deps, account, tweets, integrations);
+  const cursor = options.moveCursorTo ?? null;
+  await deps.db.transaction(async (trx) => {
+    const communications = deps.communications.with(trx);
+    const alreadyLogged = await communications.loggedTweetIds(matched.map((reply) => reply.tweet.id));
+    const fresh = matched.filter((reply) => !alreadyLogged.has(reply.tweet.id)).sort(oldestFirst);
+    const byIntegration = new Map<number, MatchedReply[]>();
+    for (const reply of fresh) {
+      const group = byIntegration.get(reply.integration.id) ?? [];
+      group.push(reply);
+      byIntegration.set(reply.integration.id, group);
+    }
+    const log: NewCommunication[] = [];
+    for (const replies of byIntegration.values()) log.push(...await applyToRecords(deps, trx, replies));
+    await communications.insert(log);
+    for (const entry of log) entry.applied ? counts.repliesApplied++ : counts.repliesLogged++;
+    if (cursor && (!account.mentionsCursorId || compareTweetIds(cursor, account.mentionsCursorId) > 0)) {
+      await deps.accounts.with(trx).setMentionsCursor(account.id, cursor);
+    }
+  });
+  return counts;
+}
+
+/**
+ * Replies in conversations the KB started, each once. A tweet by the account itself, or in a
+ * conversation the KB did not start, changes no record.
+ */
+export async function matchToConversations(deps: SyncDeps, account: Account, tweets: XTweet[], integrations: Integration[]): Promise<MatchedReply[]> {
+  const seen = new Set<string>();
+  const replies = tweets.filter((tweet) => {
+    if (seen.has(tweet.id) || tweet.authorId === account.xUserId || !tweet.conversationId) return false;
+    seen.add(tweet.id);
+    return true;
+  });
+  const byId = new Map(integrations.map((integration) => [integration.id, integration]));
+  const conversationIds = [...new Set(replies.map((tweet) => tweet.conversationId as string))];
+  const byConversation = new Map<string, Publication>();
+  for (const publication of await deps.publications.findSentByTweetIds(conversationIds)) {
+    if (publication.tweetId && byId.has(publication.integrationId)) byConversation.set(publication.tweetId, publication);
+  }
+  const matched: MatchedReply[] = [];
+  for (const tweet of replies) {
+    const publication = byConversation.get(tweet.conversationId as string);
+    if (publication) matched.push({ tweet, publication, integration: byId.get(publication.integrationId) as Integration });
+  }
+  return matched;
+}
+
+/** By the replies' own time, then by id (ids order by time too, but a clock may differ). */
+function oldestFirst(a: MatchedReply, b: MatchedReply): number {
+  const byTime = (a.tweet.createdAt ?? '').localeCompare(b.tweet.createdAt ?? '');
+  return byTime !== 0 ? byTime : compareTweetIds(a.tweet.id, b.tweet.id);
+}
+
+/**
+ * Writes one integration's replies into their records, oldest first, one entry at a time so
+ * a reply that would overflow a length-limited field is logged instead of cutting anything.
+ * Each record is written once. Returns the log rows, applied or with the reason they were not.
+ */
+async function applyToRecords(deps: SyncDeps, trx: Knex, replies: MatchedReply[]): Promise<NewCommunication[]> {
+  const integration = replies[0].integration;
+  const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
+  let records = new Map<string, Record<string, unknown>>();
+  let unreadable: string | null = null;
+  try {
+    records = await readRecords(trx, location, [...new Set(replies.map((reply) => reply.publication.recordKey))]);
+  } catch (error) {
+    // The table may have been dropped or renamed: keep the replies in the log, write nothing.
+    unreadable = `table '${integration.tableName}' cannot be read (${(error as Error).message})`;
+  }
+  const limit = unreadable ? null : await fieldCharacterLimit(trx, integration.tableName, integration.responseField);
+  const newValues = new Map<string, string>();
+  const log: NewCommunication[] = [];
+  // One moment for the whole batch: they are committed together.
+  const recordedAt = toIso(deps.clock.now());
+  for (const reply of replies) {
+    const key = reply.publication.recordKey;
+    const record = records.get(key);
+    let refusal = unreadable ?? (integration.status !== 'active'
+      ? `the integration is paused${integration.pausedReason ? ` (${integration.pausedReason})` : ''}`
+      : !record
+        ? 'the record no longer exists'
+        : !(integration.responseField in record)
+          ? `the response field '${integration.responseField}' no longer exists in table '${integration.tableName}'`
+          : continueRefusal(parseYesNo(record[integration.continueField])));
+    if (!refusal && record) {
+      const stored = record[integration.responseField];
+      const current = newValues.get(key) ?? (stored === null || stored === undefined ? null : String(stored));
+      const entry = formatEntry({
+        createdAt: reply.tweet.createdAt ?? toIso(deps.clock.now()),
+        username: reply.tweet.authorUsername ?? reply.tweet.authorId ?? 'unknown',
+        text: reply.tweet.text,
+      }, integration.timeZone);
+      const next = applyEntries(current, [entry], integration.responseMode);
+      if (limit !== null && next.length > limit) {
+        refusal = `the response field '${integration.responseField}' holds at most ${limit} characters and this reply does not fit`;
+      } else {
+        newValues.set(key, next);
+      }
+    }
+    log.push({
+      integrationId: integration.id,
+      publicationId: reply.publication.id,
+      recordKey: key,
+      direction: 'in',
+      tweetId: reply.tweet.id,
+      conversationId: reply.tweet.conversationId,
+      inReplyToTweetId: reply.tweet.inReplyToTweetId,
+      authorId: reply.tweet.authorId,
+      authorUsername: reply.tweet.authorUsername,
+      text: unescapeXText(reply.tweet.text),
+      tweetCreatedAt: reply.tweet.createdAt,
+      applied: !refusal,
+      notAppliedReason: refusal ? `not written: ${refusal}` : null,
+      recordedAt,
+    });
+  }
+  await writeIsolated(trx, location, integration.responseField, [...newValues], (key, error) => {
+    for (const entry of log) {
+      if (entry.recordKey === key && entry.applied) {
+        entry.applied = false;
+        entry.notAppliedReason = `not written: the record could not be written (${error.message})`;
+      }
+    }
+  });
+  return log;
+}
+
+// Records written under one savepoint; one statement writes them all.
+const RECORD_WRITE_GROUP = 200;
+
+/**
+ * One refused write (a read-only table, a full disk) must not undo the others: each group of
+ * records is written under a savepoint, and a group that fails is written again one record at
+ * a time, each under its own, to find the ones refused.
+ */
+async function writeIsolated(
+  trx: Knex, location: RecordLocation, field: string, values: Array<[string, string]>, refused: (key: string, error: Error) => void,
+): Promise<void> {
+  for (let start = 0; start < values.length; start += RECORD_WRITE_GROUP) {
+    const group = values.slice(start, start + RECORD_WRITE_GROUP);
+    try {
+      await trx.transaction((savepoint) => writeFields(savepoint, location, field, group));
+    } catch {
+      for (const [key, value] of group) {
+        try {
+          await trx.transaction((savepoint) => writeField(savepoint, location, key, field, value));
+        } catch (error) {
+          refused(key, error as Error);
+        }
+      }
+    }
+  }
+}
