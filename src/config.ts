@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { ConfigError } from './lib/errors';
 import type { LogLevel } from './lib/logger';
@@ -27,6 +28,12 @@ export interface Config {
   schedulerRefreshMs: number;
   /** How long a worker's claim on an account lasts unless renewed; a dead worker's work is taken over after it. */
   leaseSeconds: number;
+  /**
+   * Express's `trust proxy`: false (no proxy, the default), a number of proxy hops, or the
+   * addresses of the proxies. Behind a trusted proxy the client's address comes from
+   * X-Forwarded-For and HTTPS from X-Forwarded-Proto.
+   */
+  trustProxy: boolean | number | string[];
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -52,6 +59,34 @@ function parseInteger(name: string, value: string | undefined, fallback: number,
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${value}"`);
   }
   return parsed;
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY: unset or "false" for none; "true" for any (only when the proxy overwrites
+ * X-Forwarded-For); a whole number of hops; or a comma-separated list of proxy addresses, CIDR
+ * ranges and the names loopback, linklocal, uniquelocal.
+ */
+export function parseTrustProxy(value: string | undefined): boolean | number | string[] {
+  const given = (value ?? '').trim();
+  if (given === '' || given.toLowerCase() === 'false') return false;
+  if (given.toLowerCase() === 'true') return true;
+  if (/^\d+$/.test(given)) {
+    const hops = Number(given);
+    if (hops > 20) throw new ConfigError(`TRUST_PROXY as a number of proxy hops must be from 0 to 20, not "${value}"`);
+    return hops;
+  }
+  const entries = given.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const family = net.isIP(address);
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    if (!(PROXY_NAMES.has(entry) || (family !== 0 && prefixOk && extra === undefined))) {
+      throw new ConfigError(`TRUST_PROXY must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses, CIDR ranges, loopback, linklocal or uniquelocal; "${entry}" is none of these`);
+    }
+  }
+  return entries;
 }
 
 /** SECRET_KEY from the environment, or one generated once into the data folder (mode 0600). */
@@ -89,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     replyOverlapSeconds: parseInteger('KBTS_REPLY_OVERLAP_SECONDS', env.KBTS_REPLY_OVERLAP_SECONDS, 60, 0, 86_400),
     schedulerRefreshMs: parseInteger('KBTS_SCHEDULER_REFRESH_MS', env.KBTS_SCHEDULER_REFRESH_MS, 30_000, 100, 3_600_000),
     leaseSeconds: parseInteger('KBTS_LEASE_SECONDS', env.KBTS_LEASE_SECONDS, 60, 2, 3600),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
   });
 }
 

@@ -20,6 +20,8 @@ export interface WebContext {
   /** The emulator state behind /sandbox/x, when this server hosts the sandbox. */
   sandbox: EmulatorState | null;
   loginLimiter: LoginLimiter;
+  /** Checks a password at sign-in (tests count the checks). */
+  checkPassword: (password: string, hash: string) => Promise<boolean>;
 }
 
 export type RouteModule = (context: WebContext) => express.Router;

@@ -1,6 +1,6 @@
 import express from 'express';
 import { toIso } from '../../lib/clock';
-import { hashPassword, verifyPassword } from '../../lib/password';
+import { hashPassword } from '../../lib/password';
 import { createExampleTable } from '../../kb/example-table';
 import { errorMessage } from '../../lib/errors';
 import type { WebContext } from '../context';
@@ -11,7 +11,7 @@ import { localPath } from '../middleware/auth';
 const DUMMY_HASH = hashPassword('not a real password, only for timing');
 
 /** First run (the first admin, and the example table) and signing in and out. */
-export function authRoutes({ services, sessions, loginLimiter }: WebContext): express.Router {
+export function authRoutes({ services, sessions, loginLimiter, checkPassword }: WebContext): express.Router {
   const router = express.Router();
 
   router.get('/setup', async (_req, res) => {
@@ -52,19 +52,19 @@ export function authRoutes({ services, sessions, loginLimiter }: WebContext): ex
     const username = text(req, 'username');
     const password = raw(req, 'password');
     const next = localPath(text(req, 'next'));
-    const keys = [`ip:${req.ip}`, `user:${username.toLowerCase()}`];
-    const wait = loginLimiter.waitFor(keys);
     const page = { title: 'Sign in', username, next: next ?? '' };
-    if (wait > 0) {
-      res.set('Retry-After', String(Math.ceil(wait / 1000)));
-      return res.status(429).render('login', { ...page, error: `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60_000)} minute(s).` });
+    // Counted before the password is checked, so parallel guesses cannot outrun the count.
+    const admission = await loginLimiter.admit(username, req.ip ?? 'unknown');
+    if (!admission.allowed) {
+      res.set('Retry-After', String(admission.retryAfterSeconds));
+      return res.status(429).render('login', {
+        ...page, error: `Too many failed sign-ins for this name from your address. Wait ${admission.retryAfterSeconds} second(s) and try again.`,
+      });
     }
     const user = username ? await services.users.findByUsername(username) : undefined;
-    const valid = await verifyPassword(password, user?.passwordHash ?? await DUMMY_HASH);
-    if (!user || !valid) {
-      loginLimiter.recordFailure(keys);
-      return res.status(401).render('login', { ...page, error: 'Wrong username or password.' });
-    }
+    const valid = await checkPassword(password, user?.passwordHash ?? await DUMMY_HASH);
+    if (!user || !valid) return res.status(401).render('login', { ...page, error: 'Wrong username or password.' });
+    await loginLimiter.succeeded(admission.ticket);
     await sessions.start(req, res, { id: user.id, username: user.username, role: user.role });
     res.redirect(303, next ?? '/');
   });
