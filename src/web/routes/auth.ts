@@ -28,7 +28,9 @@ export function authRoutes({ services, sessions, loginLimiter, checkPassword }: 
     if (Object.keys(errors).length > 0) {
       return res.status(400).render('setup', { title: 'Welcome', values: { username, exampleTable }, errors });
     }
-    const id = await services.users.create(username, await hashPassword(password), 'admin', toIso(services.clock.now()));
+    const id = await services.users.createFirstAdmin(username, await hashPassword(password), toIso(services.clock.now()));
+    // Another first-run form sent at the same moment made the admin: this one signs in instead.
+    if (id === null) return res.redirect(303, '/login');
     let notice = `Welcome, ${username}. Start by adding an X account: a Sandbox account needs no keys.`;
     if (exampleTable) {
       try {
