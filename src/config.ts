@@ -98,7 +98,7 @@ function resolveSecretKey(value: string | undefined, dataDir: string, create: bo
   const file = path.join(dataDir, 'secret.key');
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
   if (!create) throw new ConfigError(`SECRET_KEY is not set and ${file} does not exist`);
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = crypto.randomBytes(32).toString('base64url');
   fs.writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });
   return key;
