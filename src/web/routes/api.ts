@@ -14,10 +14,10 @@ const MAX_PAGE = 500;
 function bearerAuth(services: Services): express.RequestHandler {
   return async (req, res, next) => {
     const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-    const found = match ? await services.apiTokens.findUserByHash(hashToken(match[1])) : undefined;
+    const found = match ? await services.apiTokens.findUserByHash(hashToken(match[1]), toIso(services.clock.now())) : undefined;
     if (!found) {
       res.set('WWW-Authenticate', 'Bearer realm="kb-twitter-sync"');
-      res.status(401).json({ error: 'send an API token as "Authorization: Bearer <token>"; create one on your account page' });
+      res.status(401).json({ error: 'send a valid API token as "Authorization: Bearer <token>" (a revoked or expired token is refused); create one on your account page' });
       return;
     }
     await services.apiTokens.touch(found.tokenId, toIso(services.clock.now()));
