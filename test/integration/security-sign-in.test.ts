@@ -66,6 +66,27 @@ describeEachDatabase('security: the sign-in limit stops guessers, not users', (d
     for (const clear of ['192.0.2.50', 'name1', 'admin']) assert.ok(!stored.includes(clear), clear);
   });
 
+  it('lets a browser that signed in as the user before straight in, however long the guessing at its address goes on', async () => {
+    const known = supertest.agent(world.server);
+    const first = await known.get('/login').set('X-Forwarded-For', '203.0.113.7');
+    assert.equal((await known.post('/login').set('X-Forwarded-For', '203.0.113.7').type('form')
+      .send({ _csrf: csrfFrom(first.text), username: 'admin', password: PASSWORD })).status, 303);
+    await known.post('/logout').set('X-Forwarded-For', '203.0.113.7').type('form').send({ _csrf: await world.csrf(known) });
+    // A guesser at the same address uses up the name's and the address's free attempts.
+    for (let attempt = 1; attempt <= limits.freePerAddress + 2; attempt++) await signIn(attempt % 2 ? 'admin' : `other${attempt}`, 'guess');
+    assert.equal((await signIn('admin', PASSWORD)).status, 429, 'a new browser at that address waits');
+    const form = await known.get('/login').set('X-Forwarded-For', '203.0.113.7');
+    const back = await known.post('/login').set('X-Forwarded-For', '203.0.113.7').type('form').send({ _csrf: csrfFrom(form.text), username: 'admin', password: PASSWORD });
+    assert.equal(back.status, 303, 'the known browser does not');
+    // A forged cookie is nothing. (The guess just before holds the delay's gate for this name.)
+    const forged = supertest.agent(world.server);
+    const page = await forged.get('/login').set('X-Forwarded-For', '203.0.113.7');
+    await signIn('admin', 'guess');
+    const answer = await forged.post('/login').set('X-Forwarded-For', '203.0.113.7').set('Cookie', 'kbts_device=abc%3Adef.forged').type('form')
+      .send({ _csrf: csrfFrom(page.text), username: 'admin', password: PASSWORD });
+    assert.equal(answer.status, 429);
+  });
+
   it('shares the counters with every worker on the database', async () => {
     const other = await buildServices(loadConfig({ ...world.env.env, TRUST_PROXY: 'loopback' }), { logger: createLogger('silent', () => undefined) });
     const server = http.createServer(createWebApp(other, { loginLimiter: new LoginLimiter(other.db, limits) }));

@@ -32,7 +32,8 @@ export type Admission = { allowed: true; ticket: AttemptTicket } | { allowed: fa
 /** What `succeeded` needs to forget an attempt that turned out to be the right password. */
 export interface AttemptTicket {
   pairKey: string;
-  addressKey: string;
+  /** Null for an attempt from a known device, which the address's limit does not count. */
+  addressKey: string | null;
 }
 
 /**
@@ -46,6 +47,11 @@ export interface AttemptTicket {
  * the delay's gate being taken by one atomic upsert too. So a guesser gets one password check per
  * delay, while a person with the right password waits at most `maxDelaySeconds`; other usernames
  * from the same address have counters of their own until the wide per-address limit.
+ *
+ * A browser that signed in as a user before carries a signed "known device" cookie for that
+ * user (see auth routes): its attempts for that user are counted on their own, outside the
+ * username's and the address's counters, so a guesser at the same address (or behind the same
+ * proxy) cannot hold up people on browsers they have used before.
  */
 export class LoginLimiter {
   private readonly pair: RateLimiterStoreAbstract;
@@ -67,16 +73,19 @@ export class LoginLimiter {
   }
 
   /** Counts the attempt, then says whether its password may be checked now. */
-  async admit(username: string, address: string): Promise<Admission> {
+  async admit(username: string, address: string, knownDevice: string | null = null): Promise<Admission> {
     const ticket: AttemptTicket = {
       // Hashed: fixed length in the table, and no username or address stored in the clear.
-      pairKey: digest(`${username.toLowerCase()}\n${address}`),
-      addressKey: digest(address),
+      pairKey: knownDevice === null ? digest(`${username.toLowerCase()}\n${address}`) : digest(`device\n${knownDevice}\n${username.toLowerCase()}`),
+      addressKey: knownDevice === null ? digest(address) : null,
     };
-    const [pair, byAddress] = await Promise.all([this.pair.penalty(ticket.pairKey), this.address.penalty(ticket.addressKey)]);
+    const [pair, byAddress] = await Promise.all([
+      this.pair.penalty(ticket.pairKey),
+      ticket.addressKey === null ? null : this.address.penalty(ticket.addressKey),
+    ]);
     const waits = [
       this.delayFor(pair.consumedPoints - this.limits.freePerPair),
-      this.delayFor(byAddress.consumedPoints - this.limits.freePerAddress),
+      byAddress === null ? 0 : this.delayFor(byAddress.consumedPoints - this.limits.freePerAddress),
     ];
     for (const [index, seconds] of waits.entries()) {
       if (seconds === 0) continue;
@@ -96,7 +105,7 @@ export class LoginLimiter {
     await Promise.all([
       this.pair.delete(ticket.pairKey),
       this.gate.delete(`pair:${ticket.pairKey}`),
-      this.address.reward(ticket.addressKey, 1),
+      ticket.addressKey === null ? null : this.address.reward(ticket.addressKey, 1),
     ]);
   }
 

@@ -6,6 +6,7 @@ import { errorMessage } from '../../lib/errors';
 import type { WebContext } from '../context';
 import { checked, checkNewUser, raw, text, type FieldErrors } from '../forms';
 import { localPath } from '../middleware/auth';
+import { KnownDevices } from '../middleware/known-device';
 
 // Compared against when the username is unknown, so a wrong name takes as long as a wrong password.
 const DUMMY_HASH = hashPassword('not a real password, only for timing');
@@ -13,6 +14,7 @@ const DUMMY_HASH = hashPassword('not a real password, only for timing');
 /** First run (the first admin, and the example table) and signing in and out. */
 export function authRoutes({ services, sessions, loginLimiter, checkPassword }: WebContext): express.Router {
   const router = express.Router();
+  const devices = new KnownDevices(services.config.secretKey);
 
   router.get('/setup', async (_req, res) => {
     if ((await services.users.count()) > 0) return res.redirect(303, '/login');
@@ -56,7 +58,8 @@ export function authRoutes({ services, sessions, loginLimiter, checkPassword }: 
     const next = localPath(text(req, 'next'));
     const page = { title: 'Sign in', username, next: next ?? '' };
     // Counted before the password is checked, so parallel guesses cannot outrun the count.
-    const admission = await loginLimiter.admit(username, req.ip ?? 'unknown');
+    const device = devices.idFor(req, username);
+    const admission = await loginLimiter.admit(username, req.ip ?? 'unknown', device);
     if (!admission.allowed) {
       res.set('Retry-After', String(admission.retryAfterSeconds));
       return res.status(429).render('login', {
@@ -67,6 +70,7 @@ export function authRoutes({ services, sessions, loginLimiter, checkPassword }: 
     const valid = await checkPassword(password, user?.passwordHash ?? await DUMMY_HASH);
     if (!user || !valid) return res.status(401).render('login', { ...page, error: 'Wrong username or password.' });
     await loginLimiter.succeeded(admission.ticket);
+    devices.remember(req, res, user.username, device);
     await sessions.start(req, res, { id: user.id, username: user.username, role: user.role });
     res.redirect(303, next ?? '/');
   });
