@@ -58,12 +58,13 @@ export class LoginLimiter {
   private readonly address: RateLimiterStoreAbstract;
   private readonly gate: RateLimiterStoreAbstract;
 
-  constructor(db: Knex, private readonly limits: LoginLimits = DEFAULT_LOGIN_LIMITS) {
+  constructor(private readonly db: Knex, private readonly limits: LoginLimits = DEFAULT_LOGIN_LIMITS) {
     const store = (keyPrefix: string, points: number) => {
       const options = {
         storeClient: db, storeType: 'knex', tableName: LOGIN_LIMITS_TABLE, tableCreated: true, clearExpiredByTimeout: false,
         keyPrefix, points, duration: limits.windowSeconds,
       };
+      // clearExpiredByTimeout is off: its timer would outlive a closed database; see succeeded().
       return isPostgres(db) ? new RateLimiterPostgres(options) : new RateLimiterSQLite(options);
     };
     // Counters never refuse by themselves (penalty adds without a limit); the gate has one point.
@@ -106,6 +107,8 @@ export class LoginLimiter {
       this.pair.delete(ticket.pairKey),
       this.gate.delete(`pair:${ticket.pairKey}`),
       ticket.addressKey === null ? null : this.address.reward(ticket.addressKey, 1),
+      // Counters of names and addresses never seen again would pile up; ended ones go here.
+      this.db(LOGIN_LIMITS_TABLE).where('expire', '<', Date.now()).delete(),
     ]);
   }
 
