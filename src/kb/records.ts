@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { identifier, type TableInfo } from '../db/dialect';
+import { describeKbTable, identifier, isPostgres, type TableInfo } from '../db/dialect';
 
 /**
  * A record as read from the KB. Rows come from the database drivers as plain objects; every map
@@ -18,8 +18,22 @@ export interface RecordLocation {
  * never a string knex would split at `.` or ` as `. Values are always bound.
  */
 
+/**
+ * Records of a table by key, every column included whatever its name. pg keeps a `__proto__`
+ * column as an own property; for better-sqlite3 the columns are read from the catalog (a cheap
+ * pragma) so each is selected under an alias (see selectColumns). When the table cannot be
+ * described (it was dropped), the plain query runs and fails with the database's words.
+ */
+async function selectByKeys(db: Knex, location: RecordLocation, keys: string[]): Promise<KbRecord[]> {
+  const table = isPostgres(db) ? null : await describeKbTable(db, location.table);
+  const key = identifier(db, location.primaryKeyColumn);
+  if (!table) return db.from(identifier(db, location.table)).whereIn(key as unknown as string, keys);
+  const rows = await selectColumns(db, table).whereIn(key as unknown as string, keys);
+  return rows.map((row: Record<string, unknown>) => toRecord(table, row));
+}
+
 export async function readRecord(db: Knex, location: RecordLocation, key: string): Promise<KbRecord | undefined> {
-  return db.from(identifier(db, location.table)).whereRaw('? = ?', [identifier(db, location.primaryKeyColumn), key]).first();
+  return (await selectByKeys(db, location, [key]))[0];
 }
 
 /** Many records in one query, keyed by their primary key as text. */
@@ -27,9 +41,7 @@ export async function readRecords(db: Knex, location: RecordLocation, keys: stri
   const found = new Map<string, KbRecord>();
   const CHUNK = 500; // below SQLite's bound-parameter limit
   for (let i = 0; i < keys.length; i += CHUNK) {
-    const rows: KbRecord[] = await db.from(identifier(db, location.table))
-      .whereIn(identifier(db, location.primaryKeyColumn) as unknown as string, keys.slice(i, i + CHUNK));
-    for (const row of rows) found.set(String(row[location.primaryKeyColumn]), row);
+    for (const row of await selectByKeys(db, location, keys.slice(i, i + CHUNK))) found.set(String(row[location.primaryKeyColumn]), row);
   }
   return found;
 }

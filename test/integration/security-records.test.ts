@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { addAccount } from '../../src/setup/account-setup';
+import { addIntegration } from '../../src/setup/integration-setup';
+import { runPollCycle } from '../../src/sync/poll-cycle';
 import { fieldBlock } from '../support/html';
 import { describeEachDatabase } from '../support/test-env';
 import { WebWorld, type Agent } from '../support/web-world';
@@ -57,6 +60,26 @@ describeEachDatabase('security: columns named like JavaScript\'s own properties,
     const read = await world.agent().get(`/api/v1/tables/odd/records/${created.body.key}`).set('Authorization', `Bearer ${token}`);
     const record = JSON.parse(read.text).record as Record<string, unknown>;
     for (const name of PROTOTYPE_NAMES) assert.equal(Object.entries(record).find(([key]) => key === name)?.[1], `api ${name}`, name);
+  });
+
+  it('tweets from a field named __proto__ and writes replies into one named constructor', async () => {
+    const created = world.sandbox.createUser({ username: 'kb_odd' });
+    const account = await addAccount(world.services.accountSetup, {
+      description: 'Odd', environment: 'sandbox', apiBaseUrl: null,
+      credentials: { apiKey: created.credentials.api_key, apiKeySecret: created.credentials.api_key_secret, accessToken: created.credentials.access_token, accessTokenSecret: created.credentials.access_token_secret },
+    });
+    const { integration } = await addIntegration(world.services.integrationSetup, {
+      accountId: account.id, table: 'odd', tweetField: '__proto__', responseField: 'constructor', responseMode: 'append', continueField: 'toString',
+    });
+    await world.env.sql(`INSERT INTO odd ("__proto__", "toString") VALUES ('a tweet from __proto__', 'Yes')`);
+    await runPollCycle(world.services.sync, { integrationId: integration.id });
+    const tweet = world.sandbox.listTweets({ author: 'kb_odd' }).find((candidate) => candidate.text === 'a tweet from __proto__');
+    assert.ok(tweet, 'the record was tweeted');
+    world.sandbox.createUser({ username: 'odd_replier' });
+    world.sandbox.postAs({ as: 'odd_replier', in_reply_to_tweet_id: tweet.id, text: 'an answer' });
+    await runPollCycle(world.services.sync, { integrationId: integration.id });
+    const [row] = await world.env.sql(`SELECT "constructor" AS replies FROM odd WHERE "__proto__" = 'a tweet from __proto__'`);
+    assert.match(String(row.replies), /an answer/);
   });
 
   it('takes ?limit= and ?offset= as decimal digits only, and says why otherwise', async () => {
