@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './lib/errors';
@@ -28,6 +29,12 @@ export interface Config {
   schedulerRefreshMs: number;
   /** How long a worker's claim on an account lasts unless renewed; a dead worker's work is taken over after it. */
   leaseSeconds: number;
+  /**
+   * Express's `trust proxy`: false (no proxy, the default), a number of proxy hops, or the
+   * addresses of the proxies. Behind a trusted proxy the client's address comes from
+   * X-Forwarded-For and HTTPS from X-Forwarded-Proto.
+   */
+  trustProxy: boolean | number | string[];
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[];
@@ -77,6 +84,8 @@ export const environmentSchema = z.object({
   KBTS_REPLY_OVERLAP_SECONDS: wholeNumber('KBTS_REPLY_OVERLAP_SECONDS', 60, 0, 86_400),
   KBTS_SCHEDULER_REFRESH_MS: wholeNumber('KBTS_SCHEDULER_REFRESH_MS', 30_000, 100, 3_600_000),
   KBTS_LEASE_SECONDS: wholeNumber('KBTS_LEASE_SECONDS', 60, 2, 3600),
+  // Its several forms are read by parseTrustProxy, which names the form it could not read.
+  TRUST_PROXY: z.preprocess(unsetIfEmpty, z.string().optional()),
 });
 
 /** Validates against a schema; every problem, each naming its variable, in one error. */
@@ -84,6 +93,34 @@ function parseEnvironment<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv
   const result = schema.safeParse(env);
   if (!result.success) throw new ConfigError(result.error.issues.map((issue) => issue.message).join('; '));
   return result.data;
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY: unset or "false" for none; "true" for any (only when the proxy overwrites
+ * X-Forwarded-For); a whole number of hops; or a comma-separated list of proxy addresses, CIDR
+ * ranges and the names loopback, linklocal, uniquelocal.
+ */
+export function parseTrustProxy(value: string | undefined): boolean | number | string[] {
+  const given = (value ?? '').trim();
+  if (given === '' || given.toLowerCase() === 'false') return false;
+  if (given.toLowerCase() === 'true') return true;
+  if (/^\d+$/.test(given)) {
+    const hops = Number(given);
+    if (hops > 20) throw new ConfigError(`TRUST_PROXY as a number of proxy hops must be from 0 to 20, not "${value}"`);
+    return hops;
+  }
+  const entries = given.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const family = net.isIP(address);
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    if (!(PROXY_NAMES.has(entry) || (family !== 0 && prefixOk && extra === undefined))) {
+      throw new ConfigError(`TRUST_PROXY must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses, CIDR ranges, loopback, linklocal or uniquelocal; "${entry}" is none of these`);
+    }
+  }
+  return entries;
 }
 
 /** SECRET_KEY from the environment, or one generated once into the data folder (mode 0600). */
@@ -95,7 +132,7 @@ function resolveSecretKey(value: string | undefined, dataDir: string, create: bo
   const file = path.join(dataDir, 'secret.key');
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
   if (!create) throw new ConfigError(`SECRET_KEY is not set and ${file} does not exist`);
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = crypto.randomBytes(32).toString('base64url');
   fs.writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });
   return key;
@@ -118,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     replyOverlapSeconds: vars.KBTS_REPLY_OVERLAP_SECONDS,
     schedulerRefreshMs: vars.KBTS_SCHEDULER_REFRESH_MS,
     leaseSeconds: vars.KBTS_LEASE_SECONDS,
+    trustProxy: parseTrustProxy(vars.TRUST_PROXY),
   });
 }
 

@@ -18,7 +18,7 @@ export function createDb(config: DatabaseConfig): Db {
     });
   }
   const file = config.connection;
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (file !== ':memory:') keepPrivate(file);
   return knexFactory({
     client: 'better-sqlite3',
     connection: { filename: file },
@@ -36,6 +36,29 @@ export function createDb(config: DatabaseConfig): Db {
     },
     migrations: { tableName: 'kbts_migrations' },
   });
+}
+
+/**
+ * The database file holds password hashes and sealed X secrets: a folder made for it is 0700,
+ * the file is created 0600 before SQLite opens it, and SQLite gives its -wal and -shm files the
+ * database file's mode. Files from before this rule lose their group and other permissions.
+ */
+function keepPrivate(file: string): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  try {
+    fs.closeSync(fs.openSync(file, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  for (const companion of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      // Only group and others lose their access; a read-only file stays read-only.
+      const { mode } = fs.statSync(companion);
+      if ((mode & 0o077) !== 0) fs.chmodSync(companion, mode & 0o700);
+    } catch {
+      // Missing companions appear later with the database file's mode; a file of another owner stays as it is.
+    }
+  }
 }
 
 export async function migrateToLatest(db: Db): Promise<string[]> {

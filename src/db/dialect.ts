@@ -63,8 +63,30 @@ export interface TableInfo {
   primaryKey: string[];
 }
 
-export function quoteIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
+/**
+ * A KB name (table or column) as exactly one quoted SQL identifier, for SQL handed to knex:
+ * double quotes are doubled (the same rule on SQLite and PostgreSQL), so `.`, ` as `, quotes
+ * and backticks stay part of the name. knex never parses it. On PostgreSQL knex turns every `?`
+ * of a statement into a numbered parameter and drops backslashes before it, so a name holding
+ * `?` or a backslash is written in PostgreSQL's Unicode form (`U&"a\\003Fb"` is `a?b`), which holds
+ * neither. SQLite gets the statement as written. Use it only in SQL without `?` bindings of its
+ * own (knex would take a `?` in a SQLite name for one): to combine a name with values, pass
+ * `identifier()` as a binding instead.
+ */
+export function quoteIdentifier(db: Knex, name: string): string {
+  if (typeof name !== 'string' || name.includes('\0')) throw new Error('a table or column name must be text without NUL characters');
+  const quoted = `"${name.replace(/"/g, '""')}"`;
+  if (!isPostgres(db) || !/[?\\]/.test(name)) return quoted;
+  return `U&${quoted.replace(/\\/g, '\\\\').replace(/\?/g, '\\003F')}`;
+}
+
+/**
+ * The same single quoted identifier as a knex Raw, for query-builder calls (`from`, `select`,
+ * `where`, `whereIn`) and as a binding of raw SQL: knex inlines a Raw as written, never
+ * splitting it at `.` or ` as ` the way it does a plain string.
+ */
+export function identifier(db: Knex, name: string): Knex.Raw {
+  return db.raw(quoteIdentifier(db, name));
 }
 
 const TEXT_TYPE = /char|clob|text|string|citext/i;
@@ -83,13 +105,15 @@ export async function listKbTables(db: Knex): Promise<string[]> {
        WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`,
     )).rows
     : await db.raw(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`);
-  return rows.map((row) => row.name).filter((name) => !name.startsWith('kbts_'));
+  // The product's own tables, in any letter case (SQLite's names ignore it).
+  return rows.map((row) => row.name).filter((name) => !/^kbts_/i.test(name));
 }
 
 export async function describeKbTable(db: Knex, table: string): Promise<TableInfo | null> {
   if (isPostgres(db)) return describePostgresTable(db, table);
   const rows: Array<{ name: string; type: string; notnull: number; pk: number }> =
-    await db.raw(`PRAGMA table_info(${quoteIdentifier(table)})`);
+    // The name is a bound value here, never SQL text.
+    await db.raw('SELECT name, type, "notnull", pk FROM pragma_table_info(?)', [table]);
   if (rows.length === 0) return null;
   const primaryKey = rows.filter((row) => row.pk > 0).sort((a, b) => a.pk - b.pk).map((row) => row.name);
   return {
@@ -153,33 +177,35 @@ export function captureTriggerName(integrationId: number): string {
 export async function installCaptureTrigger(db: Knex, integrationId: number, table: string, primaryKey: string): Promise<void> {
   const name = captureTriggerName(integrationId);
   const id = Number(integrationId);
+  const tableSql = quoteIdentifier(db, table);
+  const keySql = quoteIdentifier(db, primaryKey);
   if (isPostgres(db)) {
     await db.raw(`
       CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger AS $$
       BEGIN
         INSERT INTO kbts_publications (integration_id, record_key, state, attempts, created_at)
-        VALUES (${id}, NEW.${quoteIdentifier(primaryKey)}::text, 'pending', 0,
+        VALUES (${id}, NEW.${keySql}::text, 'pending', 0,
                 to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
         ON CONFLICT (integration_id, record_key) DO NOTHING;
         RETURN NEW;
       END $$ LANGUAGE plpgsql`);
-    await db.raw(`DROP TRIGGER IF EXISTS ${name} ON ${quoteIdentifier(table)}`);
-    await db.raw(`CREATE TRIGGER ${name} AFTER INSERT ON ${quoteIdentifier(table)} FOR EACH ROW EXECUTE FUNCTION ${name}()`);
+    await db.raw(`DROP TRIGGER IF EXISTS ${name} ON ${tableSql}`);
+    await db.raw(`CREATE TRIGGER ${name} AFTER INSERT ON ${tableSql} FOR EACH ROW EXECUTE FUNCTION ${name}()`);
     return;
   }
   await db.raw(`DROP TRIGGER IF EXISTS ${name}`);
   await db.raw(`
-    CREATE TRIGGER ${name} AFTER INSERT ON ${quoteIdentifier(table)}
+    CREATE TRIGGER ${name} AFTER INSERT ON ${tableSql}
     BEGIN
       INSERT OR IGNORE INTO kbts_publications (integration_id, record_key, state, attempts, created_at)
-      VALUES (${id}, CAST(NEW.${quoteIdentifier(primaryKey)} AS TEXT), 'pending', 0, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+      VALUES (${id}, CAST(NEW.${keySql} AS TEXT), 'pending', 0, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
     END`);
 }
 
 export async function removeCaptureTrigger(db: Knex, integrationId: number, table: string): Promise<void> {
   const name = captureTriggerName(integrationId);
   if (isPostgres(db)) {
-    await db.raw(`DROP TRIGGER IF EXISTS ${name} ON ${quoteIdentifier(table)}`).catch(() => undefined);
+    await db.raw(`DROP TRIGGER IF EXISTS ${name} ON ${quoteIdentifier(db, table)}`).catch(() => undefined);
     await db.raw(`DROP FUNCTION IF EXISTS ${name}()`);
     return;
   }

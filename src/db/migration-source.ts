@@ -7,6 +7,9 @@ import * as createCommunications from '../../migrations/20261122000500_create_co
 import * as createLeases from '../../migrations/20261122000600_create_leases';
 import * as createSessions from '../../migrations/20261122010100_create_sessions';
 import * as createApiTokens from '../../migrations/20261122010200_create_api_tokens';
+import * as createLoginLimits from '../../migrations/20261201000100_create_login_limits';
+import * as createFirstRunGuard from '../../migrations/20261201000200_create_first_run_guard';
+import * as addApiTokenExpiry from '../../migrations/20261201000300_add_api_token_expiry';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -20,6 +23,9 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261122000600_create_leases', createLeases],
   ['20261122010100_create_sessions', createSessions],
   ['20261122010200_create_api_tokens', createApiTokens],
+  ['20261201000100_create_login_limits', createLoginLimits],
+  ['20261201000200_create_first_run_guard', createFirstRunGuard],
+  ['20261201000300_add_api_token_expiry', addApiTokenExpiry],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

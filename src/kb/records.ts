@@ -1,6 +1,11 @@
 import type { Knex } from 'knex';
-import type { TableInfo } from '../db/dialect';
+import { describeKbTable, identifier, isPostgres, type TableInfo } from '../db/dialect';
 
+/**
+ * A record as read from the KB. Rows come from the database drivers as plain objects; every map
+ * this module builds from KB names (values to write) is prototype-less, so a column named
+ * `constructor` or `__proto__` is a column like any other.
+ */
 export type KbRecord = Record<string, unknown>;
 
 export interface RecordLocation {
@@ -8,8 +13,27 @@ export interface RecordLocation {
   primaryKeyColumn: string;
 }
 
+/*
+ * Every table and column name below reaches SQL through `identifier()`: one quoted identifier,
+ * never a string knex would split at `.` or ` as `. Values are always bound.
+ */
+
+/**
+ * Records of a table by key, every column included whatever its name. pg keeps a `__proto__`
+ * column as an own property; for better-sqlite3 the columns are read from the catalog (a cheap
+ * pragma) so each is selected under an alias (see selectColumns). When the table cannot be
+ * described (it was dropped), the plain query runs and fails with the database's words.
+ */
+async function selectByKeys(db: Knex, location: RecordLocation, keys: string[]): Promise<KbRecord[]> {
+  const table = isPostgres(db) ? null : await describeKbTable(db, location.table);
+  const key = identifier(db, location.primaryKeyColumn);
+  if (!table) return db.from(identifier(db, location.table)).whereIn(key as unknown as string, keys);
+  const rows = await selectColumns(db, table).whereIn(key as unknown as string, keys);
+  return rows.map((row: Record<string, unknown>) => toRecord(table, row));
+}
+
 export async function readRecord(db: Knex, location: RecordLocation, key: string): Promise<KbRecord | undefined> {
-  return db(location.table).where(location.primaryKeyColumn, key).first();
+  return (await selectByKeys(db, location, [key]))[0];
 }
 
 /** Many records in one query, keyed by their primary key as text. */
@@ -17,14 +41,13 @@ export async function readRecords(db: Knex, location: RecordLocation, keys: stri
   const found = new Map<string, KbRecord>();
   const CHUNK = 500; // below SQLite's bound-parameter limit
   for (let i = 0; i < keys.length; i += CHUNK) {
-    const rows: KbRecord[] = await db(location.table).whereIn(location.primaryKeyColumn, keys.slice(i, i + CHUNK));
-    for (const row of rows) found.set(String(row[location.primaryKeyColumn]), row);
+    for (const row of await selectByKeys(db, location, keys.slice(i, i + CHUNK))) found.set(String(row[location.primaryKeyColumn]), row);
   }
   return found;
 }
 
 export async function writeField(db: Knex, location: RecordLocation, key: string, field: string, value: string): Promise<number> {
-  return db(location.table).where(location.primaryKeyColumn, key).update({ [field]: value });
+  return updateWhere(db, location.table, [[field, value]], location.primaryKeyColumn, [key]);
 }
 
 /**
@@ -35,42 +58,87 @@ export async function writeFields(db: Knex, location: RecordLocation, field: str
   const CHUNK = 200; // three bound parameters per record, well below SQLite's limit
   for (let i = 0; i < values.length; i += CHUNK) {
     const chunk = values.slice(i, i + CHUNK);
-    const byKey = db.raw(`CASE ?? ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END`, [location.primaryKeyColumn, ...chunk.flat()]);
-    await db(location.table).whereIn(location.primaryKeyColumn, chunk.map(([key]) => key)).update({ [field]: byKey });
+    const byKey = db.raw(`CASE ? ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END`, [identifier(db, location.primaryKeyColumn), ...chunk.flat()]);
+    await updateWhere(db, location.table, [[field, byKey]], location.primaryKeyColumn, chunk.map(([key]) => key));
   }
 }
 
+/** `UPDATE table SET a = ?, b = ? WHERE key IN (…)`, each name one quoted identifier. */
+async function updateWhere(db: Knex, table: string, assignments: Array<[column: string, value: unknown]>, keyColumn: string, keys: string[]): Promise<number> {
+  if (assignments.length === 0 || keys.length === 0) return 0;
+  const sets = assignments.map(() => '? = ?').join(', ');
+  const bindings = [
+    identifier(db, table),
+    ...assignments.flatMap(([column, value]) => [identifier(db, column), value]),
+    identifier(db, keyColumn),
+    ...keys,
+  ];
+  const result = await db.raw(`UPDATE ? SET ${sets} WHERE ? IN (${keys.map(() => '?').join(', ')})`, bindings as Knex.RawBinding[]);
+  // better-sqlite3 answers { changes }, pg a result with rowCount.
+  return Number((result as { changes?: number; rowCount?: number }).changes ?? (result as { rowCount?: number }).rowCount ?? 0);
+}
+
 export async function countRecords(db: Knex, table: string): Promise<number> {
-  const row = await db(table).count({ count: '*' }).first();
+  const row = await db.from(identifier(db, table)).count({ count: '*' }).first();
   return Number(row?.count ?? 0);
 }
 
 /** A value a record field may take from a form or the JSON API. */
 export type FieldValue = string | number | boolean | null;
 
+/** Column name → value, without a prototype: any column name is an own key and nothing else is. */
+export type FieldValues = Map<string, FieldValue>;
+
+/**
+ * The table's columns under positional aliases, read back into prototype-less records: a driver
+ * building rows as plain objects drops a column named `__proto__` (better-sqlite3 does).
+ */
+function selectColumns(db: Knex, table: TableInfo): Knex.QueryBuilder {
+  return db.from(identifier(db, table.name))
+    .select(table.columns.map((column, index) => db.raw(`? AS kbts_c${index}`, [identifier(db, column.name)])));
+}
+
+function toRecord(table: TableInfo, row: Record<string, unknown>): KbRecord {
+  const record: KbRecord = Object.create(null);
+  table.columns.forEach((column, index) => { record[column.name] = row[`kbts_c${index}`]; });
+  return record;
+}
+
 /** One page of a table, newest first when the table has a single-column primary key. */
 export async function listRecords(db: Knex, table: TableInfo, page: { limit: number; offset: number }): Promise<KbRecord[]> {
-  const query = db(table.name).select('*').limit(page.limit).offset(page.offset);
-  if (table.primaryKey.length === 1) query.orderBy(table.primaryKey[0], 'desc');
-  return query;
+  const query = selectColumns(db, table).limit(page.limit).offset(page.offset);
+  if (table.primaryKey.length === 1) query.orderByRaw('? DESC', [identifier(db, table.primaryKey[0])]);
+  return (await query).map((row: Record<string, unknown>) => toRecord(table, row));
+}
+
+/** One record of a table with a single-column primary key, every column included whatever its name. */
+export async function readTableRecord(db: Knex, table: TableInfo, key: string): Promise<KbRecord | undefined> {
+  const row = await selectColumns(db, table).whereRaw('? = ?', [identifier(db, table.primaryKey[0]), key]).first();
+  return row ? toRecord(table, row) : undefined;
 }
 
 /**
  * Inserts a record with plain SQL, as any other writer would: the capture trigger sees it.
  * Column names must come from the table's introspection. Returns the new record's key.
  */
-export async function insertRecord(db: Knex, table: TableInfo, values: Record<string, FieldValue>): Promise<string | null> {
+export async function insertRecord(db: Knex, table: TableInfo, given: FieldValues | Record<string, FieldValue>): Promise<string | null> {
+  const values = given instanceof Map ? given : new Map(Object.entries(given));
+  const columns = [...values.keys()];
+  const into = columns.length === 0
+    ? db.raw('? DEFAULT VALUES', [identifier(db, table.name)])
+    : db.raw(`? (${columns.map(() => '?').join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, [
+      identifier(db, table.name), ...columns.map((column) => identifier(db, column)), ...columns.map((column) => values.get(column) as FieldValue),
+    ]);
   if (table.primaryKey.length !== 1) {
-    await db(table.name).insert(values);
+    await db.raw('INSERT INTO ?', [into]);
     return null;
   }
-  const key = table.primaryKey[0];
-  const [row] = await db(table.name).insert(values).returning(key);
-  const value = typeof row === 'object' && row !== null ? (row as KbRecord)[key] : row;
+  const result = await db.raw('INSERT INTO ? RETURNING ? AS kbts_key', [into, identifier(db, table.primaryKey[0])]);
+  const rows = (Array.isArray(result) ? result : (result as { rows: KbRecord[] }).rows) as KbRecord[];
+  const value = rows[0]?.kbts_key;
   return value === undefined || value === null ? null : String(value);
 }
 
-export async function updateRecord(db: Knex, table: TableInfo, key: string, values: Record<string, FieldValue>): Promise<number> {
-  if (Object.keys(values).length === 0) return 0;
-  return db(table.name).where(table.primaryKey[0], key).update(values);
+export async function updateRecord(db: Knex, table: TableInfo, key: string, values: FieldValues | Record<string, FieldValue>): Promise<number> {
+  return updateWhere(db, table.name, values instanceof Map ? [...values.entries()] : Object.entries(values), table.primaryKey[0], [key]);
 }

@@ -83,6 +83,16 @@ export interface AccountChanges {
  * Saves new details; when the credentials or the server change, the login test runs first with
  * what the account would become, and a failing test saves nothing (as for a new account).
  */
+const KEY_FIELDS = ['apiKey', 'apiKeySecret', 'accessToken', 'accessTokenSecret'] as const;
+
+/** Changing where an account's requests go needs its four keys again: the stored ones stay with the old address. */
+export function requireAllKeysForNewAddress(given: Partial<XCredentials>): asserts given is XCredentials {
+  const missing = KEY_FIELDS.find((field) => !given[field]);
+  if (missing) {
+    throw new ValidationError('the account\'s address (environment or API base URL) changed: enter all four keys again; the stored keys are never sent to a new address', missing);
+  }
+}
+
 export async function updateAccount(deps: AccountSetupDeps, id: number, changes: AccountChanges): Promise<Account> {
   const account = await deps.accounts.get(id);
   if (!account) throw new NotFoundError(`account ${id} does not exist`);
@@ -90,6 +100,9 @@ export async function updateAccount(deps: AccountSetupDeps, id: number, changes:
   const apiBaseUrl = changes.apiBaseUrl ? validateApiBaseUrl(changes.apiBaseUrl) : null;
   const newSecrets = Object.fromEntries(Object.entries(changes.credentials).filter(([, value]) => Boolean(value))) as Partial<XCredentials>;
   const connectionChanged = Object.keys(newSecrets).length > 0 || changes.environment !== account.environment || apiBaseUrl !== account.apiBaseUrl;
+  // The stored keys are never sent to an address they were not entered for.
+  const addressChanged = changes.environment !== account.environment || apiBaseUrl !== account.apiBaseUrl;
+  if (addressChanged) requireAllKeysForNewAddress(newSecrets);
   const now = toIso(deps.clock.now());
   let identity: { screenName: string; xUserId: string } | null = null;
   if (connectionChanged) {

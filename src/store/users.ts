@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { inTransaction } from '../db/database';
 
 export const ROLES = ['admin', 'editor', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -32,6 +33,25 @@ export class UserStore {
   async create(username: string, passwordHash: string, role: Role, now: string): Promise<number> {
     const [row] = await this.db('kbts_users').insert({ username, password_hash: passwordHash, role, created_at: now }).returning('id');
     return typeof row === 'object' ? row.id : row;
+  }
+
+  /**
+   * The first admin, made by the first-run form: null when a user exists already or another
+   * form sent at the same moment won. The guard row's primary key decides between them.
+   */
+  async createFirstAdmin(username: string, passwordHash: string, now: string): Promise<number | null> {
+    try {
+      return await inTransaction(this.db, async (trx) => {
+        await trx('kbts_first_run').insert({ id: 1, created_at: now });
+        const row = await trx('kbts_users').count({ count: '*' }).first();
+        if (Number(row?.count ?? 0) > 0) throw new FirstRunTaken();
+        const [created] = await trx('kbts_users').insert({ username, password_hash: passwordHash, role: 'admin', created_at: now }).returning('id');
+        return typeof created === 'object' ? created.id : created;
+      });
+    } catch (error) {
+      if (error instanceof FirstRunTaken || /unique|constraint|duplicate/i.test(String((error as Error)?.message))) return null;
+      throw error;
+    }
   }
 
   async findByUsername(username: string): Promise<User | undefined> {
@@ -70,3 +90,5 @@ export class UserStore {
     await this.db('kbts_users').where({ id }).delete();
   }
 }
+
+class FirstRunTaken extends Error {}

@@ -19,4 +19,6 @@ export interface WebContext {
   /** The emulator state behind /sandbox/x, when this server hosts the sandbox. */
   sandbox: EmulatorState | null;
   loginLimiter: LoginLimiter;
+  /** Checks a password at sign-in (tests count the checks). */
+  checkPassword: (password: string, hash: string) => Promise<boolean>;
 }

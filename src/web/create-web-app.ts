@@ -9,6 +9,7 @@ import type { SchedulerControl, WebContext } from './context';
 import { firstRunGate, requireSignedIn } from './middleware/auth';
 import { csrfProtection } from './middleware/csrf';
 import { errorHandler, notFound, setPageLocals } from './middleware/errors';
+import { verifyPassword } from '../lib/password';
 import { LoginLimiter } from './middleware/login-limiter';
 import { Sessions } from './middleware/session';
 import { accountRoutes } from './routes/accounts';
@@ -32,6 +33,8 @@ export interface WebAppOptions {
   /** The sandbox emulator's state: its X API is served at /sandbox/x, its timeline on the sandbox pages. */
   sandbox?: EmulatorState | null;
   loginLimiter?: LoginLimiter;
+  /** The sign-in password check; tests pass one that counts its calls. */
+  checkPassword?: (password: string, hash: string) => Promise<boolean>;
 }
 
 /** Without a scheduler (e.g. in tests), "Run now" runs one cycle directly. */
@@ -50,10 +53,14 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
     sessions: new Sessions(services),
     scheduler: options.scheduler ?? directRunner(services),
     sandbox: options.sandbox ?? null,
-    loginLimiter: options.loginLimiter ?? new LoginLimiter(),
+    loginLimiter: options.loginLimiter ?? new LoginLimiter(services.db),
+    checkPassword: options.checkPassword ?? verifyPassword,
   };
   const app = express();
   app.disable('x-powered-by');
+  // Behind a proxy (TRUST_PROXY), the client's address and protocol come from its X-Forwarded-*
+  // headers: the sign-in limit counts per real client, and the session cookie is Secure over HTTPS.
+  app.set('trust proxy', services.config.trustProxy);
   app.set('view engine', 'ejs');
   app.set('views', path.join(PROJECT_ROOT, 'views'));
   Object.assign(app.locals, viewHelpers);

@@ -37,6 +37,16 @@ export function pageNumber(req: express.Request): number {
 /** Problems keyed by the form field they belong to, for showing beside it. */
 export type FieldErrors = Record<string, string[]>;
 
+/**
+ * A map keyed by names from the knowledgebase (columns), for views: without a prototype, so a
+ * column named `constructor` or `toString` finds only its own entry, and `__proto__` is a key.
+ */
+export function byName<T>(entries: Iterable<[string, T]> = []): Record<string, T> {
+  const map: Record<string, T> = Object.create(null);
+  for (const [name, value] of entries) map[name] = value;
+  return map;
+}
+
 export function byField(problems: Array<{ field?: string; message: string }>, fallback = 'form'): FieldErrors {
   const errors: FieldErrors = {};
   for (const problem of problems) (errors[problem.field ?? fallback] ??= []).push(problem.message);

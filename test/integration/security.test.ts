@@ -4,6 +4,7 @@ import type express from 'express';
 import supertest from 'supertest';
 import { runPollCycle } from '../../src/sync/poll-cycle';
 import { apiRoutes } from '../../src/web/routes/api';
+import { describeEachDatabase } from '../support/test-env';
 import { csrfFrom, PASSWORD, WebWorld, type Agent } from '../support/web-world';
 
 interface Route { method: 'get' | 'post'; path: string }
@@ -39,15 +40,14 @@ const PUBLIC = new Set(['get /login', 'post /login', 'get /setup', 'post /setup'
 const VIEWER = [/^get \/records/, /^get \/communications$/, /^get \/me$/, /^post \/me\//, /^post \/logout$/];
 const EDITOR = [/^get \/records\/:table\/new$/, /^get \/records\/:table\/rows\/:key\/edit$/, /^post \/records\//];
 
-describe('security checks over every route of the web app [sqlite]', function () {
-  this.timeout(120_000);
+describeEachDatabase('security checks over every route of the web app', (database) => {
   let world: WebWorld;
   let admin: Agent;
   let routes: Route[];
   let credentials: Awaited<ReturnType<WebWorld['withSandboxIntegration']>>['credentials'];
 
   before(async () => {
-    world = await WebWorld.create();
+    world = await WebWorld.create({ database });
     admin = await world.signIn('root', 'admin');
     ({ credentials } = await world.withSandboxIntegration());
     await world.services.db('articles').insert({ title: 'First', tweet_text: 'A first article', keep_going: 'Yes' });
@@ -129,6 +129,7 @@ describe('security checks over every route of the web app [sqlite]', function ()
       assert.ok(world.logLines.length > 0);
       assert.ok(!world.logLines.some((line) => line.includes(secret)), 'a secret in the log');
     }
+    if (database !== 'sqlite') return;
     await world.services.db.raw('PRAGMA wal_checkpoint(FULL)');
     const raw = Buffer.concat([world.env.dbFile, `${world.env.dbFile}-wal`].filter((file) => fs.existsSync(file)).map((file) => fs.readFileSync(file)));
     for (const secret of secrets) assert.equal(raw.indexOf(secret), -1, 'a secret in the clear in the database file');
@@ -142,6 +143,40 @@ describe('security checks over every route of the web app [sqlite]', function ()
     const polled = await world.env.cli(['--json', 'poll', '--once'], { LOG_LEVEL: 'debug' });
     for (const secret of Object.values(user.credentials)) {
       for (const output of [result.stdout, result.stderr, polled.stdout, polled.stderr]) assert.ok(!output.includes(secret));
+    }
+  });
+
+  it('answers 404 on every table route for the product\'s own tables under any spelling, for every role, and never 500', async () => {
+    const editor = await world.signIn('eddie', 'editor');
+    const tableRoutes = routes.filter((route) => route.path.includes(':table'));
+    assert.ok(tableRoutes.length >= 6, `${tableRoutes.length} table routes`);
+    const names = ['kbts_users', 'KBTS_Users', 'main.kbts_users', 'public.kbts_users', '"kbts_users"', 'kbts_accounts', 'articles as zz', 'sales.2024', '../../etc/passwd', 'what?', 'x'.repeat(300)];
+    for (const agent of [admin, editor]) {
+      const token = await world.csrf(agent);
+      for (const route of tableRoutes) {
+        for (const name of names) {
+          const path = concrete(route.path).replace('/articles', `/${encodeURIComponent(name)}`);
+          const response = route.method === 'get' ? await agent.get(path) : await agent.post(path).type('form').send({ _csrf: token, 'field:role': 'admin', 'field:username': 'x' });
+          assert.equal(response.status, 404, `${route.method} ${path}`);
+          assert.ok(!/scrypt\$/.test(response.text));
+        }
+      }
+    }
+    const users = await world.services.users.list();
+    assert.ok(users.every((user) => user.role === 'admin' ? user.username === 'root' : true), 'no one was made admin');
+  });
+
+  it('refuses a session cookie whose signature was changed or left off', async () => {
+    const agent = world.agent();
+    const page = await agent.get('/login');
+    const signIn = await agent.post('/login').type('form').send({ _csrf: csrfFrom(page.text), username: 'root', password: PASSWORD });
+    const cookie = (signIn.headers['set-cookie'] as unknown as string[]).find((line) => line.startsWith('kbts_session='))!.split(';')[0];
+    const value = decodeURIComponent(cookie.slice('kbts_session='.length));
+    const [token, signature] = value.split('.');
+    assert.equal((await supertest(world.server).get('/me').set('Cookie', cookie)).status, 200, 'the cookie as issued opens the page');
+    const flipped = `${signature[0] === 'A' ? 'B' : 'A'}${signature.slice(1)}`;
+    for (const forged of [token, `${token}.`, `${token}.${flipped}`, `${token}x.${signature}`]) {
+      assert.equal((await supertest(world.server).get('/me').set('Cookie', `kbts_session=${encodeURIComponent(forged)}`)).status, 303, forged);
     }
   });
 

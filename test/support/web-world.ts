@@ -12,7 +12,7 @@ import { addAccount } from '../../src/setup/account-setup';
 import { addIntegration } from '../../src/setup/integration-setup';
 import type { Role } from '../../src/store/users';
 import { createWebApp } from '../../src/web/create-web-app';
-import { LoginLimiter } from '../../src/web/middleware/login-limiter';
+import type { WebAppOptions } from '../../src/web/create-web-app';
 import { TestEnv, type TestDatabase } from './test-env';
 
 export const PASSWORD = 'a long enough password';
@@ -51,14 +51,14 @@ export class WebWorld {
     readonly url: string,
   ) {}
 
-  static async create(options: { database?: TestDatabase; loginLimiter?: LoginLimiter } = {}): Promise<WebWorld> {
+  static async create(options: { database?: TestDatabase; web?: (services: Services) => Omit<WebAppOptions, 'sandbox'>; env?: NodeJS.ProcessEnv } = {}): Promise<WebWorld> {
     const env = await TestEnv.create(options.database ?? 'sqlite');
     const port = await freePort();
-    const config = loadConfig({ ...env.env, LOG_LEVEL: 'debug', PORT: String(port) });
+    const config = loadConfig({ ...env.env, LOG_LEVEL: 'debug', PORT: String(port), ...options.env });
     const logLines: string[] = [];
     const services = await buildServices(config, { logger: createLogger('debug', (line) => logLines.push(line)) });
     const sandbox = new EmulatorState();
-    const app = createWebApp(services, { sandbox, loginLimiter: options.loginLimiter });
+    const app = createWebApp(services, { ...options.web?.(services), sandbox });
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
     return new WebWorld(logLines, env, services, sandbox, server, `http://127.0.0.1:${port}`);

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import cookieSignature from 'cookie-signature';
 import type express from 'express';
 import type { Services } from '../../app';
 import { toIso } from '../../lib/clock';
@@ -12,6 +13,7 @@ export function deriveKey(secretKey: string, purpose: string): Buffer {
   return Buffer.from(crypto.hkdfSync('sha256', secretKey, 'kb-twitter-sync', purpose, 32));
 }
 
+/** An HMAC of a value, for the CSRF tokens (which are the signature alone). */
 function sign(key: Buffer, value: string): string {
   return crypto.createHmac('sha256', key).update(value).digest('base64url');
 }
@@ -27,8 +29,9 @@ export function hashToken(token: string): string {
 }
 
 /**
- * Database sessions. The cookie holds a random token signed with SECRET_KEY; the database holds
- * only the token's hash, so neither a forged cookie nor a copy of the table lets anyone in.
+ * Database sessions. The cookie holds a random token signed with a key derived from SECRET_KEY
+ * (cookie-signature: `token.signature`, checked in constant time); the database holds only the
+ * token's hash, so neither a forged cookie nor a copy of the table lets anyone in.
  */
 export class Sessions {
   private readonly key: Buffer;
@@ -70,7 +73,7 @@ export class Sessions {
     const now = this.services.clock.now();
     await this.services.sessions.create(hashToken(token), user.id, toIso(now), toIso(now.plus({ hours: SESSION_HOURS })));
     await this.services.sessions.removeExpired(toIso(now));
-    setCookie(req, res, SESSION_COOKIE, `${token}.${sign(this.key, token)}`, SESSION_HOURS * 3600_000);
+    setCookie(req, res, SESSION_COOKIE, cookieSignature.sign(token, this.key), SESSION_HOURS * 3600_000);
     req.user = user;
     req.sessionIdHash = hashToken(token);
   }
@@ -88,9 +91,9 @@ export class Sessions {
   }
 
   private verify(cookie: string): string | null {
-    const [token, signature] = cookie.split('.');
-    if (!token || !signature) return null;
-    return safeEqual(sign(this.key, token), signature) ? token : null;
+    const token = cookieSignature.unsign(cookie, this.key);
+    // Tokens are base64url, so a valid one never holds a dot of its own.
+    return token && /^[\w-]{20,100}$/.test(token) ? token : null;
   }
 }
 

@@ -1,5 +1,5 @@
 import express from 'express';
-import { addAccount, removeAccount, runLoginTest, testAccount, updateAccount } from '../../setup/account-setup';
+import { addAccount, removeAccount, requireAllKeysForNewAddress, runLoginTest, testAccount, updateAccount } from '../../setup/account-setup';
 import { provisionSandboxUser } from '../../setup/sandbox-setup';
 import { NotFoundError, UserFacingError, errorMessage } from '../../lib/errors';
 import { maskSecret } from '../../lib/secret-box';
@@ -97,6 +97,8 @@ export function accountRoutes(context: WebContext): express.Router {
       const tested = await testAccount(deps, account.id);
       return { screenName: tested.screenName ?? '', xUserId: tested.xUserId ?? '' };
     }
+    // Stored keys fill the blanks only for the address they were entered for.
+    if (account && (environment !== account.environment || apiBaseUrl !== account.apiBaseUrl)) requireAllKeysForNewAddress(form.credentials);
     const credentials = account ? { ...(await services.accounts.credentialsOf(account.id)), ...form.credentials } : form.credentials;
     if (!isComplete(credentials)) {
       throw new UserFacingError('login_incomplete', form.environment === 'sandbox'

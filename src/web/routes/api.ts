@@ -1,10 +1,10 @@
 import express from 'express';
 import type { Services } from '../../app';
-import { countRecords, insertRecord, listRecords, readRecord, type FieldValue } from '../../kb/records';
+import { countRecords, insertRecord, listRecords, readTableRecord, type FieldValue, type FieldValues } from '../../kb/records';
 import { describeTable, listTables, type TableInfo } from '../../kb/schema';
 import { toIso } from '../../lib/clock';
 import { NotFoundError, UserFacingError, ValidationError, errorMessage } from '../../lib/errors';
-import { knownTableOrFail } from '../kb-tables';
+import { knownTableOrFail, pathProblem } from '../kb-tables';
 import { can } from '../middleware/auth';
 import { hashToken } from '../middleware/session';
 
@@ -14,10 +14,10 @@ const MAX_PAGE = 500;
 function bearerAuth(services: Services): express.RequestHandler {
   return async (req, res, next) => {
     const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-    const found = match ? await services.apiTokens.findUserByHash(hashToken(match[1])) : undefined;
+    const found = match ? await services.apiTokens.findUserByHash(hashToken(match[1]), toIso(services.clock.now())) : undefined;
     if (!found) {
       res.set('WWW-Authenticate', 'Bearer realm="kb-twitter-sync"');
-      res.status(401).json({ error: 'send an API token as "Authorization: Bearer <token>"; create one on your account page' });
+      res.status(401).json({ error: 'send a valid API token as "Authorization: Bearer <token>" (a revoked or expired token is refused); create one on your account page' });
       return;
     }
     await services.apiTokens.touch(found.tokenId, toIso(services.clock.now()));
@@ -34,10 +34,18 @@ function describe(table: TableInfo) {
   };
 }
 
-function limitOf(value: unknown, fallback: number, max: number): number {
+/**
+ * `?limit=` and `?offset=`: decimal digits only. `Number()` would take '' as 0 and '0x10' or
+ * '1e2' as numbers, which no one means in a query string.
+ */
+export function pageParameter(name: string, value: unknown, fallback: number, max: number): number {
   if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw new ValidationError(`${name} must be given once, as a whole number from 0 to ${max}`);
+  if (!/^\d+$/.test(value)) {
+    throw new ValidationError(`${name} must be a whole number from 0 to ${max} written in decimal digits, not '${value}'${value === '' ? ' (empty)' : ''}`);
+  }
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 0 || number > max) throw new ValidationError(`must be a whole number from 0 to ${max}, not '${String(value)}'`);
+  if (number > max) throw new ValidationError(`${name} must be at most ${max}, not ${value}`);
   return number;
 }
 
@@ -48,21 +56,31 @@ export function apiRoutes(services: Services): express.Router {
   router.use(bearerAuth(services));
 
   router.get('/tables', async (_req, res) => {
-    const tables = await Promise.all((await listTables(services.db)).map((name) => describeTable(services.db, name)));
-    res.json({ tables: tables.filter((table): table is TableInfo => table !== null).map(describe) });
+    // A table the product cannot serve is listed with the reason instead of failing the list.
+    const tables = await Promise.all((await listTables(services.db)).map(async (name) => {
+      const problem = pathProblem(name);
+      if (problem) return { name, problem };
+      try {
+        const table = await describeTable(services.db, name);
+        return table ? describe(table) : { name, problem: 'it disappeared while being read' };
+      } catch (error) {
+        return { name, problem: `cannot be read: ${errorMessage(error)}` };
+      }
+    }));
+    res.json({ tables });
   });
 
   router.get('/tables/:table/records', async (req, res) => {
     const table = await knownTableOrFail(services.db, req.params.table);
-    const limit = limitOf(req.query.limit, 50, MAX_PAGE);
-    const offset = limitOf(req.query.offset, 0, Number.MAX_SAFE_INTEGER);
+    const limit = pageParameter('limit', req.query.limit, 50, MAX_PAGE);
+    const offset = pageParameter('offset', req.query.offset, 0, Number.MAX_SAFE_INTEGER);
     res.json({ table: table.name, total: await countRecords(services.db, table.name), limit, offset, records: await listRecords(services.db, table, { limit, offset }) });
   });
 
   router.get('/tables/:table/records/:key', async (req, res) => {
     const table = await knownTableOrFail(services.db, req.params.table);
     if (table.primaryKey.length !== 1) throw new NotFoundError(`table '${table.name}' has no single-column primary key`);
-    const record = await readRecord(services.db, { table: table.name, primaryKeyColumn: table.primaryKey[0] }, req.params.key);
+    const record = await readTableRecord(services.db, table, req.params.key);
     if (!record) throw new NotFoundError(`table '${table.name}' has no record ${req.params.key}`);
     const integrations = (await services.integrations.list()).filter((integration) => integration.tableName === table.name);
     const publications = await Promise.all(integrations.map(async (integration) => {
@@ -77,23 +95,23 @@ export function apiRoutes(services: Services): express.Router {
     const table = await knownTableOrFail(services.db, req.params.table);
     const body: unknown = req.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError('send the record as a JSON object of column names and values');
-    const values: Record<string, FieldValue> = {};
+    const values: FieldValues = new Map();
     const unknown: string[] = [];
     for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
       const column = table.columns.find((candidate) => candidate.name === name);
       if (!column) unknown.push(name);
-      else if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) values[column.name] = value as FieldValue;
+      else if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) values.set(column.name, value as FieldValue);
       else throw new ValidationError(`column '${name}' takes a string, number, boolean or null`);
     }
     if (unknown.length > 0) throw new ValidationError(`table '${table.name}' has no column ${unknown.map((name) => `'${name}'`).join(', ')}; its columns are ${table.columns.map((column) => column.name).join(', ')}`);
-    if (Object.keys(values).length === 0) throw new ValidationError('send at least one column value');
+    if (values.size === 0) throw new ValidationError('send at least one column value');
     let key: string | null;
     try {
       key = await insertRecord(services.db, table, values);
     } catch (error) {
       throw new UserFacingError('refused', `the database refused the record: ${errorMessage(error)}`, { status: 422 });
     }
-    const record = key === null ? null : await readRecord(services.db, { table: table.name, primaryKeyColumn: table.primaryKey[0] }, key);
+    const record = key === null ? null : await readTableRecord(services.db, table, key);
     res.status(201).json({ table: table.name, key, record });
   });
 

@@ -1,18 +1,20 @@
 import express from 'express';
 import { toIso } from '../../lib/clock';
-import { hashPassword, verifyPassword } from '../../lib/password';
+import { hashPassword } from '../../lib/password';
 import { createExampleTable } from '../../kb/example-table';
 import { errorMessage } from '../../lib/errors';
 import type { WebContext } from '../context';
 import { checked, checkNewUser, raw, text, type FieldErrors } from '../forms';
 import { localPath } from '../middleware/auth';
+import { KnownDevices } from '../middleware/known-device';
 
 // Compared against when the username is unknown, so a wrong name takes as long as a wrong password.
 const DUMMY_HASH = hashPassword('not a real password, only for timing');
 
 /** First run (the first admin, and the example table) and signing in and out. */
-export function authRoutes({ services, sessions, loginLimiter }: WebContext): express.Router {
+export function authRoutes({ services, sessions, loginLimiter, checkPassword }: WebContext): express.Router {
   const router = express.Router();
+  const devices = new KnownDevices(services.config.secretKey);
 
   router.get('/setup', async (_req, res) => {
     if ((await services.users.count()) > 0) return res.redirect(303, '/login');
@@ -28,7 +30,9 @@ export function authRoutes({ services, sessions, loginLimiter }: WebContext): ex
     if (Object.keys(errors).length > 0) {
       return res.status(400).render('setup', { title: 'Welcome', values: { username, exampleTable }, errors });
     }
-    const id = await services.users.create(username, await hashPassword(password), 'admin', toIso(services.clock.now()));
+    const id = await services.users.createFirstAdmin(username, await hashPassword(password), toIso(services.clock.now()));
+    // Another first-run form sent at the same moment made the admin: this one signs in instead.
+    if (id === null) return res.redirect(303, '/login');
     let notice = `Welcome, ${username}. Start by adding an X account: a Sandbox account needs no keys.`;
     if (exampleTable) {
       try {
@@ -52,19 +56,21 @@ export function authRoutes({ services, sessions, loginLimiter }: WebContext): ex
     const username = text(req, 'username');
     const password = raw(req, 'password');
     const next = localPath(text(req, 'next'));
-    const keys = [`ip:${req.ip}`, `user:${username.toLowerCase()}`];
-    const wait = loginLimiter.waitFor(keys);
     const page = { title: 'Sign in', username, next: next ?? '' };
-    if (wait > 0) {
-      res.set('Retry-After', String(Math.ceil(wait / 1000)));
-      return res.status(429).render('login', { ...page, error: `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60_000)} minute(s).` });
+    // Counted before the password is checked, so parallel guesses cannot outrun the count.
+    const device = devices.idFor(req, username);
+    const admission = await loginLimiter.admit(username, req.ip ?? 'unknown', device);
+    if (!admission.allowed) {
+      res.set('Retry-After', String(admission.retryAfterSeconds));
+      return res.status(429).render('login', {
+        ...page, error: `Too many failed sign-ins for this name from your address. Wait ${admission.retryAfterSeconds} second(s) and try again.`,
+      });
     }
     const user = username ? await services.users.findByUsername(username) : undefined;
-    const valid = await verifyPassword(password, user?.passwordHash ?? await DUMMY_HASH);
-    if (!user || !valid) {
-      loginLimiter.recordFailure(keys);
-      return res.status(401).render('login', { ...page, error: 'Wrong username or password.' });
-    }
+    const valid = await checkPassword(password, user?.passwordHash ?? await DUMMY_HASH);
+    if (!user || !valid) return res.status(401).render('login', { ...page, error: 'Wrong username or password.' });
+    await loginLimiter.succeeded(admission.ticket);
+    devices.remember(req, res, user.username, device);
     await sessions.start(req, res, { id: user.id, username: user.username, role: user.role });
     res.redirect(303, next ?? '/');
   });

@@ -1,13 +1,13 @@
 import express from 'express';
 import { createExampleTable } from '../../kb/example-table';
-import { countRecords, insertRecord, listRecords, readRecord, updateRecord, type FieldValue, type KbRecord } from '../../kb/records';
+import { countRecords, insertRecord, listRecords, readTableRecord, updateRecord, type FieldValues, type KbRecord } from '../../kb/records';
 import { listTables, type TableInfo } from '../../kb/schema';
 import { parseYesNo } from '../../kb/yes-no';
 import { NotFoundError, UserFacingError, errorMessage } from '../../lib/errors';
 import type { Integration } from '../../store/integrations';
 import type { WebContext } from '../context';
-import { knownTableOrFail } from '../kb-tables';
-import { pageNumber, raw, type FieldErrors } from '../forms';
+import { knownTableOrFail, pathProblem } from '../kb-tables';
+import { byName, pageNumber, raw, type FieldErrors } from '../forms';
 import { can, requirePermission } from '../middleware/auth';
 
 const PAGE_SIZE = 25;
@@ -21,9 +21,10 @@ function keyMayBeBlank(table: TableInfo): boolean {
  * A record's values from the form, for the table's own columns only. On create a blank field is
  * left out (the column's default applies); on edit it becomes NULL where allowed.
  */
-function readValues(req: express.Request, table: TableInfo, editing: boolean): { values: Record<string, FieldValue>; errors: FieldErrors } {
-  const values: Record<string, FieldValue> = {};
-  const errors: FieldErrors = {};
+function readValues(req: express.Request, table: TableInfo, editing: boolean): { values: FieldValues; errors: FieldErrors } {
+  // Keyed by column names, which may be `constructor` or `__proto__`: no prototype to collide with.
+  const values: FieldValues = new Map();
+  const errors: FieldErrors = byName();
   for (const column of table.columns) {
     const isKey = table.primaryKey.includes(column.name);
     if (editing && isKey) continue;
@@ -33,14 +34,14 @@ function readValues(req: express.Request, table: TableInfo, editing: boolean): {
         if (isKey && !keyMayBeBlank(table)) errors[column.name] = ['the key is needed'];
         continue;
       }
-      values[column.name] = column.nullable ? null : '';
+      values.set(column.name, column.nullable ? null : '');
       continue;
     }
     if (column.maxLength !== null && value.length > column.maxLength) {
       errors[column.name] = [`at most ${column.maxLength} characters (this is ${value.length})`];
       continue;
     }
-    values[column.name] = value;
+    values.set(column.name, value);
   }
   return { values, errors };
 }
@@ -56,11 +57,19 @@ export function recordRoutes(context: WebContext): express.Router {
 
   router.get('/records', async (_req, res) => {
     const integrations = await services.integrations.list();
-    const tables = await Promise.all((await listTables(services.db)).map(async (name) => ({
-      name,
-      count: await countRecords(services.db, name),
-      integrations: integrations.filter((integration) => integration.tableName === name),
-    })));
+    // A table the product cannot open is listed with the reason, never breaking the page.
+    const tables = await Promise.all((await listTables(services.db)).map(async (name) => {
+      let count: number | null = null;
+      let problem = pathProblem(name);
+      if (!problem) {
+        try {
+          count = await countRecords(services.db, name);
+        } catch (error) {
+          problem = `cannot be read: ${errorMessage(error)}`;
+        }
+      }
+      return { name, count, problem, integrations: integrations.filter((integration) => integration.tableName === name) };
+    }));
     res.render('records/tables', { title: 'Records', tables });
   });
 
@@ -102,7 +111,7 @@ export function recordRoutes(context: WebContext): express.Router {
     const table = await knownTableOrFail(services.db, req.params.table);
     const integrations = await integrationsOf(table.name);
     res.render('records/form', {
-      title: `New record in ${table.name}`, table, record: null, recordKey: null, values: {}, errors: {}, formError: null,
+      title: `New record in ${table.name}`, table, record: null, recordKey: null, values: byName(), errors: byName(), formError: null,
       yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table),
     });
   });
@@ -112,7 +121,7 @@ export function recordRoutes(context: WebContext): express.Router {
     const integrations = await integrationsOf(table.name);
     const { values, errors } = readValues(req, table, false);
     const again = (status: number, formError: string | null, fieldErrors: FieldErrors) => res.status(status).render('records/form', {
-      title: `New record in ${table.name}`, table, record: null, recordKey: null, values: Object.fromEntries(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
+      title: `New record in ${table.name}`, table, record: null, recordKey: null, values: byName(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
       errors: fieldErrors, formError, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table),
     });
     if (Object.keys(errors).length > 0) return again(400, null, errors);
@@ -120,7 +129,7 @@ export function recordRoutes(context: WebContext): express.Router {
     try {
       key = await insertRecord(services.db, table, values);
     } catch (error) {
-      return again(400, `The database refused the record: ${errorMessage(error)}`, {});
+      return again(400, `The database refused the record: ${errorMessage(error)}`, byName());
     }
     const notice = integrations.length > 0
       ? ` It will be tweeted at the next run of integration ${integrations.map((integration) => integration.id).join(', ')}.`
@@ -133,7 +142,7 @@ export function recordRoutes(context: WebContext): express.Router {
     const table = await knownTableOrFail(services.db, tableParam);
     if (table.primaryKey.length !== 1) throw new NotFoundError(`Table '${table.name}' has no single-column primary key, so its records cannot be opened one by one.`);
     const key = String(keyParam);
-    const record = await readRecord(services.db, { table: table.name, primaryKeyColumn: table.primaryKey[0] }, key);
+    const record = await readTableRecord(services.db, table, key);
     if (!record) throw new NotFoundError(`Table '${table.name}' has no record ${key}.`);
     return { table, key, record };
   }
@@ -166,8 +175,8 @@ export function recordRoutes(context: WebContext): express.Router {
     const integrations = await integrationsOf(table.name);
     res.render('records/form', {
       title: `Edit ${table.name} record ${key}`, table, record, recordKey: key,
-      values: Object.fromEntries(table.columns.map((column) => [column.name, record[column.name] === null || record[column.name] === undefined ? '' : String(record[column.name])])),
-      errors: {}, formError: null, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: false,
+      values: byName(table.columns.map((column) => [column.name, record[column.name] === null || record[column.name] === undefined ? '' : String(record[column.name])])),
+      errors: byName(), formError: null, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: false,
     });
   });
 
@@ -177,14 +186,14 @@ export function recordRoutes(context: WebContext): express.Router {
     const { values, errors } = readValues(req, table, true);
     const again = (status: number, formError: string | null, fieldErrors: FieldErrors) => res.status(status).render('records/form', {
       title: `Edit ${table.name} record ${key}`, table, record, recordKey: key,
-      values: Object.fromEntries(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
+      values: byName(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
       errors: fieldErrors, formError, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: false,
     });
     if (Object.keys(errors).length > 0) return again(400, null, errors);
     try {
       await updateRecord(services.db, table, key, values);
     } catch (error) {
-      return again(400, `The database refused the change: ${errorMessage(error)}`, {});
+      return again(400, `The database refused the change: ${errorMessage(error)}`, byName());
     }
     await sessions.flash(req, 'success', `Record ${key} saved. Its tweet, if already sent, stays as posted.`);
     res.redirect(303, `/records/${encodeURIComponent(table.name)}/rows/${encodeURIComponent(key)}`);

@@ -5,11 +5,14 @@ import { NotFoundError } from '../../lib/errors';
 import { hashPassword, verifyPassword } from '../../lib/password';
 import { ROLES, type Role } from '../../store/users';
 import type { WebContext } from '../context';
-import { checkNewUser, positiveId, raw, text, type FieldErrors } from '../forms';
+import { checked, checkNewUser, positiveId, raw, text, type FieldErrors } from '../forms';
 import { requirePermission } from '../middleware/auth';
 import { hashToken } from '../middleware/session';
 
 export const API_TOKEN_PREFIX = 'kbts_';
+
+/** The lifetimes a new token may be given, in days; "never" is the default, as before. */
+export const TOKEN_LIFETIMES = ['never', '7', '30', '90', '365'] as const;
 
 /** One's own page (password, API tokens) and, for admins, the users. */
 export function userRoutes({ services, sessions }: WebContext): express.Router {
@@ -24,6 +27,8 @@ export function userRoutes({ services, sessions }: WebContext): express.Router {
       origin: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
       newToken: extra.newToken ?? null,
       errors: extra.errors ?? {},
+      lifetimes: TOKEN_LIFETIMES,
+      now: now(),
     });
   }
 
@@ -39,15 +44,22 @@ export function userRoutes({ services, sessions }: WebContext): express.Router {
     await services.users.setPasswordHash(user.id, await hashPassword(raw(req, 'password')));
     // Other sessions of this user end: whoever knew the old password is out.
     await services.sessions.removeForUser(user.id, req.sessionIdHash);
-    await sessions.flash(req, 'success', 'Your password was changed; your other sessions were signed out.');
+    // Tokens are not derived from the password; a person who fears the old one leaked may end them too.
+    const endedTokens = checked(req, 'endTokens') ? await services.apiTokens.removeForUser(user.id) : 0;
+    await sessions.flash(req, 'success', `Your password was changed; your other sessions were signed out${checked(req, 'endTokens') ? `, and your ${endedTokens} API token(s) were revoked` : ''}.`);
     res.redirect(303, '/me');
   });
 
   router.post('/me/tokens', async (req, res) => {
     const name = text(req, 'name');
     if (!name || name.length > 100) return renderMe(req, res.status(400), { errors: { tokenName: ['name the token (up to 100 characters), e.g. "import script"'] } });
+    const lifetime = text(req, 'lifetime') || 'never';
+    if (!(TOKEN_LIFETIMES as readonly string[]).includes(lifetime)) {
+      return renderMe(req, res.status(400), { errors: { tokenLifetime: [`choose how long the token works: ${TOKEN_LIFETIMES.join(', ')} (days)`] } });
+    }
     const token = API_TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
-    await services.apiTokens.create({ userId: req.user!.id, name, tokenHash: hashToken(token), tokenPrefix: token.slice(0, 12) }, now());
+    const expiresAt = lifetime === 'never' ? null : toIso(services.clock.now().plus({ days: Number(lifetime) }));
+    await services.apiTokens.create({ userId: req.user!.id, name, tokenHash: hashToken(token), tokenPrefix: token.slice(0, 12), expiresAt }, now());
     // Shown on this response only: it is stored as a hash and cannot be shown again.
     res.set('Cache-Control', 'no-store');
     await renderMe(req, res, { newToken: token });
@@ -62,8 +74,17 @@ export function userRoutes({ services, sessions }: WebContext): express.Router {
   router.use('/users', requirePermission('admin'));
 
   async function renderUsers(res: express.Response, extra: { errors?: FieldErrors; values?: { username: string; role: string } } = {}) {
-    res.render('users', { title: 'Users', users: await services.users.list(), roles: ROLES, errors: extra.errors ?? {}, values: extra.values ?? { username: '', role: 'editor' } });
+    res.render('users', {
+      title: 'Users', users: await services.users.list(), roles: ROLES, errors: extra.errors ?? {}, values: extra.values ?? { username: '', role: 'editor' },
+      tokens: await services.apiTokens.listAll(), now: now(),
+    });
   }
+
+  router.post('/users/tokens/:id/delete', async (req, res) => {
+    const removed = await services.apiTokens.removeAny(positiveId(req.params.id, 'token id'));
+    await sessions.flash(req, removed ? 'success' : 'error', removed ? `The token '${removed.name}' of '${removed.username}' was revoked.` : 'There is no such token.');
+    res.redirect(303, '/users');
+  });
 
   router.get('/users', (_req, res) => renderUsers(res));
 
