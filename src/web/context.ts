@@ -1,7 +1,7 @@
 import type { Services } from '../app';
 import type { EmulatorState } from '../emulator/emulator';
 import type { CycleCounts } from '../sync/poll-cycle';
-import type { LoginLimiter } from './middleware/login-limiter';
+import type { LoginLimiter } from '../store/login-limits';
 import type { Sessions } from './middleware/session';
 
 /** The parts of the scheduler the pages use: "Run now", the next run, and noticing changes at once. */

@@ -10,7 +10,7 @@ import { firstRunGate, requireSignedIn } from './middleware/auth';
 import { csrfProtection } from './middleware/csrf';
 import { errorHandler, notFound, setPageLocals } from './middleware/errors';
 import { verifyPassword } from '../lib/password';
-import { LoginLimiter } from './middleware/login-limiter';
+import { LoginLimiter } from '../store/login-limits';
 import { Sessions } from './middleware/session';
 import { accountRoutes } from './routes/accounts';
 import { apiRoutes } from './routes/api';

@@ -6,7 +6,7 @@ import { loadConfig, parseTrustProxy } from '../../src/config';
 import { createLogger } from '../../src/lib/logger';
 import { verifyPassword } from '../../src/lib/password';
 import { createWebApp } from '../../src/web/create-web-app';
-import { LoginLimiter, type LoginLimits } from '../../src/web/middleware/login-limiter';
+import { LoginLimiter, type LoginLimits } from '../../src/store/login-limits';
 import { describeEachDatabase } from '../support/test-env';
 import { csrfFrom, PASSWORD, WebWorld } from '../support/web-world';
 

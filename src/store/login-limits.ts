@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { RateLimiterPostgres, RateLimiterSQLite, RateLimiterRes, type RateLimiterStoreAbstract } from 'rate-limiter-flexible';
-import { isPostgres } from '../../db/dialect';
+import { isPostgres } from '../db/dialect';
 
 /** The table the migration 20261201000100 makes, in the shape rate-limiter-flexible reads and writes. */
 export const LOGIN_LIMITS_TABLE = 'kbts_login_limits';
