@@ -92,7 +92,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
   return {
     config, db, clock, logger, accounts, integrations, publications, communications, leases, users, sessions, apiTokens, sync,
     accountSetup: { accounts, clock, clientFor },
-    integrationSetup: { db, accounts, integrations, publications, clock },
+    integrationSetup: { db, accounts, integrations, publications, communications, clock },
     close: () => db.destroy(),
   };
 }

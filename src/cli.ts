@@ -6,7 +6,7 @@ import { toIso } from './lib/clock';
 import { UserFacingError, ValidationError, errorMessage } from './lib/errors';
 import { hashPassword } from './lib/password';
 import { addAccount, testAccount } from './setup/account-setup';
-import { addIntegration, pauseIntegration, removeIntegration, resumeIntegration, updateIntegration } from './setup/integration-setup';
+import { addIntegration, pauseIntegration, removeIntegration, resumeIntegration, retryRecords, updateIntegration } from './setup/integration-setup';
 import { defaultOf, INTEGRATION_SETTINGS, SETTING_KEYS, settingsToJson, type IntegrationInput, type SettingKey } from './settings/integration-settings';
 import type { Account } from './store/accounts';
 import type { Integration } from './store/integrations';
@@ -243,6 +243,19 @@ export function buildProgram(): Command {
       });
     });
   }
+  integration.command('retry <id>').description('put failed and skipped records back to pending, to be tried again at the next run (a sent record is never tweeted again)')
+    .option('--record <key>', 'only this record (its primary key)')
+    .action(async (id: string, options: { record?: string }, command: Command) => {
+      await withServices(async (services) => {
+        const { integrationId, retried } = await retryRecords(services.integrationSetup, parseId(id, 'integration id'), options.record ?? null);
+        const human = retried.length > 0
+          ? `integration ${integrationId}: ${retried.length} record${retried.length === 1 ? '' : 's'} back to pending (${retried.join(', ')}); the next run tries ${retried.length === 1 ? 'it' : 'them'} again`
+          : options.record !== undefined
+            ? `integration ${integrationId}: record '${options.record}' is pending already; the next run tries it`
+            : `integration ${integrationId}: no failed or skipped records to retry`;
+        print(out(command), { id: integrationId, retried }, human);
+      });
+    });
   integration.command('remove <id>').description('remove an integration and its capture trigger').action(async (id: string, _options, command: Command) => {
     await withServices(async (services) => {
       const integrationId = parseId(id, 'integration id');

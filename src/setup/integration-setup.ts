@@ -4,8 +4,10 @@ import { checkFieldMapping, type TableInfo } from '../kb/schema';
 import { countRecords } from '../kb/records';
 import type { Clock } from '../lib/clock';
 import { toIso } from '../lib/clock';
-import { NotFoundError, ValidationError } from '../lib/errors';
+import { NotFoundError, UserFacingError, ValidationError } from '../lib/errors';
 import type { AccountStore } from '../store/accounts';
+import type { CommunicationStore } from '../store/communications';
+import { applyRepliesHeldByPause } from '../sync/inbound/resume-catch-up';
 import {
   CHANGEABLE_SETTING_KEYS, INTEGRATION_SETTINGS, parseSettings, STORED_SETTING_KEYS,
   type ChangeableSettings, type IntegrationInput, type IntegrationSettings, type SettingKey, type SettingProblem,
@@ -18,6 +20,7 @@ export interface IntegrationSetupDeps {
   accounts: AccountStore;
   integrations: IntegrationStore;
   publications: PublicationStore;
+  communications: CommunicationStore;
   clock: Clock;
 }
 
@@ -131,10 +134,51 @@ export async function pauseIntegration(deps: IntegrationSetupDeps, id: number, r
   return getIntegrationOrFail(deps, id);
 }
 
+/**
+ * Active again; the replies that came in while it was paused (logged, held) are written into
+ * their records now, where the continue field allows, so none waits unseen in the log.
+ */
 export async function resumeIntegration(deps: IntegrationSetupDeps, id: number): Promise<Integration> {
   await getIntegrationOrFail(deps, id);
   await deps.integrations.resume(id, toIso(deps.clock.now()));
-  return getIntegrationOrFail(deps, id);
+  const resumed = await getIntegrationOrFail(deps, id);
+  await applyRepliesHeldByPause(deps, resumed);
+  return resumed;
+}
+
+export interface RetryOutcome {
+  integrationId: number;
+  /** The records put back to pending: the next run plans and posts them afresh. */
+  retried: string[];
+}
+
+/**
+ * A failed or skipped record back to pending, or all of an integration's: the next run
+ * re-evaluates it against the record's current text, continue field and the integration's
+ * current policy. A record with anything on X is never touched: a record is tweeted at most once.
+ */
+export async function retryRecords(deps: IntegrationSetupDeps, id: number, recordKey: string | null = null): Promise<RetryOutcome> {
+  await getIntegrationOrFail(deps, id);
+  if (recordKey !== null) {
+    const publication = await deps.publications.findByRecord(id, recordKey);
+    if (!publication) {
+      throw new NotFoundError(`integration ${id} has no record '${recordKey}' to retry (records older than the integration are not tweeted)`);
+    }
+    if (publication.state === 'sent' || publication.tweetId) {
+      throw new UserFacingError('refused', `record '${recordKey}' was already tweeted${publication.tweetId ? ` (tweet ${publication.tweetId})` : ''}: a record is tweeted at most once, so it is not retried`, { status: 409 });
+    }
+    if (publication.state === 'sending') {
+      throw new UserFacingError('refused', `record '${recordKey}' is being tweeted now; its outcome is checked at the next run, and a record is tweeted at most once`, { status: 409 });
+    }
+  }
+  const retried = await deps.publications.retry(id, recordKey, toIso(deps.clock.now()));
+  if (recordKey !== null && retried.length === 0) {
+    const publication = await deps.publications.findByRecord(id, recordKey);
+    if (publication?.state !== 'pending') {
+      throw new UserFacingError('refused', `record '${recordKey}' has a part already on X: a record is tweeted at most once, so it is not retried`, { status: 409 });
+    }
+  }
+  return { integrationId: id, retried };
 }
 
 /** Removes the trigger, the integration and its publication states; the communications log stays. */

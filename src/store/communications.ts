@@ -17,10 +17,12 @@ export interface Communication {
   tweetCreatedAt: string | null;
   applied: boolean;
   notAppliedReason: string | null;
+  /** Not applied only because the integration was paused: the resume writes it in. */
+  heldUntilResume: boolean;
   recordedAt: string;
 }
 
-export type NewCommunication = Omit<Communication, 'id'>;
+export type NewCommunication = Omit<Communication, 'id' | 'heldUntilResume'> & { heldUntilResume?: boolean };
 
 interface CommunicationRow {
   id: number;
@@ -37,6 +39,7 @@ interface CommunicationRow {
   tweet_created_at: string | null;
   applied: boolean | number;
   not_applied_reason: string | null;
+  held_until_resume: boolean | number;
   recorded_at: string;
 }
 
@@ -56,6 +59,7 @@ function toCommunication(row: CommunicationRow): Communication {
     tweetCreatedAt: row.tweet_created_at,
     applied: Boolean(row.applied),
     notAppliedReason: row.not_applied_reason,
+    heldUntilResume: Boolean(row.held_until_resume),
     recordedAt: row.recorded_at,
   };
 }
@@ -75,6 +79,7 @@ function toRow(entry: NewCommunication) {
     tweet_created_at: entry.tweetCreatedAt,
     applied: entry.applied,
     not_applied_reason: entry.notAppliedReason,
+    held_until_resume: entry.heldUntilResume ?? false,
     recorded_at: entry.recordedAt,
   };
 }
@@ -113,6 +118,25 @@ export class CommunicationStore {
       for (const row of rows) found.add(row.tweet_id);
     }
     return found;
+  }
+
+  /**
+   * The replies an integration's pause held back, taken (no longer held) by this call in one
+   * conditional statement, so two resumes at once never both write the same reply: the caller
+   * writes them in and settles each with `settleReply` in the same transaction. Oldest first.
+   */
+  async takeHeldUntilResume(integrationId: number): Promise<Communication[]> {
+    const rows: CommunicationRow[] = await this.db('kbts_communications')
+      .where({ integration_id: integrationId, direction: 'in', applied: false, held_until_resume: true })
+      .update({ held_until_resume: false })
+      .returning('*');
+    return rows.map(toCommunication)
+      .sort((a, b) => (a.tweetCreatedAt ?? '').localeCompare(b.tweetCreatedAt ?? '') || a.id - b.id);
+  }
+
+  /** A logged reply's outcome: applied, or not with the reason. */
+  async settleReply(id: number, outcome: { applied: boolean; notAppliedReason: string | null }): Promise<void> {
+    await this.db('kbts_communications').where({ id }).update({ applied: outcome.applied, not_applied_reason: outcome.notAppliedReason });
   }
 
   async listForPublication(publicationId: number): Promise<Communication[]> {

@@ -171,6 +171,26 @@ export class PublicationStore {
     await this.db('kbts_publications').where({ id }).update({ state, reason, next_attempt_at: null, updated_at: now });
   }
 
+  /**
+   * failed | skipped → pending, to be planned again from the record's current text and the
+   * integration's current policy. Conditional in the statement itself: a record that is sent,
+   * being sent, or has any part out on X (a root tweet, an "out" log row) is never touched, so
+   * a retry can never make a second tweet. Returns the record keys that moved.
+   */
+  async retry(integrationId: number, recordKey: string | null, now: string): Promise<string[]> {
+    const query = this.db('kbts_publications')
+      .where({ integration_id: integrationId })
+      .whereIn('state', ['failed', 'skipped'])
+      .whereNull('tweet_id')
+      .whereNotExists((out) => out.select(this.db.raw('1')).from('kbts_communications')
+        .whereRaw('kbts_communications.publication_id = kbts_publications.id').where('kbts_communications.direction', 'out'));
+    if (recordKey !== null) query.where({ record_key: recordKey });
+    const rows: Array<{ record_key: string }> = await query
+      .update({ state: 'pending', reason: null, planned_parts: null, attempt_started_at: null, next_attempt_at: null, updated_at: now })
+      .returning('record_key');
+    return rows.map((row) => row.record_key);
+  }
+
   /** The outcome is unknown: stay in "sending" and reconcile at the next attempt. */
   async deferUnknown(id: number, nextAttemptAt: string, reason: string, now: string): Promise<void> {
     await this.db('kbts_publications').where({ id }).update({ state: 'sending', next_attempt_at: nextAttemptAt, reason, updated_at: now });

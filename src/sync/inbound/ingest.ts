@@ -23,6 +23,13 @@ export interface MatchedReply {
   integration: Integration;
 }
 
+/** What writing a reply into its record needs to know: the tweet and where it goes. */
+export interface ReplyToApply {
+  tweet: XTweet;
+  publication: Pick<Publication, 'id' | 'recordKey'>;
+  integration: Integration;
+}
+
 /**
  * The one ingestion step every source feeds: tweets are matched to the KB's conversations, and
  * in ONE transaction each new reply is logged (unique by its X id, so a reply two sources
@@ -92,7 +99,7 @@ function oldestFirst(a: MatchedReply, b: MatchedReply): number {
  * a reply that would overflow a length-limited field is logged instead of cutting anything.
  * Each record is written once. Returns the log rows, applied or with the reason they were not.
  */
-async function applyToRecords(deps: SyncDeps, trx: Knex, replies: MatchedReply[]): Promise<NewCommunication[]> {
+export async function applyToRecords(deps: Pick<SyncDeps, 'clock'>, trx: Knex, replies: ReplyToApply[]): Promise<NewCommunication[]> {
   const integration = replies[0].integration;
   const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
   let records = new Map<string, Record<string, unknown>>();
@@ -111,7 +118,8 @@ async function applyToRecords(deps: SyncDeps, trx: Knex, replies: MatchedReply[]
   for (const reply of replies) {
     const key = reply.publication.recordKey;
     const record = records.get(key);
-    let refusal = unreadable ?? (integration.status !== 'active'
+    const paused = !unreadable && integration.status !== 'active';
+    let refusal = unreadable ?? (paused
       ? `the integration is paused${integration.pausedReason ? ` (${integration.pausedReason})` : ''}`
       : !record
         ? 'the record no longer exists'
@@ -147,6 +155,8 @@ async function applyToRecords(deps: SyncDeps, trx: Knex, replies: MatchedReply[]
       tweetCreatedAt: reply.tweet.createdAt,
       applied: !refusal,
       notAppliedReason: refusal ? `not written: ${refusal}` : null,
+      // The pause alone held it back: the resume writes it in (a No or a missing record does not wait).
+      heldUntilResume: paused,
       recordedAt,
     });
   }
