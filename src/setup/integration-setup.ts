@@ -157,7 +157,9 @@ export interface RetryOutcome {
  * re-evaluates it against the record's current text, continue field and the integration's
  * current policy. A record with anything on X is never touched: a record is tweeted at most once.
  */
-export async function retryRecords(deps: IntegrationSetupDeps, id: number, recordKey: string | null = null): Promise<RetryOutcome> {
+export async function retryRecords(
+  deps: IntegrationSetupDeps, id: number, recordKey: string | null = null, states: Array<'failed' | 'skipped'> = ['failed', 'skipped'],
+): Promise<RetryOutcome> {
   await getIntegrationOrFail(deps, id);
   if (recordKey !== null) {
     const publication = await deps.publications.findByRecord(id, recordKey);
@@ -171,7 +173,7 @@ export async function retryRecords(deps: IntegrationSetupDeps, id: number, recor
       throw new UserFacingError('refused', `record '${recordKey}' is being tweeted now; its outcome is checked at the next run, and a record is tweeted at most once`, { status: 409 });
     }
   }
-  const retried = await deps.publications.retry(id, recordKey, toIso(deps.clock.now()));
+  const retried = await deps.publications.retry(id, recordKey, toIso(deps.clock.now()), states);
   if (recordKey !== null && retried.length === 0) {
     const publication = await deps.publications.findByRecord(id, recordKey);
     if (publication?.state !== 'pending') {

@@ -177,10 +177,10 @@ export class PublicationStore {
    * being sent, or has any part out on X (a root tweet, an "out" log row) is never touched, so
    * a retry can never make a second tweet. Returns the record keys that moved.
    */
-  async retry(integrationId: number, recordKey: string | null, now: string): Promise<string[]> {
+  async retry(integrationId: number, recordKey: string | null, now: string, states: Array<'failed' | 'skipped'> = ['failed', 'skipped']): Promise<string[]> {
     const query = this.db('kbts_publications')
       .where({ integration_id: integrationId })
-      .whereIn('state', ['failed', 'skipped'])
+      .whereIn('state', states)
       .whereNull('tweet_id')
       .whereNotExists((out) => out.select(this.db.raw('1')).from('kbts_communications')
         .whereRaw('kbts_communications.publication_id = kbts_publications.id').where('kbts_communications.direction', 'out'));

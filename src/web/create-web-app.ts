@@ -18,6 +18,7 @@ import { authRoutes } from './routes/auth';
 import { communicationRoutes } from './routes/communications';
 import { dashboardRoutes } from './routes/dashboard';
 import { integrationRoutes } from './routes/integrations';
+import { retryRoutes } from './routes/retry';
 import { recordRoutes } from './routes/records';
 import { sandboxRoutes } from './routes/sandbox';
 import { userRoutes } from './routes/users';
@@ -102,7 +103,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(firstRunGate(services));
   app.use(authRoutes(context));
   app.use(requireSignedIn());
-  for (const routes of [dashboardRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [dashboardRoutes, retryRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());

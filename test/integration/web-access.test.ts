@@ -31,6 +31,8 @@ const GET_ROUTES: Array<[string, Access]> = [
 
 const POST_ROUTES: Array<[string, Access]> = [
   ['/integrations/1/run', 'admin'],
+  ['/integrations/1/retry', 'admin'],
+  ['/records/articles/rows/1/retry', 'write-records'],
   ['/accounts', 'admin'],
   ['/accounts/test-login', 'admin'],
   ['/accounts/1', 'admin'],
