@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { runPollCycle } from '../../src/sync/poll-cycle';
-import { updateIntegration } from '../../src/setup/integration-setup';
+import { addIntegration, updateIntegration } from '../../src/setup/integration-setup';
 import { weightedLength } from '../../src/twitter/weighted-length';
 import { flashText } from '../support/html';
 import { describeEachDatabase } from '../support/test-env';
@@ -83,5 +83,35 @@ describeEachDatabase('web app: retrying failed and skipped records', (database) 
     assert.equal(tweets.length, 1);
     assert.ok(tweets[0].text.endsWith('…') && weightedLength(tweets[0].text) <= 280, tweets[0].text);
     assert.equal(await state(), 'sent');
+  });
+
+  it('writes the replies that came in while paused into their record when the dashboard\'s Resume is pressed', async () => {
+    // A second integration on the account keeps it polled while the first is paused.
+    await world.services.db.schema.createTable('notes', (table) => {
+      table.increments('id');
+      table.text('tweet_text');
+      table.text('replies');
+      table.string('keep_going', 10);
+    });
+    await addIntegration(world.services.integrationSetup, {
+      accountId: 1, table: 'notes', tweetField: 'tweet_text', responseField: 'replies', responseMode: 'append', continueField: 'keep_going',
+    });
+    await insert('Talk to us', 'Yes');
+    await runPollCycle(world.services.sync);
+    const [tweet] = world.sandbox.timeline('kb_retry').tweets;
+    assert.equal((await admin.post('/integrations/1/pause').type('form').send({ _csrf: await world.csrf(admin, '/') })).status, 303);
+    const reply = await admin.post('/sandbox/accounts/1/replies').type('form')
+      .send({ _csrf: await world.csrf(admin, '/sandbox/accounts/1'), inReplyTo: tweet.id, as: 'alice', text: 'said while paused' });
+    assert.equal(reply.status, 303);
+    const whilePaused = await runPollCycle(world.services.sync);
+    assert.equal(whilePaused.repliesLogged, 1);
+    assert.equal((await world.services.db('articles').first()).replies, null);
+
+    assert.equal((await admin.post('/integrations/1/resume').type('form').send({ _csrf: await world.csrf(admin, '/') })).status, 303);
+    assert.match((await world.services.db('articles').first()).replies, /^\[[^\]]+\] @alice: said while paused$/);
+    const [logged] = await world.services.communications.list({ integrationId: 1, direction: 'in' });
+    assert.equal(logged.applied, true);
+    assert.equal((await runPollCycle(world.services.sync)).repliesApplied, 0, 'written once');
+    assert.match((await world.services.db('articles').first()).replies, /^\[[^\]]+\] @alice: said while paused$/);
   });
 });
