@@ -3,7 +3,7 @@ import { createExampleTable } from '../../kb/example-table';
 import { countRecords, insertRecord, listRecords, readTableRecord, updateRecord, type FieldValues, type KbRecord } from '../../kb/records';
 import { listTables, type TableInfo } from '../../kb/schema';
 import { parseYesNo } from '../../kb/yes-no';
-import { NotFoundError, UserFacingError, errorMessage } from '../../lib/errors';
+import { NotFoundError, UserFacingError, ValidationError, errorMessage } from '../../lib/errors';
 import type { Integration } from '../../store/integrations';
 import type { WebContext } from '../context';
 import { knownTableOrFail, pathProblem } from '../kb-tables';
@@ -51,6 +51,20 @@ export function recordRoutes(context: WebContext): express.Router {
   const { services, sessions } = context;
   const router = express.Router();
   const integrationsOf = async (table: string) => (await services.integrations.list()).filter((integration) => integration.tableName === table);
+
+  /**
+   * The KB's refusal beside the field it concerns. Anything the KB side could not put in words
+   * is logged for the admin and shown without its SQL text.
+   */
+  const refusalOnForm = (error: unknown, what: 'record' | 'change'): { formError: string | null; fieldErrors: FieldErrors } => {
+    if (error instanceof ValidationError) {
+      return error.field
+        ? { formError: `The database refused the ${what}; see the field marked below.`, fieldErrors: byName([[error.field, [error.message]]]) }
+        : { formError: `The database refused the ${what}: ${error.message}.`, fieldErrors: byName() };
+    }
+    services.logger.error('the KB refused a record write', { error: errorMessage(error) });
+    return { formError: `The database refused the ${what} for a reason this page cannot name; the server log has the details.`, fieldErrors: byName() };
+  };
 
   /** Columns that are some integration's continue field get a Yes / No / blank choice. */
   const yesNoColumns = (integrations: Integration[]) => new Set(integrations.map((integration) => integration.continueField));
@@ -129,7 +143,8 @@ export function recordRoutes(context: WebContext): express.Router {
     try {
       key = await insertRecord(services.db, table, values);
     } catch (error) {
-      return again(400, `The database refused the record: ${errorMessage(error)}`, byName());
+      const refusal = refusalOnForm(error, 'record');
+      return again(400, refusal.formError, refusal.fieldErrors);
     }
     const notice = integrations.length > 0
       ? ` It will be tweeted at the next run of integration ${integrations.map((integration) => integration.id).join(', ')}.`
@@ -193,7 +208,8 @@ export function recordRoutes(context: WebContext): express.Router {
     try {
       await updateRecord(services.db, table, key, values);
     } catch (error) {
-      return again(400, `The database refused the change: ${errorMessage(error)}`, byName());
+      const refusal = refusalOnForm(error, 'change');
+      return again(400, refusal.formError, refusal.fieldErrors);
     }
     await sessions.flash(req, 'success', `Record ${key} saved. Its tweet, if already sent, stays as posted.`);
     res.redirect(303, `/records/${encodeURIComponent(table.name)}/rows/${encodeURIComponent(key)}`);
