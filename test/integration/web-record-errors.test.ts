@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { isPostgres } from '../../src/db/dialect';
-import { decode, fieldBlock, fieldErrors } from '../support/html';
+import { decode, fieldBlock, fieldErrors, flashText } from '../support/html';
 import { WebWorld, type Agent } from '../support/web-world';
 import { describeEachDatabase } from '../support/test-env';
 
@@ -93,5 +93,93 @@ describeEachDatabase('web app: database refusals in words beside the field', (da
     assert.equal(answer.status, 400);
     assert.equal(answer.body.field, 'title');
     assert.equal(answer.body.error, 'title is too long for the column: at most 20 characters (this is 25)');
+  });
+});
+
+describeEachDatabase('web app: a record form creates once and says what the next run will do', (database) => {
+  let world: WebWorld;
+  let editor: Agent;
+
+  beforeEach(async () => {
+    world = await WebWorld.create({ database });
+    await world.signIn('ada', 'admin');
+    editor = await world.signIn('edith', 'editor');
+    await world.withSandboxIntegration({ username: 'kb_once' });
+  });
+  afterEach(async () => world.close());
+
+  async function renderedForm(): Promise<{ _csrf: string; _form: string }> {
+    const page = (await editor.get('/records/articles/new')).text;
+    const form = /<input type="hidden" name="_form" value="([^"]+)">/.exec(page);
+    assert.ok(form, 'the form carries a one-time token');
+    return { _csrf: await world.csrf(editor, '/records/articles/new'), _form: form[1] };
+  }
+
+  const count = async () => Number((await world.services.db('articles').count({ n: '*' }).first())!.n);
+
+  it('makes one record of two identical submissions sent at once, and shows the second the first one\'s record', async () => {
+    const tokens = await renderedForm();
+    const body = { ...tokens, 'field:title': 'Twice', 'field:tweet_text': 'Sent by a double click' };
+    const answers = await Promise.all([1, 2].map(() => editor.post('/records/articles').type('form').send(body)));
+    assert.deepEqual(answers.map((answer) => answer.status), [303, 303]);
+    assert.deepEqual(answers.map((answer) => answer.headers.location), ['/records/articles/rows/1', '/records/articles/rows/1']);
+    assert.equal(await count(), 1);
+
+    const backAndSubmit = await editor.post('/records/articles').type('form').send(body);
+    assert.equal(backAndSubmit.headers.location, '/records/articles/rows/1');
+    assert.match(flashText((await editor.get('/records/articles/rows/1')).text), /already been sent: here is the record it created/);
+    assert.equal(await count(), 1);
+
+    const anotherForm = await renderedForm();
+    await editor.post('/records/articles').type('form').send({ ...body, ...anotherForm });
+    assert.equal(await count(), 2, 'a newly rendered form makes a new record');
+  });
+
+  it('lets a refused submission be corrected and sent again with the same form', async () => {
+    const tokens = await renderedForm();
+    const refused = await editor.post('/records/articles').type('form').send({ ...tokens, 'field:tweet_text': 'No title yet' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.text, new RegExp(`name="_form" value="${tokens._form}"`));
+    const fixed = await editor.post('/records/articles').type('form').send({ ...tokens, 'field:title': 'Now titled', 'field:tweet_text': 'No title yet' });
+    assert.equal(fixed.status, 303);
+    assert.equal(await count(), 1);
+  });
+
+  it('does not take a form token made for another user', async () => {
+    const tokens = await renderedForm();
+    const other = await world.signIn('otto', 'editor');
+    const answer = await other.post('/records/articles').type('form').send({
+      _csrf: await world.csrf(other, '/records/articles/new'), _form: tokens._form, 'field:title': 'Stolen', 'field:tweet_text': 'x',
+    });
+    assert.equal(answer.status, 409);
+    assert.match(decode(answer.text), /too old to tell whether it was already sent/);
+    assert.match(answer.text, /<textarea[^>]*>x<\/textarea>|value="x"/, 'what was typed is kept');
+    assert.equal(await count(), 0);
+  });
+
+  async function confirmation(policy: string, fields: Record<string, string>): Promise<string> {
+    await world.services.db('kbts_integrations').update({ long_text_policy: policy });
+    const body: Record<string, string> = { ...(await renderedForm()) };
+    for (const [name, value] of Object.entries(fields)) body[`field:${name}`] = value;
+    const created = await editor.post('/records/articles').type('form').send(body);
+    return flashText((await editor.get(created.headers.location)).text);
+  }
+
+  const words = (count: number) => Array.from({ length: count }, (_, index) => `w${String(index).padStart(4, '0')}`).join(' ');
+
+  it('says a text over 280 weighted characters will be rejected under the reject policy, not that it will be tweeted', async () => {
+    const text = await confirmation('reject', { title: 'Long', tweet_text: 'y'.repeat(300) });
+    assert.match(text, /It will be rejected at the next run of integration 1: 300 of 280 weighted characters \(long-text policy: reject\)\./);
+    assert.doesNotMatch(text, /will be tweeted/);
+  });
+
+  it('says a long text will be truncated, or posted in parts, under those policies', async () => {
+    assert.match(await confirmation('truncate', { title: 'Cut', tweet_text: 'y'.repeat(300) }), /It will be truncated at the next run of integration 1: 300 of 280/);
+    // 100 words of 5 characters and a space: 599 weighted characters, three parts with their counters.
+    assert.match(await confirmation('thread', { title: 'Thread', tweet_text: words(100) }), /It will be posted in 3 parts at the next run of integration 1: 599 of 280/);
+  });
+
+  it('says a record whose continue field is No will not be tweeted', async () => {
+    assert.match(await confirmation('reject', { title: 'Held', tweet_text: 'short', keep_going: 'No' }), /It will not be tweeted by integration 1: its continue field is No\./);
   });
 });
