@@ -12,7 +12,7 @@ export async function up(knex: Knex): Promise<void> {
     table.string('created_at', 40).notNullable();
     // Set while a submission works with the token; cleared again when that submission was refused.
     table.string('claimed_at', 40);
-    // Where the finished submission led (the new record's page), for any later submission.
+    // What the finished submission made (the new record's page, "integration 3"), for any later submission.
     table.text('result');
   });
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { isPostgres } from '../../src/db/dialect';
+import { createExampleTable } from '../../src/kb/example-table';
 import { decode, fieldBlock, fieldErrors, flashText } from '../support/html';
 import { WebWorld, type Agent } from '../support/web-world';
 import { describeEachDatabase } from '../support/test-env';
@@ -181,5 +182,35 @@ describeEachDatabase('web app: a record form creates once and says what the next
 
   it('says a record whose continue field is No will not be tweeted', async () => {
     assert.match(await confirmation('reject', { title: 'Held', tweet_text: 'short', keep_going: 'No' }), /It will not be tweeted by integration 1: its continue field is No\./);
+  });
+});
+
+describeEachDatabase('web app: the wizard creates one integration however often Create is sent', (database) => {
+  let world: WebWorld;
+  let admin: Agent;
+
+  beforeEach(async () => {
+    world = await WebWorld.create({ database });
+    admin = await world.signIn('ada', 'admin');
+    await createExampleTable(world.services.db);
+    const added = await admin.post('/accounts').type('form').send({ _csrf: await world.csrf(admin, '/accounts/new'), intent: 'save', description: 'Once', environment: 'sandbox' });
+    assert.equal(added.status, 303);
+  });
+  afterEach(async () => world.close());
+
+  it('answers Back + Create, and a double click, with the integration the first Create made', async () => {
+    const page = (await admin.get('/integrations/new')).text;
+    const form = /<input type="hidden" name="_form" value="([^"]+)">/.exec(page);
+    assert.ok(form, 'the wizard carries a one-time token');
+    const body = {
+      _csrf: await world.csrf(admin, '/integrations/new'), _form: form[1], step: '4', nav: 'next', accountId: '1', table: 'articles', tweetField: 'tweet_text',
+      responseField: 'replies', responseMode: 'append', continueField: 'keep_going', frequency: '5', timeZone: 'UTC', longTextPolicy: 'reject',
+    };
+    const clicks = await Promise.all([1, 2].map(() => admin.post('/integrations/new').type('form').send(body)));
+    assert.deepEqual(clicks.map((answer) => answer.status), [303, 303]);
+    const back = await admin.post('/integrations/new').type('form').send(body);
+    assert.equal(back.status, 303);
+    assert.match(flashText((await admin.get('/')).text), /This wizard had already created integration 1; no second integration was made\./);
+    assert.equal((await world.services.integrations.list()).length, 1);
   });
 });
