@@ -214,3 +214,29 @@ describeEachDatabase('web app: the wizard creates one integration however often 
     assert.equal((await world.services.integrations.list()).length, 1);
   });
 });
+
+describeEachDatabase('web app: "Create token" makes one token however often it is sent', (database) => {
+  let world: WebWorld;
+  let editor: Agent;
+
+  beforeEach(async () => {
+    world = await WebWorld.create({ database });
+    await world.signIn('ada', 'admin');
+    editor = await world.signIn('edith', 'editor');
+  });
+  afterEach(async () => world.close());
+
+  it('answers a double click with one token, shown on both answers, which works', async () => {
+    const page = (await editor.get('/me')).text;
+    const form = /<form method="post" action="\/me\/tokens"[\s\S]*?<input type="hidden" name="_form" value="([^"]+)">/.exec(page);
+    assert.ok(form, 'the token form carries a one-time token');
+    const body = { _csrf: await world.csrf(editor), _form: form[1], name: 'double click', lifetime: 'never' };
+    const answers = await Promise.all([1, 2].map(() => editor.post('/me/tokens').type('form').send(body)));
+    const shown = answers.map((answer) => /<code id="new-token">(kbts_[\w-]+)<\/code>/.exec(answer.text)?.[1]);
+    assert.ok(shown[0], 'the first answer shows the token');
+    assert.equal(shown[1], shown[0], 'the second answer shows the same token');
+    assert.equal((await world.services.db('kbts_api_tokens')).length, 1);
+    const tables = await world.agent().get('/api/v1/tables').set('authorization', `Bearer ${shown[0]}`);
+    assert.equal(tables.status, 200);
+  });
+});
