@@ -91,20 +91,22 @@ export function explainRefusal(error: unknown, table: TableInfo, values: GivenVa
     default:
       break;
   }
-  let match = /NOT NULL constraint failed: (.+)$/.exec(text);
+  // knex puts the statement (with the values typed) before the driver's words, after ' - '.
+  const words = text.slice(text.lastIndexOf(' - ') + (text.includes(' - ') ? 3 : 0));
+  let match = /^NOT NULL constraint failed: (.+)$/.exec(words);
   if (match) {
     const [name] = columnsNamedIn(table, match[1]);
     return name ? new ValidationError(`${name} is required`, name) : new ValidationError('a required field is empty');
   }
-  match = /UNIQUE constraint failed: (.+)$/.exec(text);
+  match = /^UNIQUE constraint failed: (.+)$/.exec(words);
   if (match) {
     const names = columnsNamedIn(table, match[1]);
     return names.length > 0 ? unique(names) : new ValidationError('another record already has these values');
   }
-  match = /CHECK constraint failed: (.+)$/.exec(text);
+  match = /^CHECK constraint failed: (.+)$/.exec(words);
   if (match) return failsCheck(table, match[1]);
   // STRICT tables: `cannot store TEXT value in INTEGER column t.col`.
-  match = /cannot store (\w+) value in (\w+) column (.+)$/.exec(text);
+  match = /^cannot store (\w+) value in (\w+) column (.+)$/.exec(words);
   if (match) {
     const [name] = columnsNamedIn(table, match[3]);
     return name

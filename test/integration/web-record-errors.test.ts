@@ -51,6 +51,8 @@ describeEachDatabase('web app: database refusals in words beside the field', (da
   const cases: Array<{ kind: string; fields: Record<string, string>; field: string; message: RegExp; postgresOnly?: boolean }> = [
     { kind: 'NOT NULL', fields: { code: 'B2', note: 'kept as typed' }, field: 'title', message: /^title is required$/ },
     { kind: 'UNIQUE', fields: { title: 'Second', code: 'A1', note: 'kept as typed' }, field: 'code', message: /^another record already has this code$/ },
+    // A typed value that looks like another refusal does not mislead the translation.
+    { kind: 'UNIQUE (value quoting a NOT NULL message)', fields: { title: 'Fifth', code: 'A1', note: "kept - NOT NULL constraint failed: gadgets.title" }, field: 'code', message: /^another record already has this code$/ },
     { kind: 'CHECK', fields: { title: 'Third', qty: '-1', note: 'kept as typed' }, field: 'qty', message: /^qty does not pass the table's check$/ },
     { kind: 'wrong type', fields: { title: 'Fourth', qty: 'many', note: 'kept as typed' }, field: 'qty', message: /^qty must be a value of type integer; 'many' is not$/, postgresOnly: true },
   ];
@@ -62,8 +64,8 @@ describeEachDatabase('web app: database refusals in words beside the field', (da
       assert.equal(answer.status, 400);
       assert.deepEqual(fieldErrors(fieldBlock(answer.text, `field-${field}`)).map((text) => message.test(text)), [true]);
       assert.match(decode(answer.text), /The database refused the record; see the field marked below\./);
-      assert.doesNotMatch(answer.text, SQL_WORDS);
-      assert.match(fieldBlock(answer.text, 'field-note'), /<textarea[^>]*>kept as typed<\/textarea>/);
+      assert.doesNotMatch(answer.text.replace(fields.note, ''), SQL_WORDS);
+      assert.ok(decode(fieldBlock(answer.text, 'field-note')).includes(`>${fields.note}</textarea>`), 'the note is kept as typed');
       assert.equal((await world.services.db('gadgets').count({ n: '*' }).first())!.n, database === 'postgres' ? '1' : 1);
     });
 
