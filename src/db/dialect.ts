@@ -55,6 +55,8 @@ export interface ColumnInfo {
   /** Character limit for VARCHAR(n)-like columns; null when unlimited or not text. */
   maxLength: number | null;
   isText: boolean;
+  /** The column has a DEFAULT, so an insert may leave it out. */
+  hasDefault: boolean;
 }
 
 export interface TableInfo {
@@ -111,9 +113,9 @@ export async function listKbTables(db: Knex): Promise<string[]> {
 
 export async function describeKbTable(db: Knex, table: string): Promise<TableInfo | null> {
   if (isPostgres(db)) return describePostgresTable(db, table);
-  const rows: Array<{ name: string; type: string; notnull: number; pk: number }> =
+  const rows: Array<{ name: string; type: string; notnull: number; pk: number; dflt_value: string | null }> =
     // The name is a bound value here, never SQL text.
-    await db.raw('SELECT name, type, "notnull", pk FROM pragma_table_info(?)', [table]);
+    await db.raw('SELECT name, type, "notnull", pk, dflt_value FROM pragma_table_info(?)', [table]);
   if (rows.length === 0) return null;
   const primaryKey = rows.filter((row) => row.pk > 0).sort((a, b) => a.pk - b.pk).map((row) => row.name);
   return {
@@ -123,6 +125,7 @@ export async function describeKbTable(db: Knex, table: string): Promise<TableInf
       name: row.name,
       type: row.type,
       nullable: row.notnull === 0 && row.pk === 0,
+      hasDefault: row.dflt_value !== null,
       ...classifyType(row.type),
     })),
   };
@@ -130,11 +133,11 @@ export async function describeKbTable(db: Knex, table: string): Promise<TableInf
 
 async function describePostgresTable(db: Knex, table: string): Promise<TableInfo | null> {
   const columns = (await db.raw(
-    `SELECT column_name, data_type, character_maximum_length, is_nullable
+    `SELECT column_name, data_type, character_maximum_length, is_nullable, column_default
      FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?
      ORDER BY ordinal_position`,
     [table],
-  )).rows as Array<{ column_name: string; data_type: string; character_maximum_length: number | null; is_nullable: string }>;
+  )).rows as Array<{ column_name: string; data_type: string; character_maximum_length: number | null; is_nullable: string; column_default: string | null }>;
   if (columns.length === 0) return null;
   const keys = (await db.raw(
     `SELECT kcu.column_name FROM information_schema.table_constraints tc
@@ -151,6 +154,7 @@ async function describePostgresTable(db: Knex, table: string): Promise<TableInfo
       name: column.column_name,
       type: column.character_maximum_length ? `${column.data_type}(${column.character_maximum_length})` : column.data_type,
       nullable: column.is_nullable === 'YES',
+      hasDefault: column.column_default !== null,
       isText: TEXT_TYPE.test(column.data_type),
       maxLength: column.character_maximum_length ?? null,
     })),

@@ -10,6 +10,7 @@ import * as createApiTokens from '../../migrations/20261122010200_create_api_tok
 import * as createLoginLimits from '../../migrations/20261201000100_create_login_limits';
 import * as createFirstRunGuard from '../../migrations/20261201000200_create_first_run_guard';
 import * as addApiTokenExpiry from '../../migrations/20261201000300_add_api_token_expiry';
+import * as createFormTokens from '../../migrations/20261201000400_create_form_tokens';
 import * as addCommunicationsHeldUntilResume from '../../migrations/20261201001400_add_communications_held_until_resume';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
@@ -27,6 +28,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261201000100_create_login_limits', createLoginLimits],
   ['20261201000200_create_first_run_guard', createFirstRunGuard],
   ['20261201000300_add_api_token_expiry', addApiTokenExpiry],
+  ['20261201000400_create_form_tokens', createFormTokens],
   ['20261201001400_add_communications_held_until_resume', addCommunicationsHeldUntilResume],
 ];
 

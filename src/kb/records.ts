@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { describeKbTable, identifier, isPostgres, type TableInfo } from '../db/dialect';
+import { explainRefusal } from './refusals';
 
 /**
  * A record as read from the KB. Rows come from the database drivers as plain objects; every map
@@ -117,12 +118,26 @@ export async function readTableRecord(db: Knex, table: TableInfo, key: string): 
   return row ? toRecord(table, row) : undefined;
 }
 
+/** A constraint the database enforced becomes a ValidationError on its field; other failures pass through. */
+async function refusalsInWords<T>(table: TableInfo, values: ReadonlyMap<string, unknown>, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    throw explainRefusal(error, table, values) ?? error;
+  }
+}
+
 /**
  * Inserts a record with plain SQL, as any other writer would: the capture trigger sees it.
- * Column names must come from the table's introspection. Returns the new record's key.
+ * Column names must come from the table's introspection. Returns the new record's key. A
+ * constraint the record breaks is thrown as a ValidationError naming the field, without SQL.
  */
 export async function insertRecord(db: Knex, table: TableInfo, given: FieldValues | Record<string, FieldValue>): Promise<string | null> {
   const values = given instanceof Map ? given : new Map(Object.entries(given));
+  return refusalsInWords(table, values, () => insertValues(db, table, values));
+}
+
+async function insertValues(db: Knex, table: TableInfo, values: FieldValues): Promise<string | null> {
   const columns = [...values.keys()];
   const into = columns.length === 0
     ? db.raw('? DEFAULT VALUES', [identifier(db, table.name)])
@@ -139,6 +154,7 @@ export async function insertRecord(db: Knex, table: TableInfo, given: FieldValue
   return value === undefined || value === null ? null : String(value);
 }
 
-export async function updateRecord(db: Knex, table: TableInfo, key: string, values: FieldValues | Record<string, FieldValue>): Promise<number> {
-  return updateWhere(db, table.name, values instanceof Map ? [...values.entries()] : Object.entries(values), table.primaryKey[0], [key]);
+export async function updateRecord(db: Knex, table: TableInfo, key: string, given: FieldValues | Record<string, FieldValue>): Promise<number> {
+  const values = given instanceof Map ? given : new Map(Object.entries(given));
+  return refusalsInWords(table, values, () => updateWhere(db, table.name, [...values.entries()], table.primaryKey[0], [key]));
 }

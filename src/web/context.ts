@@ -2,6 +2,7 @@ import type { Services } from '../app';
 import type { EmulatorState } from '../emulator/emulator';
 import type { CycleCounts } from '../sync/poll-cycle';
 import type { LoginLimiter } from '../store/login-limits';
+import type { FormOnce } from './middleware/form-once';
 import type { Sessions } from './middleware/session';
 
 /** The parts of the scheduler the pages use: "Run now", the next run, and noticing changes at once. */
@@ -19,6 +20,8 @@ export interface WebContext {
   /** The emulator state behind /sandbox/x, when this server hosts the sandbox. */
   sandbox: EmulatorState | null;
   loginLimiter: LoginLimiter;
+  /** One-time tokens that make a create form create once. */
+  forms: FormOnce;
   /** Checks a password at sign-in (tests count the checks). */
   checkPassword: (password: string, hash: string) => Promise<boolean>;
 }

@@ -6,6 +6,8 @@ import type { EmulatorState } from '../emulator/emulator';
 import { createXApiRouter } from '../emulator/x-api-routes';
 import { runPollCycle } from '../sync/poll-cycle';
 import type { SchedulerControl, WebContext } from './context';
+import { formOnce } from './middleware/form-once';
+import { FormTokenStore } from '../store/form-tokens';
 import { firstRunGate, requireSignedIn } from './middleware/auth';
 import { csrfProtection } from './middleware/csrf';
 import { errorHandler, notFound, setPageLocals } from './middleware/errors';
@@ -55,6 +57,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
     scheduler: options.scheduler ?? directRunner(services),
     sandbox: options.sandbox ?? null,
     loginLimiter: options.loginLimiter ?? new LoginLimiter(services.db),
+    forms: formOnce(new FormTokenStore(services.db, services.clock)),
     checkPassword: options.checkPassword ?? verifyPassword,
   };
   const app = express();

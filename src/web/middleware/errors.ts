@@ -24,10 +24,12 @@ export function errorHandler(logger: Logger): express.ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
     let status = 500;
+    let field: string | undefined;
     let message = 'Something went wrong on the server. The problem has been logged; try again, and if it persists look at the server log.';
     if (error instanceof UserFacingError) {
       status = error.status;
       message = error.message;
+      field = error.field;
     } else if (typeof error?.status === 'number' && error.status >= 400 && error.status < 500) {
       status = error.status;
       message = error.type === 'entity.parse.failed' ? 'The request body is not valid JSON.' : errorMessage(error);
@@ -36,7 +38,7 @@ export function errorHandler(logger: Logger): express.ErrorRequestHandler {
     }
     res.status(status);
     if (req.path.startsWith('/api/') || req.accepts(['html', 'json']) === 'json') {
-      res.json({ error: message });
+      res.json(field === undefined ? { error: message } : { error: message, field });
       return;
     }
     if (res.locals.currentUser === undefined) setPageLocals(req, res);

@@ -109,7 +109,10 @@ export function apiRoutes(services: Services): express.Router {
     try {
       key = await insertRecord(services.db, table, values);
     } catch (error) {
-      throw new UserFacingError('refused', `the database refused the record: ${errorMessage(error)}`, { status: 422 });
+      // A constraint in words is a ValidationError with its field (400); anything else stays out of the answer.
+      if (error instanceof ValidationError) throw error;
+      services.logger.error('the KB refused a record from the API', { table: table.name, error: errorMessage(error) });
+      throw new UserFacingError('refused', 'the database refused the record for a reason the API cannot name; the server log has the details', { status: 422 });
     }
     const record = key === null ? null : await readTableRecord(services.db, table, key);
     res.status(201).json({ table: table.name, key, record });

@@ -13,9 +13,10 @@ import type { Integration } from '../../store/integrations';
 import { applyEntries, formatEntry } from '../../sync/response-format';
 import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length';
 import type { WebContext } from '../context';
-import { byField, positiveId, text, type FieldErrors } from '../forms';
+import { byField, positiveId, raw, text, type FieldErrors } from '../forms';
 import { knownTable } from '../kb-tables';
 import { requirePermission } from '../middleware/auth';
+import { FORM_TOKEN_FIELD } from '../middleware/form-once';
 
 /** The wizard's choices of polling frequency; anything else is a cron expression. */
 export const FREQUENCIES: Record<string, { schedule: string; label: string }> = {
@@ -117,7 +118,9 @@ function previewEntries(state: WizardState, now: DateTime): { entry: string; fie
 }
 
 /** The integration wizard (account → table → fields → review), editing, pausing, resuming and removing. Admins only. */
-export function integrationRoutes({ services, sessions, scheduler }: WebContext): express.Router {
+const NEW_INTEGRATION = 'integration:new';
+
+export function integrationRoutes({ services, sessions, scheduler, forms }: WebContext): express.Router {
   const deps = services.integrationSetup;
   const router = express.Router();
   router.use('/integrations', requirePermission('admin'));
@@ -176,10 +179,13 @@ export function integrationRoutes({ services, sessions, scheduler }: WebContext)
     if (table) state.table = table.name;
     const accounts = await services.accounts.list();
     if (accounts.length === 1) state.accountId = String(accounts[0].id);
+    // One token for the whole wizard, carried through its steps: Back + Create makes one integration.
+    res.locals.formToken = await forms.issueFormToken(req, NEW_INTEGRATION);
     await render(res, state);
   });
 
   router.post('/integrations/new', async (req, res) => {
+    res.locals.formToken = raw(req, FORM_TOKEN_FIELD) || null;
     const state = readState(req);
     if (text(req, 'nav') === 'back') {
       state.step = Math.max(1, state.step - 1);
@@ -205,8 +211,21 @@ export function integrationRoutes({ services, sessions, scheduler }: WebContext)
       return render(res.status(400), { ...state, step: 3 }, { errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings), problems });
     }
     if (state.step === 3) return render(res, { ...state, step: 4 }, { warnings: fieldErrors(problems.warnings), problems });
+    const submission = await forms.submitOnce(req, NEW_INTEGRATION);
+    if (submission.kind === 'repeat') {
+      await sessions.flash(req, 'info', `This wizard had already created ${submission.result}; no second integration was made.`);
+      return res.redirect(303, '/');
+    }
+    if (submission.kind === 'stale') {
+      res.locals.formToken = await forms.issueFormToken(req, NEW_INTEGRATION);
+      return render(res.status(409), state, { formError: submission.message.replace('the record', 'the integration') });
+    }
     try {
-      const { integration, backfilled } = await addIntegration(deps, inputOf(state));
+      const { integration, backfilled } = await addIntegration(deps, inputOf(state)).catch(async (error: unknown) => {
+        await submission.release();
+        throw error;
+      });
+      await submission.finish(`integration ${integration.id}`);
       await scheduler.refresh();
       await sessions.flash(req, 'success', `Integration ${integration.id} created: new records of '${integration.tableName}' are tweeted ${describeSchedule(integration.schedule)}.`
         + (state.backfill ? ` ${backfilled} existing records will be tweeted too.` : ''));

@@ -2,13 +2,16 @@ import express from 'express';
 import { createExampleTable } from '../../kb/example-table';
 import { countRecords, insertRecord, listRecords, readTableRecord, updateRecord, type FieldValues, type KbRecord } from '../../kb/records';
 import { listTables, type TableInfo } from '../../kb/schema';
-import { parseYesNo } from '../../kb/yes-no';
-import { NotFoundError, UserFacingError, errorMessage } from '../../lib/errors';
+import { continueRefusal, parseYesNo } from '../../kb/yes-no';
+import { NotFoundError, UserFacingError, ValidationError, errorMessage } from '../../lib/errors';
 import type { Integration } from '../../store/integrations';
 import type { WebContext } from '../context';
 import { knownTableOrFail, pathProblem } from '../kb-tables';
 import { byName, pageNumber, raw, type FieldErrors } from '../forms';
 import { can, requirePermission } from '../middleware/auth';
+import { FORM_TOKEN_FIELD } from '../middleware/form-once';
+import { planTweet } from '../../sync/long-text';
+import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length';
 
 const PAGE_SIZE = 25;
 
@@ -46,11 +49,48 @@ function readValues(req: express.Request, table: TableInfo, editing: boolean): {
   return { values, errors };
 }
 
+const recordPurpose = (table: TableInfo) => `record:${table.name}`;
+
+/**
+ * What the next run will do with a new record's text under the integration's long-text policy
+ * and continue field, in the words of the sync's own plan (src/sync/long-text.ts).
+ */
+export function whatWillHappen(integration: Integration, record: (name: string) => unknown): string {
+  const run = `at the next run of integration ${integration.id}`;
+  const stop = continueRefusal(parseYesNo(record(integration.continueField)));
+  if (stop) return `It will not be tweeted by integration ${integration.id}: its ${stop}.`;
+  const text = record(integration.tweetField);
+  const plan = planTweet(text, integration.longTextPolicy);
+  const weight = text === null || text === undefined ? 0 : weightedLength(String(text));
+  if (!plan.ok) {
+    return weight > MAX_TWEET_WEIGHT
+      ? `It will be rejected ${run}: ${weight} of ${MAX_TWEET_WEIGHT} weighted characters (long-text policy: ${integration.longTextPolicy}).`
+      : `It will be rejected ${run}: ${plan.reason}.`;
+  }
+  if (weight <= MAX_TWEET_WEIGHT) return `It will be tweeted ${run} (${weight} of ${MAX_TWEET_WEIGHT} weighted characters).`;
+  if (plan.parts.length > 1) return `It will be posted in ${plan.parts.length} parts ${run}: ${weight} of ${MAX_TWEET_WEIGHT} weighted characters, as a thread.`;
+  return `It will be truncated ${run}: ${weight} of ${MAX_TWEET_WEIGHT} weighted characters, cut to fit with "…".`;
+}
+
 /** The KB's tables and records: reading for everyone signed in, creating and editing for editors and admins. */
 export function recordRoutes(context: WebContext): express.Router {
-  const { services, sessions } = context;
+  const { services, sessions, forms } = context;
   const router = express.Router();
   const integrationsOf = async (table: string) => (await services.integrations.list()).filter((integration) => integration.tableName === table);
+
+  /**
+   * The KB's refusal beside the field it concerns. Anything the KB side could not put in words
+   * is logged for the admin and shown without its SQL text.
+   */
+  const refusalOnForm = (error: unknown, what: 'record' | 'change'): { formError: string | null; fieldErrors: FieldErrors } => {
+    if (error instanceof ValidationError) {
+      return error.field
+        ? { formError: `The database refused the ${what}; see the field marked below.`, fieldErrors: byName([[error.field, [error.message]]]) }
+        : { formError: `The database refused the ${what}: ${error.message}.`, fieldErrors: byName() };
+    }
+    services.logger.error('the KB refused a record write', { error: errorMessage(error) });
+    return { formError: `The database refused the ${what} for a reason this page cannot name; the server log has the details.`, fieldErrors: byName() };
+  };
 
   /** Columns that are some integration's continue field get a Yes / No / blank choice. */
   const yesNoColumns = (integrations: Integration[]) => new Set(integrations.map((integration) => integration.continueField));
@@ -113,6 +153,7 @@ export function recordRoutes(context: WebContext): express.Router {
     res.render('records/form', {
       title: `New record in ${table.name}`, table, record: null, recordKey: null, values: byName(), errors: byName(), formError: null,
       yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table),
+      formToken: await forms.issueFormToken(req, recordPurpose(table)),
     });
   });
 
@@ -120,22 +161,33 @@ export function recordRoutes(context: WebContext): express.Router {
     const table = await knownTableOrFail(services.db, req.params.table);
     const integrations = await integrationsOf(table.name);
     const { values, errors } = readValues(req, table, false);
-    const again = (status: number, formError: string | null, fieldErrors: FieldErrors) => res.status(status).render('records/form', {
+    const again = (status: number, formError: string | null, fieldErrors: FieldErrors, formToken: string | null) => res.status(status).render('records/form', {
       title: `New record in ${table.name}`, table, record: null, recordKey: null, values: byName(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
-      errors: fieldErrors, formError, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table),
+      errors: fieldErrors, formError, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table), formToken,
     });
-    if (Object.keys(errors).length > 0) return again(400, null, errors);
+    const sentToken = raw(req, FORM_TOKEN_FIELD) || null;
+    if (Object.keys(errors).length > 0) return again(400, null, errors, sentToken);
+    const submission = await forms.submitOnce(req, recordPurpose(table));
+    if (submission.kind === 'repeat') {
+      await sessions.flash(req, 'info', 'This form had already been sent: here is the record it created. No second record was made.');
+      return res.redirect(303, submission.result);
+    }
+    if (submission.kind === 'stale') return again(409, submission.message, byName(), await forms.issueFormToken(req, recordPurpose(table)));
     let key: string | null;
     try {
       key = await insertRecord(services.db, table, values);
     } catch (error) {
-      return again(400, `The database refused the record: ${errorMessage(error)}`, byName());
+      await submission.release();
+      const refusal = refusalOnForm(error, 'record');
+      return again(400, refusal.formError, refusal.fieldErrors, submission.token);
     }
-    const notice = integrations.length > 0
-      ? ` It will be tweeted at the next run of integration ${integrations.map((integration) => integration.id).join(', ')}.`
-      : '';
+    const location = key === null ? `/records/${encodeURIComponent(table.name)}` : `/records/${encodeURIComponent(table.name)}/rows/${encodeURIComponent(key)}`;
+    await submission.finish(location);
+    const created = key === null ? undefined : await readTableRecord(services.db, table, key);
+    const field = (name: string) => (created ? created[name] : values.get(name));
+    const notice = integrations.map((integration) => ` ${whatWillHappen(integration, field)}`).join('');
     await sessions.flash(req, 'success', `Record ${key ?? ''} created in '${table.name}'.${notice}`);
-    res.redirect(303, key === null ? `/records/${encodeURIComponent(table.name)}` : `/records/${encodeURIComponent(table.name)}/rows/${encodeURIComponent(key)}`);
+    res.redirect(303, location);
   });
 
   async function loadRecord(tableParam: unknown, keyParam: unknown): Promise<{ table: TableInfo; key: string; record: KbRecord }> {
@@ -193,7 +245,8 @@ export function recordRoutes(context: WebContext): express.Router {
     try {
       await updateRecord(services.db, table, key, values);
     } catch (error) {
-      return again(400, `The database refused the change: ${errorMessage(error)}`, byName());
+      const refusal = refusalOnForm(error, 'change');
+      return again(400, refusal.formError, refusal.fieldErrors);
     }
     await sessions.flash(req, 'success', `Record ${key} saved. Its tweet, if already sent, stays as posted.`);
     res.redirect(303, `/records/${encodeURIComponent(table.name)}/rows/${encodeURIComponent(key)}`);

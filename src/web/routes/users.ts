@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import express from 'express';
+import { DateTime } from 'luxon';
 import { toIso } from '../../lib/clock';
 import { NotFoundError } from '../../lib/errors';
 import { hashPassword, verifyPassword } from '../../lib/password';
@@ -7,6 +8,7 @@ import { ROLES, type Role } from '../../store/users';
 import type { WebContext } from '../context';
 import { checked, checkNewUser, positiveId, raw, text, type FieldErrors } from '../forms';
 import { requirePermission } from '../middleware/auth';
+import { FORM_TOKEN_FIELD } from '../middleware/form-once';
 import { hashToken } from '../middleware/session';
 
 export const API_TOKEN_PREFIX = 'kbts_';
@@ -15,7 +17,11 @@ export const API_TOKEN_PREFIX = 'kbts_';
 export const TOKEN_LIFETIMES = ['never', '7', '30', '90', '365'] as const;
 
 /** One's own page (password, API tokens) and, for admins, the users. */
-export function userRoutes({ services, sessions }: WebContext): express.Router {
+const NEW_API_TOKEN = 'api-token:new';
+/** A repeat of "Create token" this soon after the first (a double click) is shown the same token again. */
+const SHOW_AGAIN_SECONDS = 60;
+
+export function userRoutes({ services, sessions, forms }: WebContext): express.Router {
   const router = express.Router();
   const now = () => toIso(services.clock.now());
 
@@ -27,6 +33,7 @@ export function userRoutes({ services, sessions }: WebContext): express.Router {
       origin: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
       newToken: extra.newToken ?? null,
       errors: extra.errors ?? {},
+      formToken: await forms.issueFormToken(req, NEW_API_TOKEN),
       lifetimes: TOKEN_LIFETIMES,
       now: now(),
     });
@@ -57,9 +64,29 @@ export function userRoutes({ services, sessions }: WebContext): express.Router {
     if (!(TOKEN_LIFETIMES as readonly string[]).includes(lifetime)) {
       return renderMe(req, res.status(400), { errors: { tokenLifetime: [`choose how long the token works: ${TOKEN_LIFETIMES.join(', ')} (days)`] } });
     }
-    const token = API_TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
+    const submission = await forms.submitOnce(req, NEW_API_TOKEN);
+    const formToken = raw(req, FORM_TOKEN_FIELD);
+    // From a form, the token is derived from the form's one-time token with the server's key, so a
+    // repeat of the same form can show the same token without it being stored anywhere.
+    const tokenOf = () => API_TOKEN_PREFIX + (formToken === ''
+      ? crypto.randomBytes(32).toString('base64url')
+      : crypto.createHmac('sha256', services.config.secretKey).update(`${NEW_API_TOKEN}:${formToken}`).digest('base64url'));
+    if (submission.kind === 'stale') return renderMe(req, res.status(409), { errors: { tokenName: [submission.message.replace('the record', 'the token')] } });
+    if (submission.kind === 'repeat') {
+      res.set('Cache-Control', 'no-store');
+      const createdAt = DateTime.fromISO(submission.result);
+      if (services.clock.now().diff(createdAt, 'seconds').seconds <= SHOW_AGAIN_SECONDS) return renderMe(req, res, { newToken: tokenOf() });
+      await sessions.flash(req, 'info', 'This form had already created its token (listed below); it was shown once then. Revoke it and create another if it was not copied.');
+      return res.redirect(303, '/me');
+    }
+    const token = tokenOf();
     const expiresAt = lifetime === 'never' ? null : toIso(services.clock.now().plus({ days: Number(lifetime) }));
-    await services.apiTokens.create({ userId: req.user!.id, name, tokenHash: hashToken(token), tokenPrefix: token.slice(0, 12), expiresAt }, now());
+    await services.apiTokens.create({ userId: req.user!.id, name, tokenHash: hashToken(token), tokenPrefix: token.slice(0, 12), expiresAt }, now())
+      .catch(async (error: unknown) => {
+        await submission.release();
+        throw error;
+      });
+    await submission.finish(now());
     // Shown on this response only: it is stored as a hash and cannot be shown again.
     res.set('Cache-Control', 'no-store');
     await renderMe(req, res, { newToken: token });
