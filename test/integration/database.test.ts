@@ -38,15 +38,16 @@ describeEachDatabase('database', (database) => {
 
   it('describes columns, types, nullability, length limits and the primary key', async () => {
     await db.raw(`CREATE TABLE notes (
-      id ${world.autoId}, title VARCHAR(80) NOT NULL, body TEXT, score INTEGER, flag BOOLEAN NOT NULL${database === 'sqlite' ? ', anything' : ''})`);
+      id ${world.autoId}, title VARCHAR(80) NOT NULL, body TEXT, score INTEGER DEFAULT 0, flag BOOLEAN NOT NULL${database === 'sqlite' ? ', anything' : ''})`);
     const table = await describeTable(db, 'notes');
     assert.deepEqual(table?.primaryKey, ['id']);
     const byName = Object.fromEntries(table!.columns.map((column) => [column.name, column]));
     assert.deepEqual(byName.title, {
-      name: 'title', type: database === 'sqlite' ? 'VARCHAR(80)' : 'character varying(80)', nullable: false, isText: true, maxLength: 80,
+      name: 'title', type: database === 'sqlite' ? 'VARCHAR(80)' : 'character varying(80)', nullable: false, isText: true, maxLength: 80, hasDefault: false,
     });
-    assert.deepEqual(byName.body, { name: 'body', type: database === 'sqlite' ? 'TEXT' : 'text', nullable: true, isText: true, maxLength: null });
+    assert.deepEqual(byName.body, { name: 'body', type: database === 'sqlite' ? 'TEXT' : 'text', nullable: true, isText: true, maxLength: null, hasDefault: false });
     assert.equal(byName.score.isText, false);
+    assert.equal(byName.score.hasDefault, true, 'a column with a default is not required in a form');
     assert.equal(byName.flag.isText, false);
     assert.equal(byName.id.nullable, false, 'a primary key never holds NULL');
     if (database === 'sqlite') assert.equal(byName.anything.isText, true, 'an untyped SQLite column stores text as it is');

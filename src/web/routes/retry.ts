@@ -3,6 +3,7 @@ import { UserFacingError } from '../../lib/errors';
 import { retryRecords } from '../../setup/integration-setup';
 import type { WebContext } from '../context';
 import { positiveId, raw } from '../forms';
+import { knownTableOrFail } from '../kb-tables';
 import { requirePermission } from '../middleware/auth';
 
 const recordPage = (table: string, key: string) => `/records/${encodeURIComponent(table)}/rows/${encodeURIComponent(key)}`;
@@ -16,7 +17,8 @@ export function retryRoutes({ services, sessions }: WebContext): express.Router 
   const router = express.Router();
 
   router.post('/records/:table/rows/:key/retry', requirePermission('write-records'), async (req, res) => {
-    const table = String(req.params.table);
+    // Only a table introspection lists (never the product's own): anything else is a 404, as on every record route.
+    const table = (await knownTableOrFail(services.db, req.params.table)).name;
     const key = String(req.params.key);
     const integration = await services.integrations.get(positiveId(raw(req, 'integration'), 'integration id'));
     if (!integration || integration.tableName !== table) {
