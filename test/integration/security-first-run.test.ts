@@ -44,7 +44,7 @@ describe('security: the data folder and the SQLite files are private from the fi
     let services: Awaited<ReturnType<typeof buildServices>> | null = null;
     try {
       services = await buildServices(loadConfig({ KBTS_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }), { logger: createLogger('silent', () => undefined) });
-      await services.users.create('someone', 'scrypt$x', 'admin', '2026-01-01T00:00:00.000Z');
+      await services.users.create('someone', 'scrypt$x', 'admin', new Date().toISOString());
       // While the database is open, its write-ahead log and shared memory files exist.
       assert.deepEqual(
         [dataDir, 'secret.key', 'kb.sqlite3', 'kb.sqlite3-wal', 'kb.sqlite3-shm'].map((name) => [name, mode(path.resolve(dataDir, name))]),
