@@ -2,10 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildServices } from './app';
 import type { Config } from './config';
-import { EmulatorState } from './emulator/emulator';
 import { errorMessage } from './lib/errors';
 import { testAccount } from './setup/account-setup';
-import { restoreSandboxUsers } from './setup/sandbox-setup';
+import { openKeptSandbox } from './setup/sandbox-setup';
 import { Scheduler } from './sync/scheduler';
 import { createWebApp } from './web/create-web-app';
 
@@ -24,7 +23,7 @@ function onShutdown(stop: () => Promise<void>): void {
 /** `serve`: migrations, then the web app (with the sandbox X API at /sandbox/x) and the scheduler. */
 export async function serve(config: Readonly<Config>): Promise<void> {
   const services = await buildServices(config);
-  const sandbox = new EmulatorState();
+  const { sandbox, recreatedAccountIds } = await openKeptSandbox(services);
   const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs);
   const app = createWebApp(services, { scheduler, sandbox });
   const server = http.createServer(app);
@@ -32,9 +31,9 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
-  // The sandbox forgets everything on a restart; its stored accounts get their users back (the
-  // login test then records their new user ids), so they keep working.
-  for (const accountId of await restoreSandboxUsers(services, sandbox)) {
+  // The sandbox's users and tweets are kept in the database; an account whose user was not kept
+  // got a new one, and its login test records the new user id.
+  for (const accountId of recreatedAccountIds) {
     await testAccount(services.accountSetup, accountId).catch((error) =>
       services.logger.warn('restored sandbox account failed its login test', { accountId, error: errorMessage(error) }));
   }

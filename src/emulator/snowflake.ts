@@ -26,4 +26,10 @@ export class SnowflakeGenerator {
     this.last = id;
     return id.toString();
   }
+
+  /** Goes on after an id handed out earlier (by this sequence before a restart). */
+  continueAfter(id: string): void {
+    const last = BigInt(id);
+    if (last > this.last) this.last = last;
+  }
 }

@@ -266,6 +266,54 @@ export interface ClockView {
   offset_ms: number;
 }
 
+/** A user as a keeper stores it: everything but the keys (a keeper derives those from where they already live). */
+export interface KeptUser {
+  id: string;
+  username: string;
+  name: string;
+  description: string;
+  createdAtMs: number;
+  revoked: boolean;
+  access: AccessLevel;
+}
+
+/** A tweet as a keeper stores it (its mentions follow from its text). */
+export interface KeptTweet {
+  id: string;
+  text: string;
+  authorId: string;
+  createdAtMs: number;
+  conversationId: string;
+  inReplyToTweetId?: string;
+  inReplyToUserId?: string;
+  hidden?: boolean;
+}
+
+/** One change of the users or tweets, in the order it happened. */
+export type EmulatorChange =
+  | { kind: 'user'; user: KeptUser }
+  | { kind: 'tweet'; tweet: KeptTweet }
+  | { kind: 'tweet_deleted'; id: string }
+  | { kind: 'reset' };
+
+/**
+ * Where a long-lived emulator (the server's sandbox) keeps its users and tweets. `record` is
+ * called synchronously with each change; `stored` resolves once every change recorded so far is
+ * kept (or rejects), and callers answer only then. The standalone emulator has no keeper.
+ */
+export interface EmulatorKeeper {
+  record(change: EmulatorChange): void;
+  stored(): Promise<void>;
+}
+
+/** What a keeper gives back at start: the users and tweets (deleted ones only as ids, for the id sequence). */
+export interface KeptState {
+  users: KeptUser[];
+  tweets: KeptTweet[];
+  /** The highest id ever handed out, deleted tweets included, so no id is handed out twice. */
+  lastId: string | null;
+}
+
 export class EmulatorState {
   readonly clock: EmulatorClock;
   readonly now: () => number;
@@ -292,6 +340,7 @@ export class EmulatorState {
 
   private faults: ActiveFault[] = [];
   private calls = new Map<string, number>();
+  private keeper: EmulatorKeeper | null = null;
 
   constructor(options: EmulatorOptions = {}) {
     this.source = options.now ?? Date.now;
@@ -329,6 +378,60 @@ export class EmulatorState {
       this.clock.advance(ms);
     }
     return this.clockView();
+  }
+
+  // ---- keeping (the server's sandbox) -------------------------------------------------------
+
+  /**
+   * Takes back what a keeper stored, into an empty emulator: users (without keys: see
+   * attachCredentials), tweets with their ids and times, and the id sequence.
+   */
+  restore(kept: KeptState): void {
+    if (this.users.size > 0 || this.tweets.size > 0) throw new Error('restore() needs an empty emulator');
+    for (const user of kept.users) {
+      this.users.set(user.id, { ...user });
+      this.usernames.set(user.username.toLowerCase(), user.id);
+    }
+    const tweets = [...kept.tweets].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+    for (const tweet of tweets) this.index({ ...tweet, mentions: extractMentions(tweet.text) });
+    if (kept.lastId !== null) this.ids.continueAfter(kept.lastId);
+  }
+
+  /** From now on every change of users and tweets goes to the keeper. */
+  keepChangesWith(keeper: EmulatorKeeper): void {
+    this.keeper = keeper;
+  }
+
+  /** A promise for the keeper having stored every change so far; null when nothing keeps this emulator. */
+  changesStored(): Promise<void> | null {
+    return this.keeper ? this.keeper.stored() : null;
+  }
+
+  /** Gives a restored user its keys again (a keeper does not store them). */
+  attachCredentials(userId: string, credentials: Credentials): void {
+    const user = this.users.get(userId);
+    if (!user) throw new EmulatorInputError(404, `no user with id ${userId}`);
+    const knownSecret = this.consumers.get(credentials.api_key);
+    if (knownSecret !== undefined && knownSecret !== credentials.api_key_secret) {
+      throw new EmulatorInputError(409, 'consumer_key is already registered with a different consumer_secret');
+    }
+    const holder = this.tokens.get(credentials.access_token);
+    if (holder && holder.userId !== userId) throw new EmulatorInputError(409, 'access_token is already in use');
+    user.credentials = { ...credentials };
+    this.consumers.set(credentials.api_key, credentials.api_key_secret);
+    this.tokens.set(credentials.access_token, { userId, consumerKey: credentials.api_key, secret: credentials.access_token_secret });
+  }
+
+  private keepUser(user: UserRecord): void {
+    if (!this.keeper) return;
+    const { id, username, name, description, createdAtMs, revoked, access } = user;
+    this.keeper.record({ kind: 'user', user: { id, username, name, description, createdAtMs, revoked, access } });
+  }
+
+  private keepTweet(tweet: TweetRecord): void {
+    if (!this.keeper) return;
+    const { mentions: _derived, ...kept } = tweet;
+    this.keeper.record({ kind: 'tweet', tweet: kept });
   }
 
   // ---- users -------------------------------------------------------------------------------
@@ -375,6 +478,7 @@ export class EmulatorState {
     };
     this.users.set(id, user);
     this.usernames.set(username.toLowerCase(), id);
+    this.keepUser(user);
     return user;
   }
 
@@ -416,16 +520,22 @@ export class EmulatorState {
   }
 
   revokeUser(username: string): void {
-    this.requireUser(username).revoked = true;
+    const user = this.requireUser(username);
+    user.revoked = true;
+    this.keepUser(user);
   }
 
   restoreUser(username: string): void {
-    this.requireUser(username).revoked = false;
+    const user = this.requireUser(username);
+    user.revoked = false;
+    this.keepUser(user);
   }
 
   setAccessLevel(username: string, level: AccessLevel): void {
     if (!ACCESS_LEVELS.includes(level)) throw new EmulatorInputError(400, `level must be one of ${ACCESS_LEVELS.join(', ')}`);
-    this.requireUser(username).access = level;
+    const user = this.requireUser(username);
+    user.access = level;
+    this.keepUser(user);
   }
 
   // ---- OAuth lookups -----------------------------------------------------------------------
@@ -451,7 +561,7 @@ export class EmulatorState {
   // ---- tweets ------------------------------------------------------------------------------
 
   /** Creates a tweet after X's checks: not empty, at most 280 weighted characters, known parent, not a duplicate. */
-  createTweet(authorId: string, text: string, options: { inReplyToTweetId?: string; createdAtMs?: number; longPost?: boolean } = {}): TweetRecord {
+  createTweet(authorId: string, text: string, options: { inReplyToTweetId?: string; createdAtMs?: number; longPost?: boolean; hidden?: boolean } = {}): TweetRecord {
     const author = this.users.get(authorId);
     if (!author) throw new EmulatorInputError(404, `no user with id ${authorId}`);
     if (text.trim() === '') throw new TweetRejection('empty', 'Tweet text must not be empty.');
@@ -486,12 +596,18 @@ export class EmulatorState {
       tweet.inReplyToTweetId = parent.id;
       tweet.inReplyToUserId = parent.authorId;
     }
-    this.tweets.set(id, tweet);
-    this.tweetList.push(tweet);
-    append(this.byAuthor, authorId, tweet);
-    append(this.byContent, contentKey(authorId, text), tweet);
-    for (const name of tweet.mentions) append(this.byMention, name, tweet);
+    if (options.hidden) tweet.hidden = true;
+    this.index(tweet);
+    this.keepTweet(tweet);
     return tweet;
+  }
+
+  private index(tweet: TweetRecord): void {
+    this.tweets.set(tweet.id, tweet);
+    this.tweetList.push(tweet);
+    append(this.byAuthor, tweet.authorId, tweet);
+    append(this.byContent, contentKey(tweet.authorId, tweet.text), tweet);
+    for (const name of tweet.mentions) append(this.byMention, name, tweet);
   }
 
   /** Posts as another user (made on the fly), prefixing replies with @mentions like X clients do. */
@@ -512,8 +628,7 @@ export class EmulatorState {
       if (parent) text = this.replyPrefix(parent, author.id) + text;
     }
     try {
-      const tweet = this.createTweet(author.id, text, { inReplyToTweetId: input.in_reply_to_tweet_id, createdAtMs, longPost: input.long_post === true });
-      if (input.hidden === true) tweet.hidden = true;
+      const tweet = this.createTweet(author.id, text, { inReplyToTweetId: input.in_reply_to_tweet_id, createdAtMs, longPost: input.long_post === true, hidden: input.hidden === true });
       return this.toControlTweet(tweet);
     } catch (error) {
       if (error instanceof TweetRejection) throw new EmulatorInputError(error.reason === 'duplicate' ? 403 : 400, error.message);
@@ -536,6 +651,7 @@ export class EmulatorState {
     const tweet = this.tweets.get(id);
     if (!tweet) return false;
     delete tweet.hidden;
+    this.keepTweet(tweet);
     return true;
   }
 
@@ -551,6 +667,7 @@ export class EmulatorState {
     remove(this.byAuthor, tweet.authorId, tweet);
     remove(this.byContent, contentKey(tweet.authorId, tweet.text), tweet);
     for (const name of tweet.mentions) remove(this.byMention, name, tweet);
+    this.keeper?.record({ kind: 'tweet_deleted', id });
     return true;
   }
 
@@ -779,5 +896,6 @@ export class EmulatorState {
     this.blocks.clear();
     this.faults = [];
     this.calls.clear();
+    this.keeper?.record({ kind: 'reset' });
   }
 }

@@ -702,6 +702,15 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
   if (!found) return send(res, blankProblem(404, 'The requested resource does not exist in this emulator.', 'Not Found'));
 
   const response = answer(state, req, found, body, fate?.kind === 'rate_limit' ? fate : undefined);
+  // A kept emulator (the server's sandbox) answers only once the call's change is stored.
+  const storing = state.changesStored();
+  if (storing) {
+    try {
+      await storing;
+    } catch {
+      return send(res, blankProblem(503, 'The sandbox could not store the change; try again.'));
+    }
+  }
   switch (fate?.kind) {
     case 'lost_response':
       // X did the work; the answer never arrives.

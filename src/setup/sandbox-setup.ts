@@ -1,7 +1,9 @@
-import { EmulatorInputError, type EmulatorState } from '../emulator/emulator';
+import type { Knex } from 'knex';
+import { EmulatorInputError, EmulatorState } from '../emulator/emulator';
 import type { Logger } from '../lib/logger';
 import { UserFacingError, errorMessage } from '../lib/errors';
 import type { AccountStore } from '../store/accounts';
+import { SandboxStore } from '../store/sandbox';
 import type { XCredentials } from '../twitter/x-client-factory';
 
 /** A sandbox screen name from the account's description: kb_ and up to 12 more letters, digits or underscores. */
@@ -10,14 +12,18 @@ export function sandboxUsername(description: string): string {
   return `kb_${slug || 'sandbox'}`;
 }
 
-/** Has the sandbox issue a new user for an account added without keys; a taken name gets a number. */
-export function provisionSandboxUser(state: EmulatorState, description: string): XCredentials {
+/**
+ * Has the sandbox issue a new user for an account added without keys; a taken name gets a number.
+ * Resolves once the kept sandbox has stored the user.
+ */
+export async function provisionSandboxUser(state: EmulatorState, description: string): Promise<XCredentials> {
   const base = sandboxUsername(description);
   for (let attempt = 1; attempt < 100; attempt++) {
     const suffix = attempt === 1 ? '' : String(attempt);
     const username = base.slice(0, 15 - suffix.length) + suffix;
     if (state.findUser(username)) continue;
     const created = state.createUser({ username });
+    await state.changesStored();
     return {
       apiKey: created.credentials.api_key,
       apiKeySecret: created.credentials.api_key_secret,
@@ -29,9 +35,24 @@ export function provisionSandboxUser(state: EmulatorState, description: string):
 }
 
 /**
- * The sandbox lives in the server's memory: at start, every stored sandbox account's user is
- * registered again with its stored keys, so the accounts keep working after a restart (their
- * earlier sandbox tweets are gone). Returns the ids of the accounts restored.
+ * The server's sandbox at start: its users and tweets come back from the database (SandboxStore),
+ * and from then on every change is written through before the call is answered.
+ */
+export async function openKeptSandbox(deps: { db: Knex; accounts: AccountStore; logger: Logger }): Promise<{ sandbox: EmulatorState; recreatedAccountIds: number[] }> {
+  const sandbox = new EmulatorState();
+  const keeper = new SandboxStore(deps.db);
+  sandbox.restore(await keeper.load());
+  sandbox.keepChangesWith(keeper);
+  const recreatedAccountIds = await restoreSandboxUsers(deps, sandbox);
+  await sandbox.changesStored();
+  return { sandbox, recreatedAccountIds };
+}
+
+/**
+ * The sandbox keeps no keys of its own: each stored sandbox account's keys (sealed in
+ * kbts_accounts) are given back to its user, found by the account's user id or screen name. An
+ * account whose user the sandbox does not know (kept before the sandbox was, or its rows lost) gets
+ * a user again, with a new id; those accounts' ids are returned, for a login test that records it.
  */
 export async function restoreSandboxUsers(deps: { accounts: AccountStore; logger: Logger }, state: EmulatorState): Promise<number[]> {
   const restored: number[] = [];
@@ -39,14 +60,25 @@ export async function restoreSandboxUsers(deps: { accounts: AccountStore; logger
     if (account.environment !== 'sandbox') continue;
     try {
       const credentials = await deps.accounts.credentialsOf(account.id);
-      const username = account.screenName ?? sandboxUsername(account.description);
-      if (state.findUser(username)) continue;
-      state.createUser({
-        username,
-        consumer_key: credentials.apiKey,
-        consumer_secret: credentials.apiKeySecret,
+      const keys = {
+        api_key: credentials.apiKey,
+        api_key_secret: credentials.apiKeySecret,
         access_token: credentials.accessToken,
         access_token_secret: credentials.accessTokenSecret,
+      };
+      const username = account.screenName ?? sandboxUsername(account.description);
+      const known = (account.xUserId ? state.getUser(account.xUserId) : undefined) ?? state.findUser(username);
+      if (known) {
+        // Two accounts on one sandbox user share its keys: the first one gave them back already.
+        if (!known.credentials) state.attachCredentials(known.id, keys);
+        continue;
+      }
+      state.createUser({
+        username,
+        consumer_key: keys.api_key,
+        consumer_secret: keys.api_key_secret,
+        access_token: keys.access_token,
+        access_token_secret: keys.access_token_secret,
       });
       restored.push(account.id);
     } catch (error) {

@@ -151,7 +151,7 @@ export function accountRoutes(context: WebContext): express.Router {
       let credentials = form.credentials;
       if (form.environment === 'sandbox' && !isComplete(credentials)) {
         if (!sandbox) throw new UserFacingError('no_sandbox', 'This server does not host a sandbox; choose the live X API.');
-        credentials = provisionSandboxUser(sandbox, form.description);
+        credentials = await provisionSandboxUser(sandbox, form.description);
       }
       const environment = storedEnvironment(form);
       const created = await addAccount(deps, {

@@ -61,6 +61,7 @@ export function sandboxRoutes({ services, sessions, sandbox }: WebContext): expr
     }
     try {
       const reply = sandbox.postAs({ as, text: body, in_reply_to_tweet_id: inReplyTo });
+      await sandbox.changesStored();
       await sessions.flash(req, 'success', `@${reply.author_username} replied (tweet ${reply.id}). "Run now" on the dashboard collects it.`);
       res.redirect(303, `${back}#tweet-${encodeURIComponent(reply.id)}`);
     } catch (error) {

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { EmulatorState } from '../../src/emulator/emulator';
+import { SandboxStore } from '../../src/store/sandbox';
+import { describeEachDatabase, TestEnv } from '../support/test-env';
+
+describeEachDatabase('the sandbox kept in the database (SandboxStore)', (database) => {
+  let world: TestEnv;
+
+  beforeEach(async function () {
+    this.timeout(30_000);
+    world = await TestEnv.create(database);
+  });
+
+  afterEach(async () => {
+    await world?.close();
+  });
+
+  async function keptSandbox(): Promise<EmulatorState> {
+    const services = await world.services();
+    const state = new EmulatorState();
+    const keeper = new SandboxStore(services.db);
+    state.restore(await keeper.load());
+    state.keepChangesWith(keeper);
+    return state;
+  }
+
+  it('gives back users, tweets, replies, hidden and deleted tweets and the id sequence, and no keys', async () => {
+    const first = await keptSandbox();
+    const desk = first.createUser({ username: 'kb_desk' });
+    const tweet = first.createTweet(desk.id, 'Kept across restarts');
+    const reply = first.postAs({ as: 'alice', text: 'A reply', in_reply_to_tweet_id: tweet.id });
+    const late = first.postAs({ as: 'bob', text: 'Shown later', in_reply_to_tweet_id: tweet.id, hidden: true });
+    const gone = first.postAs({ as: 'bob', text: 'Deleted', in_reply_to_tweet_id: tweet.id });
+    first.deleteTweet(gone.id);
+    first.revokeUser('bob');
+    await first.changesStored();
+
+    const rows = await world.sql('SELECT * FROM kbts_sandbox_users');
+    assert.ok(rows.every((row) => !JSON.stringify(row).includes(desk.credentials.access_token_secret)), 'no key is stored');
+
+    const second = await keptSandbox();
+    assert.deepEqual(second.listUsers().map((u) => [u.id, u.username, u.revoked, u.has_credentials]),
+      [[desk.id, 'kb_desk', false, false], [second.findUser('alice')?.id, 'alice', false, false], [second.findUser('bob')?.id, 'bob', true, false]]);
+    assert.deepEqual(second.listTweets(), first.listTweets(), 'the same tweets, ids, times and threads');
+    assert.equal(second.getTweet(gone.id), undefined, 'a deleted tweet stays deleted');
+    assert.equal(second.getTweetRecord(late.id)?.hidden, true);
+    assert.deepEqual(second.timeline('kb_desk').tweets[0].replies.map((r) => r.id), [reply.id, late.id]);
+    assert.deepEqual(second.mentionsOf('kb_desk').map((t) => t.id), first.mentionsOf('kb_desk').map((t) => t.id), 'the mention index is rebuilt');
+
+    const next = second.createTweet(desk.id, 'After the restart');
+    assert.ok(BigInt(next.id) > BigInt(gone.id), 'no id is handed out twice, even a deleted tweet\'s');
+    second.attachCredentials(desk.id, desk.credentials);
+    assert.equal(second.userForToken(desk.credentials.access_token)?.id, desk.id, 'the account\'s keys reach the same user again');
+  });
+
+  it('answers a failed write with a rejection and writes the change again with the next one', async () => {
+    const services = await world.services();
+    const state = new EmulatorState();
+    const keeper = new SandboxStore(services.db);
+    state.keepChangesWith(keeper);
+    const desk = state.createUser({ username: 'kb_desk' });
+    await state.changesStored();
+    await world.sql('ALTER TABLE kbts_sandbox_tweets RENAME TO kbts_sandbox_tweets_away');
+    const tweet = state.createTweet(desk.id, 'Written on the second try');
+    await assert.rejects(state.changesStored() as Promise<void>);
+    await world.sql('ALTER TABLE kbts_sandbox_tweets_away RENAME TO kbts_sandbox_tweets');
+    await state.changesStored();
+    const kept = await keeper.load();
+    assert.deepEqual(kept.tweets.map((t) => t.id), [tweet.id]);
+  });
+});
