@@ -14,6 +14,7 @@ import { IntegrationStore } from './store/integrations';
 import { LeaseStore } from './store/leases';
 import { PublicationStore } from './store/publications';
 import { SessionStore } from './store/sessions';
+import { UnreadableWindowStore } from './store/unreadable-windows';
 import { UserStore } from './store/users';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/sync-deps';
 import { XClient } from './twitter/x-client';
@@ -28,6 +29,7 @@ export interface Services {
   integrations: IntegrationStore;
   publications: PublicationStore;
   communications: CommunicationStore;
+  unreadableWindows: UnreadableWindowStore;
   leases: LeaseStore;
   users: UserStore;
   sessions: SessionStore;
@@ -61,6 +63,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
   const integrations = new IntegrationStore(db);
   const publications = new PublicationStore(db);
   const communications = new CommunicationStore(db);
+  const unreadableWindows = new UnreadableWindowStore(db);
   const leases = new LeaseStore(db);
   const users = new UserStore(db);
   const sessions = new SessionStore(db);
@@ -77,7 +80,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
   });
 
   const sync: SyncDeps = {
-    db, accounts, integrations, publications, communications, leases, clock, logger,
+    db, accounts, integrations, publications, communications, unreadableWindows, leases, clock, logger,
     settings: {
       ...DEFAULT_SYNC_SETTINGS,
       retryBaseMs: config.retryBaseMs,
@@ -90,7 +93,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
   };
 
   return {
-    config, db, clock, logger, accounts, integrations, publications, communications, leases, users, sessions, apiTokens, sync,
+    config, db, clock, logger, accounts, integrations, publications, communications, unreadableWindows, leases, users, sessions, apiTokens, sync,
     accountSetup: { accounts, clock, clientFor },
     integrationSetup: { db, accounts, integrations, publications, communications, clock },
     close: () => db.destroy(),

@@ -228,8 +228,13 @@ export function buildProgram(): Command {
   integration.command('list').description('list integrations').action(async (_options, command: Command) => {
     await withServices(async (services) => {
       const integrations = await services.integrations.list();
-      print(out(command), { integrations: integrations.map(integrationSummary) }, integrations.length === 0 ? 'no integrations'
-        : integrations.map((i) => `${i.id}\t${i.status}${i.pausedReason ? ` (${i.pausedReason})` : ''}\t${i.tableName}\taccount ${i.accountId}\t${i.schedule}`).join('\n'));
+      // Replies X could no longer serve are said beside each integration of the account, until dismissed.
+      const windows = await services.unreadableWindows.listOpen();
+      const windowsOf = (i: Integration) => windows.filter((w) => w.accountId === i.accountId)
+        .map(({ id, from, to, reason, reasonText }) => ({ id, from, to, reason, reasonText }));
+      print(out(command), { integrations: integrations.map((i) => ({ ...integrationSummary(i), unreadableWindows: windowsOf(i) })) }, integrations.length === 0 ? 'no integrations'
+        : integrations.map((i) => `${i.id}\t${i.status}${i.pausedReason ? ` (${i.pausedReason})` : ''}\t${i.tableName}\taccount ${i.accountId}\t${i.schedule}`
+          + windowsOf(i).map((w) => `\n  replies between ${w.from} and ${w.to} could not be read: ${w.reasonText}`).join('')).join('\n'));
     });
   });
   for (const [name, verb, run] of [

@@ -13,6 +13,7 @@ import * as addApiTokenExpiry from '../../migrations/20261201000300_add_api_toke
 import * as createFormTokens from '../../migrations/20261201000400_create_form_tokens';
 import * as addCommunicationsHeldUntilResume from '../../migrations/20261201001400_add_communications_held_until_resume';
 import * as createSandboxTables from '../../migrations/20261202000300_create_sandbox_tables';
+import * as createUnreadableWindows from '../../migrations/20261202000310_create_unreadable_windows';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -32,6 +33,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261201000400_create_form_tokens', createFormTokens],
   ['20261201001400_add_communications_held_until_resume', addCommunicationsHeldUntilResume],
   ['20261202000300_create_sandbox_tables', createSandboxTables],
+  ['20261202000310_create_unreadable_windows', createUnreadableWindows],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -6,6 +6,7 @@ import type { CommunicationStore } from '../store/communications';
 import type { IntegrationStore } from '../store/integrations';
 import type { LeaseStore } from '../store/leases';
 import type { PublicationStore } from '../store/publications';
+import type { UnreadableWindowStore } from '../store/unreadable-windows';
 import type { XClient } from '../twitter/x-client';
 
 export interface SyncSettings {
@@ -26,6 +27,8 @@ export interface SyncDeps {
   integrations: IntegrationStore;
   publications: PublicationStore;
   communications: CommunicationStore;
+  /** Windows of replies X could no longer serve, for people to see. */
+  unreadableWindows: UnreadableWindowStore;
   leases: LeaseStore;
   clock: Clock;
   logger: Logger;

@@ -30,3 +30,15 @@ export function orQueries(terms: string[]): string[] {
 export function conversationQueries(conversationIds: string[]): string[] {
   return orQueries(conversationIds.map((id) => `conversation_id:${id}`));
 }
+
+/**
+ * What a read of the mentions could not reach: when the timeline stopped at its 800 newest
+ * (`oldestServedMs` is its oldest), the backlog search reaches back only to `nowMs` − 7 days, so
+ * the mentions from `sinceMs` up to the earlier of those two are out of X's reach. Null when
+ * nothing is.
+ */
+export function mentionsOutOfReach(sinceMs: number, oldestServedMs: number, nowMs: number): { fromMs: number; toMs: number } | null {
+  const searchReachesBackTo = nowMs - SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000;
+  const toMs = Math.min(searchReachesBackTo, oldestServedMs);
+  return sinceMs < toMs ? { fromMs: sinceMs, toMs } : null;
+}

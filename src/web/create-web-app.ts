@@ -23,6 +23,7 @@ import { integrationRoutes } from './routes/integrations';
 import { retryRoutes } from './routes/retry';
 import { recordRoutes } from './routes/records';
 import { sandboxRoutes } from './routes/sandbox';
+import { unreadableWindowRoutes } from './routes/unreadable-windows';
 import { userRoutes } from './routes/users';
 import './types';
 import { viewHelpers } from './view-helpers';
@@ -106,7 +107,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(firstRunGate(services));
   app.use(authRoutes(context));
   app.use(requireSignedIn());
-  for (const routes of [dashboardRoutes, retryRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, dashboardRoutes, retryRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());

@@ -1,8 +1,8 @@
 import { toIso } from '../../lib/clock';
 import type { Account } from '../../store/accounts';
 import type { Integration } from '../../store/integrations';
-import { SEARCH_WINDOW_DAYS } from '../../twitter/limits';
-import { maxTweetId, minTweetId, tweetIdBefore, tweetIdSecondsBefore } from '../../twitter/snowflake';
+import { mentionsOutOfReach, SEARCH_WINDOW_DAYS } from '../../twitter/limits';
+import { maxTweetId, minTweetId, tweetIdBefore, tweetIdSecondsBefore, tweetIdTimeMs } from '../../twitter/snowflake';
 import type { XClient, XTweet } from '../../twitter/x-client';
 import { searchMentionsBacklog } from '../sources/backlog-search';
 import { readMentionsTimeline } from '../sources/mentions-timeline';
@@ -26,12 +26,29 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
   const timeline = await readMentionsTimeline(x, account, sinceId);
   const mentions = [...timeline.tweets];
   const oldest = minTweetId(mentions.map((tweet) => tweet.id));
-  if (timeline.reachedLimit && oldest) mentions.push(...await searchMentionsBacklog(x, account, sinceId, oldest));
+  if (timeline.reachedLimit && oldest) {
+    mentions.push(...await searchMentionsBacklog(x, account, sinceId, oldest));
+    await noteWhatXCannotServe(deps, account, sinceId, oldest);
+  }
   const newestSeen = maxTweetId(mentions.map((tweet) => tweet.id));
 
   const conversations = await conversationsToSearch(deps, account, integrations, mentions);
   const subThreads = conversations.length > 0 ? await searchConversations(x, conversations, sinceId) : [];
   return ingestReplies(deps, account, integrations, [...mentions, ...subThreads], { moveCursorTo: newestSeen });
+}
+
+/**
+ * Mentions older than both the timeline's 800 and search's 7 days are out of X's reach: the
+ * window is noted for people to see (dashboard, `integration list --json`) before the cursor
+ * moves past it, so it is never skipped in silence.
+ */
+async function noteWhatXCannotServe(deps: SyncDeps, account: Account, sinceId: string, oldestServedId: string): Promise<void> {
+  const now = deps.clock.now();
+  const lost = mentionsOutOfReach(tweetIdTimeMs(sinceId), tweetIdTimeMs(oldestServedId), now.toMillis());
+  if (!lost) return;
+  const window = { accountId: account.id, from: new Date(lost.fromMs).toISOString(), to: new Date(lost.toMs).toISOString(), reason: 'mentions_beyond_reach' as const };
+  await deps.unreadableWindows.note(window, toIso(now));
+  deps.logger.warn('replies out of X\'s reach', { accountId: account.id, from: window.from, to: window.to });
 }
 
 /**
