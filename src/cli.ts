@@ -3,7 +3,7 @@ import { buildServices, type Services } from './app';
 import { loadConfig, readPasswordFromEnv, readXCredentialsFromEnv } from './config';
 import { migrateToLatest, createDb } from './db/database';
 import { toIso } from './lib/clock';
-import { UserFacingError, ValidationError, errorMessage } from './lib/errors';
+import { NotFoundError, UserFacingError, ValidationError, errorMessage } from './lib/errors';
 import { hashPassword } from './lib/password';
 import { addAccount, testAccount } from './setup/account-setup';
 import { addIntegration, pauseIntegration, removeIntegration, resumeIntegration, retryRecords, updateIntegration } from './setup/integration-setup';
@@ -248,6 +248,16 @@ export function buildProgram(): Command {
       });
     });
   }
+  integration.command('dismiss-window <id>').description('stop listing a window of replies X could not serve (its id is in `integration list --json`)')
+    .action(async (id: string, _options, command: Command) => {
+      await withServices(async (services) => {
+        const windowId = parseId(id, 'window id');
+        if (!(await services.unreadableWindows.dismiss(windowId, 'command line', toIso(services.clock.now())))) {
+          throw new NotFoundError(`there is no listed window ${windowId} of unreadable replies (dismissed already, or never noted)`);
+        }
+        print(out(command), { id: windowId, dismissed: true }, `window ${windowId} dismissed; it is no longer listed`);
+      });
+    });
   integration.command('retry <id>').description('put failed and skipped records back to pending, to be tried again at the next run (a sent record is never tweeted again)')
     .option('--record <key>', 'only this record (its primary key)')
     .action(async (id: string, options: { record?: string }, command: Command) => {

@@ -40,7 +40,7 @@ export async function provisionSandboxUser(state: EmulatorState, description: st
  */
 export async function openKeptSandbox(deps: { db: Knex; accounts: AccountStore; logger: Logger }): Promise<{ sandbox: EmulatorState; recreatedAccountIds: number[] }> {
   const sandbox = new EmulatorState();
-  const keeper = new SandboxStore(deps.db);
+  const keeper = new SandboxStore(deps.db, deps.logger);
   sandbox.restore(await keeper.load());
   sandbox.keepChangesWith(keeper);
   const recreatedAccountIds = await restoreSandboxUsers(deps, sandbox);

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type { EmulatorChange, EmulatorKeeper, KeptState, KeptTweet, KeptUser } from '../emulator/state';
 import type { AccessLevel } from '../emulator/state';
+import { errorMessage } from '../lib/errors';
+import type { Logger } from '../lib/logger';
 
 const USERS = 'kbts_sandbox_users';
 const TWEETS = 'kbts_sandbox_tweets';
@@ -60,7 +62,7 @@ export class SandboxStore implements EmulatorKeeper {
   private saving: Promise<void> = Promise.resolve();
   private scheduled = false;
 
-  constructor(private readonly db: Knex) {}
+  constructor(private readonly db: Knex, private readonly logger?: Logger) {}
 
   async load(): Promise<KeptState> {
     const users = await this.db<UserRow>(USERS).select();
@@ -109,6 +111,8 @@ export class SandboxStore implements EmulatorKeeper {
     if (this.scheduled) return;
     this.scheduled = true;
     this.saving = this.saving.catch(() => undefined).then(() => this.saveUnsaved());
+    // A change nobody waits for (a control call) must not become an unhandled rejection.
+    this.saving.catch(() => undefined);
   }
 
   private async saveUnsaved(): Promise<void> {
@@ -120,6 +124,7 @@ export class SandboxStore implements EmulatorKeeper {
       await this.write(batch);
     } catch (error) {
       this.unsaved = [...batch, ...this.unsaved];
+      this.logger?.error('the sandbox could not store its changes; they are written again with the next call', { changes: batch.length, error: errorMessage(error) });
       throw error;
     }
   }

@@ -81,10 +81,23 @@ describeEachDatabase('replies beyond X\'s reach are named, not skipped in silenc
     assert.match(dashboard, new RegExp(`Replies to <a href="/accounts/${accountId}">@kb_news</a>\\s+between <time datetime="${window.from}">${day(from)} [\\d:]+ UTC</time> and <time datetime="${window.to}">${day(to)} [\\d:]+ UTC</time>\\s+could not be read: more than 800 mentions arrived since the last read \\(X serves only the 800 newest\\), and X&#39;s search covers only the last 7 days\\.`));
     assert.match(dashboard, new RegExp(`Records of #${integrationId} articles may be missing them`));
 
+    const unknown = await world.cli(['integration', 'dismiss-window', String(window.id + 1)]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /there is no listed window \d+ of unreadable replies/);
+
     await agent.post(`/unreadable-windows/${window.id}/dismiss`).type('form').send({ _csrf: csrfFrom(dashboard) });
     const after = (await agent.get('/')).text;
     assert.match(after, /The window of unreadable replies is dismissed/);
     assert.doesNotMatch(after, /could not be read/);
+    assert.deepEqual((await world.cli(['integration', 'list', '--json'])).json.integrations[0].unreadableWindows, []);
+    await agent.post(`/unreadable-windows/${window.id}/dismiss`).type('form').send({ _csrf: csrfFrom(after) });
+    assert.match((await agent.get('/')).text, /There is no listed window \d+: it was dismissed already/);
+
+    // The command line dismisses too (a window noted directly, as a later read would).
+    await (await world.services()).unreadableWindows.note({ accountId, from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', reason: 'mentions_beyond_reach' }, '2026-01-09T00:00:00.000Z');
+    const [second] = await (await world.services()).unreadableWindows.listOpen();
+    const dismissed = await world.cli(['integration', 'dismiss-window', String(second.id), '--json']);
+    assert.deepEqual(dismissed.json, { id: second.id, dismissed: true });
     assert.deepEqual((await world.cli(['integration', 'list', '--json'])).json.integrations[0].unreadableWindows, []);
   });
 });
