@@ -407,6 +407,17 @@ export class EmulatorState {
     return this.keeper ? this.keeper.stored() : null;
   }
 
+  /** A user known from elsewhere (a stored account's user id), made again with that id. */
+  addKnownUser(user: KeptUser): void {
+    if (!USERNAME.test(user.username)) throw new EmulatorInputError(400, 'username must be 1 to 15 letters, digits or underscores');
+    if (this.usernames.has(user.username.toLowerCase())) throw new EmulatorInputError(409, `user @${user.username} already exists`);
+    if (!/^[0-9]{1,19}$/.test(user.id) || this.users.has(user.id)) throw new EmulatorInputError(409, `user id ${user.id} is taken or not an id`);
+    this.users.set(user.id, { ...user });
+    this.usernames.set(user.username.toLowerCase(), user.id);
+    this.ids.continueAfter(user.id);
+    this.keepUser(this.users.get(user.id) as UserRecord);
+  }
+
   /** Gives a restored user its keys again (a keeper does not store them). */
   attachCredentials(userId: string, credentials: Credentials): void {
     const user = this.users.get(userId);

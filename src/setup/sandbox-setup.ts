@@ -51,8 +51,9 @@ export async function openKeptSandbox(deps: { db: Knex; accounts: AccountStore; 
 /**
  * The sandbox keeps no keys of its own: each stored sandbox account's keys (sealed in
  * kbts_accounts) are given back to its user, found by the account's user id or screen name. An
- * account whose user the sandbox does not know (kept before the sandbox was, or its rows lost) gets
- * a user again, with a new id; those accounts' ids are returned, for a login test that records it.
+ * account whose user the sandbox does not know (stored before the sandbox was kept, or its rows
+ * lost) gets its user again, with the user id the account recorded (a new one if it has none);
+ * those accounts' ids are returned, for a login test that records the result.
  */
 export async function restoreSandboxUsers(deps: { accounts: AccountStore; logger: Logger }, state: EmulatorState): Promise<number[]> {
   const restored: number[] = [];
@@ -73,13 +74,19 @@ export async function restoreSandboxUsers(deps: { accounts: AccountStore; logger
         if (!known.credentials) state.attachCredentials(known.id, keys);
         continue;
       }
-      state.createUser({
-        username,
-        consumer_key: keys.api_key,
-        consumer_secret: keys.api_key_secret,
-        access_token: keys.access_token,
-        access_token_secret: keys.access_token_secret,
-      });
+      if (account.xUserId && !state.getUser(account.xUserId)) {
+        // The account knows its user's id (from a sandbox before this one was kept): the same id again.
+        state.addKnownUser({ id: account.xUserId, username, name: username, description: '', createdAtMs: state.now(), revoked: false, access: 'read-write' });
+        state.attachCredentials(account.xUserId, keys);
+      } else {
+        state.createUser({
+          username,
+          consumer_key: keys.api_key,
+          consumer_secret: keys.api_key_secret,
+          access_token: keys.access_token,
+          access_token_secret: keys.access_token_secret,
+        });
+      }
       restored.push(account.id);
     } catch (error) {
       const reason = error instanceof EmulatorInputError ? error.message : errorMessage(error);

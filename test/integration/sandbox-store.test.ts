@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { EmulatorState } from '../../src/emulator/emulator';
+import { restoreSandboxUsers } from '../../src/setup/sandbox-setup';
 import { SandboxStore } from '../../src/store/sandbox';
 import { describeEachDatabase, TestEnv } from '../support/test-env';
+import { WebWorld } from '../support/web-world';
 
 describeEachDatabase('the sandbox kept in the database (SandboxStore)', (database) => {
   let world: TestEnv;
@@ -67,5 +69,21 @@ describeEachDatabase('the sandbox kept in the database (SandboxStore)', (databas
     await state.changesStored();
     const kept = await keeper.load();
     assert.deepEqual(kept.tweets.map((t) => t.id), [tweet.id]);
+  });
+
+  it('gives an account stored before the sandbox was kept its user again, with the same user id and keys', async function () {
+    this.timeout(30_000);
+    const web = await WebWorld.create({ database });
+    try {
+      const { accountId, credentials } = await web.withSandboxIntegration({ username: 'kb_upgraded' });
+      const account = await web.services.accounts.get(accountId);
+      const fresh = new EmulatorState();
+      assert.deepEqual(await restoreSandboxUsers(web.services, fresh), [accountId]);
+      assert.equal(fresh.findUser('kb_upgraded')?.id, account?.xUserId);
+      assert.equal(fresh.userForToken(credentials.accessToken)?.id, account?.xUserId);
+      assert.ok(BigInt(fresh.createTweet(account?.xUserId as string, 'next').id) > BigInt(account?.xUserId as string), 'new ids come after it');
+    } finally {
+      await web.close();
+    }
   });
 });
