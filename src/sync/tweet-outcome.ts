@@ -9,17 +9,17 @@ import { planTweet } from './long-text';
  */
 
 export type TweetOutcome =
-  | { kind: 'empty'; weight: 0 }
+  | { kind: 'empty'; weight: 0; reason: string }
   | { kind: 'fits'; weight: number }
   | { kind: 'rejected'; weight: number; reason: string }
   | { kind: 'truncated'; weight: number }
   | { kind: 'thread'; weight: number; parts: number };
 
 export function tweetOutcome(value: unknown, policy: LongTextPolicy): TweetOutcome {
+  const plan = planTweet(value, policy);
   const text = value === null || value === undefined ? '' : String(value);
-  if (text.trim() === '') return { kind: 'empty', weight: 0 };
+  if (!plan.ok && text.trim() === '') return { kind: 'empty', weight: 0, reason: plan.reason };
   const weight = weightedLength(text);
-  const plan = planTweet(text, policy);
   if (!plan.ok) return { kind: 'rejected', weight, reason: plan.reason };
   if (weight <= MAX_TWEET_WEIGHT) return { kind: 'fits', weight };
   return plan.parts.length > 1 ? { kind: 'thread', weight, parts: plan.parts.length } : { kind: 'truncated', weight };
