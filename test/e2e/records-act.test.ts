@@ -83,6 +83,13 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
     return posts;
   }
 
+  /** Another tab of the same browser (same session), its script errors counted with the first's. */
+  async function secondTab() {
+    const second = await tab.context.newPage();
+    second.on('pageerror', (error) => tab.pageErrors.push(error.message));
+    return second;
+  }
+
   /** Records written straight into the KB (as SQL would), then one run, so their states are real. */
   async function runWith(records: Array<{ title: string; tweet_text: string }>): Promise<void> {
     await world.services.db('articles').insert(records);
@@ -188,7 +195,7 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
     it('makes one record when two tabs of the same form are both sent', async () => {
       await page().goto('/records/articles/new');
       // A duplicated tab carries the same page, form token included.
-      const second = await tab.context.newPage();
+      const second = await secondTab();
       await second.goto('/records/articles/new');
       const token = await page().locator('input[name=_form]').inputValue();
       await second.locator('input[name=_form]').evaluate((input, value) => input.setAttribute('value', value), token);
@@ -201,6 +208,26 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
       assert.equal(await articleCount(), 1);
       assert.equal(new URL(second.url()).pathname, new URL(page().url()).pathname, 'both tabs show the one record');
       assert.match(await second.locator('.flash').textContent() ?? '', /already been sent: here is the record it created\. No second record was made\./);
+      await second.close();
+    });
+
+    it('makes one record when two tabs of the same form are sent at the same moment', async () => {
+      const second = await secondTab();
+      const tabs = [page(), second];
+      for (const each of tabs) await each.goto('/records/articles/new');
+      const token = await page().locator('input[name=_form]').inputValue();
+      await second.locator('input[name=_form]').evaluate((input, value) => input.setAttribute('value', value), token);
+      for (const each of tabs) {
+        await each.fill('#field-title', 'At once');
+        await each.fill('#field-tweet_text', 'Both tabs at the same moment');
+      }
+      await Promise.all(tabs.map((each) => each.click('button:has-text("Create record")')));
+      assert.equal(await articleCount(), 1);
+      // Each tab shows the record, or (while the other was still saving) says so and makes nothing.
+      for (const each of tabs) {
+        const shown = new URL(each.url()).pathname === '/records/articles/rows/1';
+        if (!shown) assert.match(await each.locator('.form-error').textContent() ?? '', /An earlier submission of this form is still being saved/);
+      }
       await second.close();
     });
 
