@@ -105,6 +105,7 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
       assert.equal(await counter().locator('.counter-text').textContent(), '20 of 280');
       await page().fill('#field-tweet_text', 'x'.repeat(300));
       assert.equal(await counter().locator('.counter-text').textContent(), '300 of 280: will be rejected');
+      await tab.screenshot('counter-rejected');
       assert.match(await counter().getAttribute('class') ?? '', /\brefused\b/);
     });
 
@@ -148,6 +149,7 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
       await page().fill('#field-tweet_text', words(60));
       assert.equal(await counter().textContent(), `Integration #${integrationId} (long texts: reject): 359 of 280: will be rejected`);
       assert.equal(await counter(second.id).textContent(), `Integration #${second.id} (long texts: thread): 359 of 280: will be posted in 2 parts`);
+      await tab.screenshot('counters-two-integrations');
     });
   });
 
@@ -239,6 +241,7 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
       await page().fill('#field-tweet_text', 'Kept as typed');
       await page().click('button:has-text("Create record")');
       assert.equal((await page().locator('#field-title ~ .field-error').textContent())?.trim(), 'title is required');
+      await tab.screenshot('title-required');
       assert.equal(await page().locator('#field-tweet_text').inputValue(), 'Kept as typed');
       assert.doesNotMatch(await page().locator('main').textContent() ?? '', SQL_WORDS);
       assert.equal(await articleCount(), 0);
@@ -282,6 +285,7 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
       const box = page().locator('.flash').first();
       assert.match(await box.textContent() ?? '', /published 1, skipped 0, failed 1/);
       assert.equal(await box.getAttribute('class'), 'flash flash-warning');
+      await tab.screenshot('dashboard-run-warning');
       await world.services.db('articles').insert({ title: 'Long too', tweet_text: 'm'.repeat(300) });
       await page().click(`#integration-${integrationId} button:has-text("Run now")`);
       assert.match(await box.textContent() ?? '', /published 0, skipped 0, failed 1/);
@@ -305,6 +309,7 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
       assert.deepEqual(await titles(), ['Failed two', 'Failed one']);
       assert.deepEqual(await page().locator('table.records tbody .badge').allTextContents(), ['failed', 'failed']);
       assert.equal(await page().locator('#filter-state').inputValue(), 'failed');
+      await tab.screenshot('records-failed');
       await page().selectOption('#filter-state', 'sent');
       await page().click('form.state-filter button:has-text("Show")');
       assert.equal(new URL(page().url()).searchParams.get('state'), 'sent');
