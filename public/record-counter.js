@@ -7,19 +7,23 @@
   if (!tweet) return;
   document.querySelectorAll('.tweet-counter').forEach(function (counter) {
     var field = document.getElementById(counter.dataset.counterFor);
+    // The continue field (No holds the record back), when the form has it.
+    var continueField = document.getElementById(counter.dataset.continueFor);
     var words = counter.querySelector('.counter-text');
     var policy = counter.dataset.policy;
     var limit = Number(counter.dataset.limit);
     if (!field || !words) return;
 
     function update() {
-      var outcome = tweet.tweetOutcome(field.value, policy);
-      words.textContent = tweet.counterText(field.value, policy);
+      var continueValue = continueField ? continueField.value : null;
+      var outcome = tweet.tweetOutcome(field.value, policy, continueValue);
+      words.textContent = tweet.counterText(field.value, policy, continueValue);
       counter.classList.toggle('over-limit', outcome.weight > limit);
       counter.classList.toggle('refused', outcome.kind === 'rejected');
     }
 
     field.addEventListener('input', update);
+    if (continueField) continueField.addEventListener('input', update);
     update();
     counter.hidden = false;
   });

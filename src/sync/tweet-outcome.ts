@@ -1,5 +1,6 @@
 import type { LongTextPolicy } from '../store/integrations';
 import { MAX_TWEET_WEIGHT, weightedLength } from '../twitter/weighted-length';
+import { continueRefusal, parseYesNo } from '../kb/yes-no';
 import { planTweet } from './long-text';
 
 /*
@@ -9,15 +10,19 @@ import { planTweet } from './long-text';
  */
 
 export type TweetOutcome =
+  | { kind: 'held'; weight: number; reason: string }
   | { kind: 'empty'; weight: 0; reason: string }
   | { kind: 'fits'; weight: number }
   | { kind: 'rejected'; weight: number; reason: string }
   | { kind: 'truncated'; weight: number }
   | { kind: 'thread'; weight: number; parts: number };
 
-export function tweetOutcome(value: unknown, policy: LongTextPolicy): TweetOutcome {
+/** `continueValue` is the record's continue field: No (or neither Yes nor No) holds the record back. */
+export function tweetOutcome(value: unknown, policy: LongTextPolicy, continueValue: unknown = null): TweetOutcome {
   const plan = planTweet(value, policy);
   const text = value === null || value === undefined ? '' : String(value);
+  const held = continueRefusal(parseYesNo(continueValue));
+  if (held) return { kind: 'held', weight: text === '' ? 0 : weightedLength(text), reason: held };
   if (!plan.ok && text.trim() === '') return { kind: 'empty', weight: 0, reason: plan.reason };
   const weight = weightedLength(text);
   if (!plan.ok) return { kind: 'rejected', weight, reason: plan.reason };
@@ -26,10 +31,11 @@ export function tweetOutcome(value: unknown, policy: LongTextPolicy): TweetOutco
 }
 
 /** The counter's words: "123 of 280", "300 of 280: will be rejected", "… will be posted in 2 parts". */
-export function counterText(value: unknown, policy: LongTextPolicy): string {
-  const outcome = tweetOutcome(value, policy);
+export function counterText(value: unknown, policy: LongTextPolicy, continueValue: unknown = null): string {
+  const outcome = tweetOutcome(value, policy, continueValue);
   const count = `${outcome.weight} of ${MAX_TWEET_WEIGHT}`;
   switch (outcome.kind) {
+    case 'held': return `${count}: will not be tweeted (${outcome.reason})`;
     case 'empty': return `${count}: empty, nothing to tweet`;
     case 'fits': return count;
     case 'rejected': return `${count}: will be rejected`;

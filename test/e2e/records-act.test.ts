@@ -107,6 +107,8 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
       assert.equal(await counter().locator('.counter-text').textContent(), '300 of 280: will be rejected');
       await tab.screenshot('counter-rejected');
       assert.match(await counter().getAttribute('class') ?? '', /\brefused\b/);
+      await page().selectOption('#field-keep_going', 'No');
+      assert.equal(await counter().locator('.counter-text').textContent(), '300 of 280: will not be tweeted (continue field is No)');
     });
 
     it('weighs CJK and emoji as 2 and a URL as 23, exactly as the server weighs them', async () => {

@@ -6,7 +6,7 @@ import { counterText, tweetOutcome } from '../../src/sync/tweet-outcome';
 import { weightedLength } from '../../src/twitter/weighted-length';
 import { WEIGHING_SAMPLES } from '../support/weighing-samples';
 
-type Bundle = { weightedLength(text: string): number; counterText(text: string, policy: string): string };
+type Bundle = { weightedLength(text: string): number; counterText(text: string, policy: string, continueValue?: string): string };
 
 function loadBundle(text: string): Bundle {
   // The browser's global object, with the Intl the splitting needs.
@@ -35,6 +35,7 @@ describe('the browser counter bundle (public/vendor/twitter-text.js)', function 
     for (const text of [...WEIGHING_SAMPLES, long]) {
       assert.equal(bundle.weightedLength(text), weightedLength(text), text);
       for (const policy of ['reject', 'truncate', 'thread'] as const) assert.equal(bundle.counterText(text, policy), counterText(text, policy), `${policy}: ${text}`);
+      assert.equal(bundle.counterText(text, 'thread', 'No'), counterText(text, 'thread', 'No'));
     }
   });
 });
@@ -46,6 +47,9 @@ describe('counterText: the record form counter\'s words', () => {
     assert.equal(counterText('x'.repeat(300), 'truncate'), '300 of 280: will be truncated');
     assert.equal(counterText('word '.repeat(60).trim(), 'thread'), '299 of 280: will be posted in 2 parts');
     assert.equal(counterText('', 'thread'), '0 of 280: empty, nothing to tweet');
+    assert.equal(counterText('x'.repeat(300), 'thread', 'No'), '300 of 280: will not be tweeted (continue field is No)');
+    assert.equal(counterText('short', 'reject', 'maybe'), "5 of 280: will not be tweeted (continue field holds 'maybe', which is neither Yes nor No)");
+    assert.equal(counterText('short', 'reject', ''), '5 of 280', 'a blank continue field counts as Yes');
   });
 
   it('counts CJK and emoji as 2 and a URL as 23', () => {

@@ -2,7 +2,7 @@ import express from 'express';
 import { createExampleTable } from '../../kb/example-table';
 import { countRecords, insertRecord, listRecords, readTableRecord, updateRecord, type FieldValues, type KbRecord } from '../../kb/records';
 import { listTables, type TableInfo } from '../../kb/schema';
-import { continueRefusal, parseYesNo } from '../../kb/yes-no';
+import { parseYesNo } from '../../kb/yes-no';
 import { NotFoundError, UserFacingError, ValidationError, errorMessage } from '../../lib/errors';
 import type { Integration } from '../../store/integrations';
 import type { WebContext } from '../context';
@@ -59,11 +59,10 @@ const recordPurpose = (table: TableInfo) => `record:${table.name}`;
  */
 export function whatWillHappen(integration: Integration, record: (name: string) => unknown): string {
   const run = `at the next run of integration ${integration.id}`;
-  const stop = continueRefusal(parseYesNo(record(integration.continueField)));
-  if (stop) return `It will not be tweeted by integration ${integration.id}: its ${stop}.`;
-  const outcome = tweetOutcome(record(integration.tweetField), integration.longTextPolicy);
+  const outcome = tweetOutcome(record(integration.tweetField), integration.longTextPolicy, record(integration.continueField));
   const weighed = `${outcome.weight} of ${MAX_TWEET_WEIGHT} weighted characters`;
   switch (outcome.kind) {
+    case 'held': return `It will not be tweeted by integration ${integration.id}: its ${outcome.reason}.`;
     case 'empty': return `It will be rejected ${run}: ${outcome.reason}.`;
     case 'rejected': return outcome.weight > MAX_TWEET_WEIGHT
       ? `It will be rejected ${run}: ${weighed} (long-text policy: ${integration.longTextPolicy}).`
