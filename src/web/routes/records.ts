@@ -54,8 +54,8 @@ const recordPurpose = (table: TableInfo) => `record:${table.name}`;
 
 /**
  * What the next run will do with a new record's text under the integration's long-text policy
- * and continue field, from the sync's own plan (src/sync/tweet-outcome.ts, which the form's live counter
- * shares).
+ * and continue field, from the sync's own plan (src/sync/tweet-outcome.ts, shared with the form's
+ * live counter).
  */
 export function whatWillHappen(integration: Integration, record: (name: string) => unknown): string {
   const run = `at the next run of integration ${integration.id}`;
