@@ -254,6 +254,8 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
     it('retries a failed record from its page; after a policy change it is tweeted truncated', async () => {
       await runWith([{ title: 'Long one', tweet_text: 'q'.repeat(300) }]);
       await setPolicy('truncate');
+      await page().goto('/records/articles/rows/1/edit');
+      assert.equal(await counter().locator('.counter-text').textContent(), '300 of 280: will be truncated', 'a failed record\'s text is counted for its retry');
       await page().goto('/records/articles/rows/1');
       assert.equal((await page().locator('.publication .badge').textContent())?.trim(), 'failed');
       await page().click('.publication button:has-text("Retry")');
@@ -265,6 +267,8 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
       await page().goto('/records/articles/rows/1');
       assert.equal((await page().locator('.publication .badge').textContent())?.trim(), 'sent');
       assert.equal(await page().locator('.publication button:has-text("Retry")').count(), 0, 'a sent record offers no retry');
+      await page().goto('/records/articles/rows/1/edit');
+      assert.equal(await page().locator('.tweet-counter').count(), 0, 'no counter for a text already on X');
     });
 
     it('retries all of an integration\'s failed records from the dashboard', async () => {

@@ -93,6 +93,12 @@ export function recordRoutes(context: WebContext): express.Router {
     return { formError: `The database refused the ${what} for a reason this page cannot name; the server log has the details.`, fieldErrors: byName() };
   };
 
+  /** The integrations that already tweeted the record (or are sending it): its text is no longer theirs to count. */
+  const onX = async (integrations: Integration[], key: string): Promise<Set<number>> => {
+    const publications = await Promise.all(integrations.map((integration) => services.publications.findByRecord(integration.id, key)));
+    return new Set(publications.filter((publication) => publication && (publication.state === 'sent' || publication.state === 'sending' || publication.tweetId)).map((publication) => publication!.integrationId));
+  };
+
   /** Columns that are some integration's continue field get a Yes / No / blank choice. */
   const yesNoColumns = (integrations: Integration[]) => new Set(integrations.map((integration) => integration.continueField));
 
@@ -158,7 +164,7 @@ export function recordRoutes(context: WebContext): express.Router {
     const table = await knownTableOrFail(services.db, req.params.table);
     const integrations = await integrationsOf(table.name);
     res.render('records/form', {
-      title: `New record in ${table.name}`, maxTweetWeight: MAX_TWEET_WEIGHT, table, record: null, recordKey: null, values: byName(), errors: byName(), formError: null,
+      title: `New record in ${table.name}`, maxTweetWeight: MAX_TWEET_WEIGHT, onX: new Set<number>(), table, record: null, recordKey: null, values: byName(), errors: byName(), formError: null,
       yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table),
       formToken: await forms.issueFormToken(req, recordPurpose(table)),
     });
@@ -169,7 +175,7 @@ export function recordRoutes(context: WebContext): express.Router {
     const integrations = await integrationsOf(table.name);
     const { values, errors } = readValues(req, table, false);
     const again = (status: number, formError: string | null, fieldErrors: FieldErrors, formToken: string | null) => res.status(status).render('records/form', {
-      title: `New record in ${table.name}`, maxTweetWeight: MAX_TWEET_WEIGHT, table, record: null, recordKey: null, values: byName(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
+      title: `New record in ${table.name}`, maxTweetWeight: MAX_TWEET_WEIGHT, onX: new Set<number>(), table, record: null, recordKey: null, values: byName(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
       errors: fieldErrors, formError, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table), formToken,
     });
     const sentToken = raw(req, FORM_TOKEN_FIELD) || null;
@@ -233,7 +239,7 @@ export function recordRoutes(context: WebContext): express.Router {
     const { table, key, record } = await loadRecord(req.params.table, req.params.key);
     const integrations = await integrationsOf(table.name);
     res.render('records/form', {
-      title: `Edit ${table.name} record ${key}`, maxTweetWeight: MAX_TWEET_WEIGHT, table, record, recordKey: key,
+      title: `Edit ${table.name} record ${key}`, maxTweetWeight: MAX_TWEET_WEIGHT, onX: await onX(integrations, key), table, record, recordKey: key,
       values: byName(table.columns.map((column) => [column.name, record[column.name] === null || record[column.name] === undefined ? '' : String(record[column.name])])),
       errors: byName(), formError: null, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: false,
     });
@@ -243,8 +249,9 @@ export function recordRoutes(context: WebContext): express.Router {
     const { table, key, record } = await loadRecord(req.params.table, req.params.key);
     const integrations = await integrationsOf(table.name);
     const { values, errors } = readValues(req, table, true);
+    const tweeted = await onX(integrations, key);
     const again = (status: number, formError: string | null, fieldErrors: FieldErrors) => res.status(status).render('records/form', {
-      title: `Edit ${table.name} record ${key}`, maxTweetWeight: MAX_TWEET_WEIGHT, table, record, recordKey: key,
+      title: `Edit ${table.name} record ${key}`, maxTweetWeight: MAX_TWEET_WEIGHT, onX: tweeted, table, record, recordKey: key,
       values: byName(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
       errors: fieldErrors, formError, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: false,
     });
