@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 
-export type PublicationState = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped';
+/** A record's states for one integration, in the order people read them. */
+export const PUBLICATION_STATES = ['pending', 'sending', 'sent', 'failed', 'skipped'] as const;
+export type PublicationState = (typeof PUBLICATION_STATES)[number];
 
 export interface Publication {
   id: number;
@@ -216,6 +218,17 @@ export class PublicationStore {
     const counts: StateCounts = { pending: 0, sending: 0, sent: 0, failed: 0, skipped: 0 };
     for (const row of (await query) as Array<{ state: PublicationState; count: number | string }>) counts[row.state] = Number(row.count);
     return counts;
+  }
+
+  /** One page of the keys of an integration's records in a state, newest capture first. */
+  async listKeysInState(integrationId: number, state: PublicationState, page: { limit: number; offset: number }): Promise<string[]> {
+    const rows: Array<{ record_key: string }> = await this.db('kbts_publications')
+      .select('record_key')
+      .where({ integration_id: integrationId, state })
+      .orderBy('id', 'desc')
+      .limit(page.limit)
+      .offset(page.offset);
+    return rows.map((row) => row.record_key);
   }
 
   async listForIntegration(integrationId: number): Promise<Publication[]> {

@@ -7,7 +7,7 @@ export interface SignedInUser {
 }
 
 export interface Flash {
-  kind: 'success' | 'error' | 'info';
+  kind: 'success' | 'warning' | 'error' | 'info';
   text: string;
 }
 

@@ -7,6 +7,7 @@ import { NotFoundError, UserFacingError, ValidationError, errorMessage } from '.
 import { knownTableOrFail, pathProblem } from '../kb-tables';
 import { can } from '../middleware/auth';
 import { hashToken } from '../middleware/session';
+import { readStateFilter, recordsInState } from '../state-filter';
 
 const MAX_PAGE = 500;
 
@@ -74,6 +75,14 @@ export function apiRoutes(services: Services): express.Router {
     const table = await knownTableOrFail(services.db, req.params.table);
     const limit = pageParameter('limit', req.query.limit, 50, MAX_PAGE);
     const offset = pageParameter('offset', req.query.offset, 0, Number.MAX_SAFE_INTEGER);
+    // ?state=failed (&integration=2): as the records page, only records in that tweet state.
+    const integrations = (await services.integrations.list()).filter((integration) => integration.tableName === table.name);
+    const { integration, state } = readStateFilter(req.query, table, integrations);
+    if (integration && state) {
+      const { total, records } = await recordsInState(services.db, services.publications, table, { integration, state }, { limit, offset });
+      res.json({ table: table.name, integration_id: integration.id, state, total, limit, offset, records });
+      return;
+    }
     res.json({ table: table.name, total: await countRecords(services.db, table.name), limit, offset, records: await listRecords(services.db, table, { limit, offset }) });
   });
 

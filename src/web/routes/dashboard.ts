@@ -14,6 +14,16 @@ function headroom(account: Account | undefined): Array<{ endpoint: string; remai
     .sort((a, b) => a.remaining / a.limit - b.remaining / b.limit);
 }
 
+/**
+ * The colour of a run's result box: green only when nothing failed. Errors, or records that all
+ * failed, are red; some failed beside others published (or the account busy) is a warning.
+ */
+export function runColour(counts: { published: number; failed: number; errors: string[]; accountsBusy: number }): 'success' | 'warning' | 'error' {
+  if (counts.errors.length > 0 || (counts.failed > 0 && counts.published === 0)) return 'error';
+  if (counts.failed > 0 || counts.accountsBusy > 0) return 'warning';
+  return 'success';
+}
+
 export function dashboardRoutes({ services, sessions, scheduler }: WebContext): express.Router {
   const router = express.Router();
 
@@ -51,7 +61,7 @@ export function dashboardRoutes({ services, sessions, scheduler }: WebContext): 
           + `replies applied ${counts.repliesApplied}, logged only ${counts.repliesLogged}`;
         const problems = counts.errors.length ? ` Problems: ${counts.errors.join('; ')}` : '';
         const busy = counts.accountsBusy ? ' The account was being worked by another process; try again in a moment.' : '';
-        await sessions.flash(req, counts.errors.length ? 'error' : 'success', `Ran integration ${id}: ${summary}.${problems}${busy}`);
+        await sessions.flash(req, runColour(counts), `Ran integration ${id}: ${summary}.${problems}${busy}`);
       } catch (error) {
         await sessions.flash(req, 'error', `Integration ${id} could not run: ${errorMessage(error)}`);
       }

@@ -2,7 +2,7 @@ import express from 'express';
 import { createExampleTable } from '../../kb/example-table';
 import { countRecords, insertRecord, listRecords, readTableRecord, updateRecord, type FieldValues, type KbRecord } from '../../kb/records';
 import { listTables, type TableInfo } from '../../kb/schema';
-import { continueRefusal, parseYesNo } from '../../kb/yes-no';
+import { parseYesNo } from '../../kb/yes-no';
 import { NotFoundError, UserFacingError, ValidationError, errorMessage } from '../../lib/errors';
 import type { Integration } from '../../store/integrations';
 import type { WebContext } from '../context';
@@ -10,8 +10,9 @@ import { knownTableOrFail, pathProblem } from '../kb-tables';
 import { byName, pageNumber, raw, type FieldErrors } from '../forms';
 import { can, requirePermission } from '../middleware/auth';
 import { FORM_TOKEN_FIELD } from '../middleware/form-once';
-import { planTweet } from '../../sync/long-text';
-import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length';
+import { MAX_TWEET_WEIGHT, tweetOutcome } from '../../sync/tweet-outcome';
+import { PUBLICATION_STATES } from '../../store/publications';
+import { readStateFilter, recordsInState } from '../state-filter';
 
 const PAGE_SIZE = 25;
 
@@ -53,23 +54,23 @@ const recordPurpose = (table: TableInfo) => `record:${table.name}`;
 
 /**
  * What the next run will do with a new record's text under the integration's long-text policy
- * and continue field, in the words of the sync's own plan (src/sync/long-text.ts).
+ * and continue field, from the sync's own plan (src/sync/tweet-outcome.ts, shared with the form's
+ * live counter).
  */
 export function whatWillHappen(integration: Integration, record: (name: string) => unknown): string {
   const run = `at the next run of integration ${integration.id}`;
-  const stop = continueRefusal(parseYesNo(record(integration.continueField)));
-  if (stop) return `It will not be tweeted by integration ${integration.id}: its ${stop}.`;
-  const text = record(integration.tweetField);
-  const plan = planTweet(text, integration.longTextPolicy);
-  const weight = text === null || text === undefined ? 0 : weightedLength(String(text));
-  if (!plan.ok) {
-    return weight > MAX_TWEET_WEIGHT
-      ? `It will be rejected ${run}: ${weight} of ${MAX_TWEET_WEIGHT} weighted characters (long-text policy: ${integration.longTextPolicy}).`
-      : `It will be rejected ${run}: ${plan.reason}.`;
+  const outcome = tweetOutcome(record(integration.tweetField), integration.longTextPolicy, record(integration.continueField));
+  const weighed = `${outcome.weight} of ${MAX_TWEET_WEIGHT} weighted characters`;
+  switch (outcome.kind) {
+    case 'held': return `It will not be tweeted by integration ${integration.id}: its ${outcome.reason}.`;
+    case 'empty': return `It will be rejected ${run}: ${outcome.reason}.`;
+    case 'rejected': return outcome.weight > MAX_TWEET_WEIGHT
+      ? `It will be rejected ${run}: ${weighed} (long-text policy: ${integration.longTextPolicy}).`
+      : `It will be rejected ${run}: ${outcome.reason}.`;
+    case 'fits': return `It will be tweeted ${run} (${weighed}).`;
+    case 'thread': return `It will be posted in ${outcome.parts} parts ${run}: ${weighed}, as a thread.`;
+    case 'truncated': return `It will be truncated ${run}: ${weighed}, cut to fit with "…".`;
   }
-  if (weight <= MAX_TWEET_WEIGHT) return `It will be tweeted ${run} (${weight} of ${MAX_TWEET_WEIGHT} weighted characters).`;
-  if (plan.parts.length > 1) return `It will be posted in ${plan.parts.length} parts ${run}: ${weight} of ${MAX_TWEET_WEIGHT} weighted characters, as a thread.`;
-  return `It will be truncated ${run}: ${weight} of ${MAX_TWEET_WEIGHT} weighted characters, cut to fit with "…".`;
 }
 
 /** The KB's tables and records: reading for everyone signed in, creating and editing for editors and admins. */
@@ -90,6 +91,12 @@ export function recordRoutes(context: WebContext): express.Router {
     }
     services.logger.error('the KB refused a record write', { error: errorMessage(error) });
     return { formError: `The database refused the ${what} for a reason this page cannot name; the server log has the details.`, fieldErrors: byName() };
+  };
+
+  /** The integrations that already tweeted the record (or are sending it): its text is no longer theirs to count. */
+  const onX = async (integrations: Integration[], key: string): Promise<Set<number>> => {
+    const publications = await Promise.all(integrations.map((integration) => services.publications.findByRecord(integration.id, key)));
+    return new Set(publications.filter((publication) => publication && (publication.state === 'sent' || publication.state === 'sending' || publication.tweetId)).map((publication) => publication!.integrationId));
   };
 
   /** Columns that are some integration's continue field get a Yes / No / blank choice. */
@@ -128,22 +135,28 @@ export function recordRoutes(context: WebContext): express.Router {
   router.get('/records/:table', async (req, res) => {
     const table = await knownTableOrFail(services.db, req.params.table);
     const page = pageNumber(req);
-    const [total, rows, integrations] = await Promise.all([
-      countRecords(services.db, table.name),
-      listRecords(services.db, table, { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE }),
-      integrationsOf(table.name),
-    ]);
+    const integrations = await integrationsOf(table.name);
+    // Whose states the list shows, and which it keeps: ?integration=2&state=failed (validated).
+    const filter = readStateFilter(req.query, table, integrations);
+    const pageWindow = { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE };
+    const { total, records: rows } = filter.integration && filter.state
+      ? await recordsInState(services.db, services.publications, table, { integration: filter.integration, state: filter.state }, pageWindow)
+      : { total: await countRecords(services.db, table.name), records: await listRecords(services.db, table, pageWindow) };
     const key = table.primaryKey.length === 1 ? table.primaryKey[0] : null;
-    // The first integration's state per row gives the list a glance of what was tweeted.
     const states = new Map<string, string>();
-    if (key && integrations.length > 0) {
+    if (key && filter.integration) {
       for (const row of rows) {
-        const publication = await services.publications.findByRecord(integrations[0].id, String(row[key]));
+        const publication = await services.publications.findByRecord(filter.integration.id, String(row[key]));
         if (publication) states.set(String(row[key]), publication.state);
       }
     }
+    const chosen = new URLSearchParams();
+    if (filter.integration && integrations.length > 1) chosen.set('integration', String(filter.integration.id));
+    if (filter.state) chosen.set('state', filter.state);
+    const pageHref = (number: number) => `?${new URLSearchParams([...chosen, ['page', String(number)]]).toString()}`;
     res.render('records/list', {
       title: `Table ${table.name}`, table, rows, key, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), total, states, integrations,
+      filter, publicationStates: PUBLICATION_STATES, pageHref,
     });
   });
 
@@ -151,7 +164,7 @@ export function recordRoutes(context: WebContext): express.Router {
     const table = await knownTableOrFail(services.db, req.params.table);
     const integrations = await integrationsOf(table.name);
     res.render('records/form', {
-      title: `New record in ${table.name}`, table, record: null, recordKey: null, values: byName(), errors: byName(), formError: null,
+      title: `New record in ${table.name}`, maxTweetWeight: MAX_TWEET_WEIGHT, onX: new Set<number>(), table, record: null, recordKey: null, values: byName(), errors: byName(), formError: null,
       yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table),
       formToken: await forms.issueFormToken(req, recordPurpose(table)),
     });
@@ -162,7 +175,7 @@ export function recordRoutes(context: WebContext): express.Router {
     const integrations = await integrationsOf(table.name);
     const { values, errors } = readValues(req, table, false);
     const again = (status: number, formError: string | null, fieldErrors: FieldErrors, formToken: string | null) => res.status(status).render('records/form', {
-      title: `New record in ${table.name}`, table, record: null, recordKey: null, values: byName(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
+      title: `New record in ${table.name}`, maxTweetWeight: MAX_TWEET_WEIGHT, onX: new Set<number>(), table, record: null, recordKey: null, values: byName(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
       errors: fieldErrors, formError, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: keyMayBeBlank(table), formToken,
     });
     const sentToken = raw(req, FORM_TOKEN_FIELD) || null;
@@ -226,7 +239,7 @@ export function recordRoutes(context: WebContext): express.Router {
     const { table, key, record } = await loadRecord(req.params.table, req.params.key);
     const integrations = await integrationsOf(table.name);
     res.render('records/form', {
-      title: `Edit ${table.name} record ${key}`, table, record, recordKey: key,
+      title: `Edit ${table.name} record ${key}`, maxTweetWeight: MAX_TWEET_WEIGHT, onX: await onX(integrations, key), table, record, recordKey: key,
       values: byName(table.columns.map((column) => [column.name, record[column.name] === null || record[column.name] === undefined ? '' : String(record[column.name])])),
       errors: byName(), formError: null, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: false,
     });
@@ -236,8 +249,9 @@ export function recordRoutes(context: WebContext): express.Router {
     const { table, key, record } = await loadRecord(req.params.table, req.params.key);
     const integrations = await integrationsOf(table.name);
     const { values, errors } = readValues(req, table, true);
+    const tweeted = await onX(integrations, key);
     const again = (status: number, formError: string | null, fieldErrors: FieldErrors) => res.status(status).render('records/form', {
-      title: `Edit ${table.name} record ${key}`, table, record, recordKey: key,
+      title: `Edit ${table.name} record ${key}`, maxTweetWeight: MAX_TWEET_WEIGHT, onX: tweeted, table, record, recordKey: key,
       values: byName(table.columns.map((column) => [column.name, raw(req, `field:${column.name}`)])),
       errors: fieldErrors, formError, yesNo: yesNoColumns(integrations), integrations, keyMayBeBlank: false,
     });
