@@ -2,7 +2,7 @@ import express from 'express';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { listRecords } from '../../kb/records';
-import { listTables, RESPONSE_MODES } from '../../kb/schema';
+import { continueCandidates, listTables, quoteSamples, RESPONSE_MODES } from '../../kb/schema';
 import { NotFoundError } from '../../lib/errors';
 import {
   addIntegration, checkIntegration, DEFAULT_SCHEDULE, pauseIntegration, removeIntegration, resumeIntegration, storedInput, updateIntegration,
@@ -164,6 +164,8 @@ export function integrationRoutes({ services, sessions, scheduler, forms }: WebC
       warnings: view.warnings ?? {},
       existingRecords: view.problems?.existingRecords ?? null,
       duplicateOf: view.problems?.duplicateOf ?? null,
+      continueChoices: table && state.step === 3 ? await continueCandidates(services.db, table) : null,
+      quoteSamples,
       siblings,
       formError: view.formError ?? null,
       preview: previewEntries(state, services.clock.now()),
