@@ -55,6 +55,7 @@ function integrationSummary(integration: Integration) {
     paused_reason: integration.pausedReason,
     last_poll_at: integration.lastPollAt,
     last_error: integration.lastError,
+    duplicate_of: integration.duplicateOf,
   };
 }
 

@@ -114,6 +114,8 @@ describeEachDatabase('the unique-integration migration on an installation that h
     } finally {
       await db.destroy();
     }
+    const listed = await world.cli(['--json', 'integration', 'list']);
+    assert.deepEqual(listed.json.integrations.map((i: { id: number; duplicate_of: number | null }) => [i.id, i.duplicate_of]), [[1, null], [2, 1], [3, null], [4, 1]]);
     const services = await world.services();
     await assert.rejects(resumeIntegration(services.integrationSetup, 2), /integration 2 is not resumed: integration 1 already tweets 'tweet_text' of table 'articles' from account 1/);
     await services.integrations.remove(1);
