@@ -181,8 +181,8 @@ export function integrationRoutes({ services, sessions, scheduler, forms }: WebC
   }
 
   /** Step 3 again, with the refusals beside their fields. */
-  function renderRefused(res: express.Response, state: WizardState, problems: IntegrationProblems, editing?: Integration) {
-    return render(res.status(400), { ...state, step: 3 }, { editing, errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings), problems });
+  function renderRefused(res: express.Response, state: WizardState, problems: IntegrationProblems) {
+    return render(res.status(400), { ...state, step: 3 }, { errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings), problems });
   }
 
   router.get('/integrations', (_req, res) => res.redirect(303, '/'));
