@@ -102,6 +102,20 @@ describeEachDatabase('web app: the integration wizard', (database) => {
     assert.equal(otherField.status, 200, 'another tweet field of the same table is fine');
   });
 
+  it('refuses an edit that would make an integration the twin of another, beside the tweet field, and lets it keep its own field', async () => {
+    assert.equal((await step(4, {})).status, 303);
+    assert.equal((await step(4, { tweetField: 'title' })).status, 303, 'another tweet field of the same table');
+    const token = await world.csrf(admin, '/integrations/2/edit');
+    const form = { _csrf: token, tweetField: 'tweet_text', responseField: 'replies', continueField: 'keep_going', responseMode: 'append', frequency: '5', timeZone: 'UTC', longTextPolicy: 'reject' };
+    const refused = await admin.post('/integrations/2/edit').type('form').send(form);
+    assert.equal(refused.status, 400);
+    assert.match(fieldErrors(fieldBlock(refused.text, 'tweetField'))[0], /^integration 1 already tweets 'tweet_text' of table 'articles'/);
+    assert.match(fieldBlock(refused.text, 'tweetField'), /<a href="\/integrations\/1\/edit">edit integration 1<\/a>/);
+    assert.equal((await world.services.integrations.get(2))?.tweetField, 'title', 'nothing was saved');
+    const own = await admin.post('/integrations/2/edit').type('form').send({ ...form, tweetField: 'title', responseMode: 'prepend' });
+    assert.equal(own.status, 303, 'an integration is no twin of itself');
+  });
+
   it('lists Yes/No-like continue fields first with samples of their values, and warns about a text column chosen as one', async () => {
     const db = world.services.db;
     await db.schema.createTable('posts', (table) => {
