@@ -22,6 +22,11 @@ function print(output: Output, value: Record<string, unknown>, human: string): v
   process.stdout.write(output.json ? JSON.stringify(value) + '\n' : human + '\n');
 }
 
+/** Warnings go to standard error, one line each, so standard output stays the result; `--json` carries them in the object. */
+function warn(output: Output, warnings: Array<{ message: string }>): void {
+  if (!output.json) for (const warning of warnings) process.stderr.write(`warning: ${warning.message}\n`);
+}
+
 function parseId(value: string, what: string): number {
   const id = Number(value);
   if (!Number.isInteger(id) || id <= 0) throw new ValidationError(`${what} must be a positive whole number, not '${value}'`);
@@ -50,6 +55,7 @@ function integrationSummary(integration: Integration) {
     paused_reason: integration.pausedReason,
     last_poll_at: integration.lastPollAt,
     last_error: integration.lastError,
+    duplicate_of: integration.duplicateOf,
   };
 }
 
@@ -208,8 +214,8 @@ export function buildProgram(): Command {
       const { integration: created, warnings, backfilled } = await addIntegration(services.integrationSetup, input);
       print(out(command), { id: created.id, warnings: warnings.map((warning) => warning.message), backfilled },
         [`added integration ${created.id}: ${created.tableName}.${created.tweetField} → @account ${created.accountId}, replies ${created.responseMode} into ${created.responseField}`,
-          ...(input.backfill ? [`backfill: ${backfilled} existing records will be tweeted`] : []),
-          ...warnings.map((warning) => `warning: ${warning.message}`)].join('\n'));
+          ...(input.backfill ? [`backfill: ${backfilled} existing records will be tweeted`] : [])].join('\n'));
+      warn(out(command), warnings);
     });
   });
   const updateCommand = integration.command('update <id>').description('change an integration\'s settings (the options of add; account and table stay), validated as on add');
@@ -221,8 +227,8 @@ export function buildProgram(): Command {
       const { integration: changed, warnings } = await updateIntegration(services.integrationSetup, parseId(id, 'integration id'), changes);
       print(out(command), { ...integrationSummary(changed), warnings: warnings.map((warning) => warning.message) },
         [`integration ${changed.id} updated: ${changed.tableName}.${changed.tweetField}, replies ${changed.responseMode} into ${changed.responseField} while ${changed.continueField} says Yes, `
-          + `${changed.schedule} in ${changed.timeZone}, long texts: ${changed.longTextPolicy}`,
-          ...warnings.map((warning) => `warning: ${warning.message}`)].join('\n'));
+          + `${changed.schedule} in ${changed.timeZone}, long texts: ${changed.longTextPolicy}`].join('\n'));
+      warn(out(command), warnings);
     });
   });
   integration.command('list').description('list integrations').action(async (_options, command: Command) => {

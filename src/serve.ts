@@ -1,4 +1,5 @@
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { buildServices } from './app';
 import type { Config } from './config';
@@ -41,13 +42,27 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   services.logger.info('kb-twitter-sync is serving', { url });
-  process.stdout.write(`kb-twitter-sync listening on ${url}\n`);
+  process.stdout.write(whereToOpen(config.host, port, os.hostname()));
   process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
   onShutdown(async () => {
     await scheduler.stop();
     await new Promise((resolve) => server.close(resolve));
     await services.close();
   });
+}
+
+/**
+ * What `serve` prints for the person who started it: the address it listens on and the one to
+ * open. A wildcard host (0.0.0.0, ::) is no address a browser can open: this machine's loopback
+ * is, and the host name from another machine.
+ */
+export function whereToOpen(host: string, port: number, hostname: string): string {
+  const wildcard = host === '' || host === '0.0.0.0' || host === '::';
+  const shown = (name: string) => `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
+  if (!wildcard) return `kb-twitter-sync listening on ${shown(host)}\nOpen ${shown(host)} in your browser.\n`;
+  const local = shown(host === '::' ? '::1' : '127.0.0.1');
+  return `kb-twitter-sync listening on ${local} and every other address of this machine (HOST=${host || '(empty)'})\n`
+    + `Open ${local} in your browser on this machine, or ${shown(hostname)} from another one.\n`;
 }
 
 /** `poll` without --once: the scheduler alone, for extra worker processes. */

@@ -12,6 +12,7 @@ import * as createFirstRunGuard from '../../migrations/20261201000200_create_fir
 import * as addApiTokenExpiry from '../../migrations/20261201000300_add_api_token_expiry';
 import * as createFormTokens from '../../migrations/20261201000400_create_form_tokens';
 import * as addCommunicationsHeldUntilResume from '../../migrations/20261201001400_add_communications_held_until_resume';
+import * as oneIntegrationPerTweetField from '../../migrations/20261202000200_one_integration_per_tweet_field';
 import * as createSandboxTables from '../../migrations/20261202000300_create_sandbox_tables';
 import * as createUnreadableWindows from '../../migrations/20261202000310_create_unreadable_windows';
 
@@ -32,6 +33,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261201000300_add_api_token_expiry', addApiTokenExpiry],
   ['20261201000400_create_form_tokens', createFormTokens],
   ['20261201001400_add_communications_held_until_resume', addCommunicationsHeldUntilResume],
+  ['20261202000200_one_integration_per_tweet_field', oneIntegrationPerTweetField],
   ['20261202000300_create_sandbox_tables', createSandboxTables],
   ['20261202000310_create_unreadable_windows', createUnreadableWindows],
 ];

@@ -41,7 +41,9 @@ export async function runLoginTest(client: XClient): Promise<{ screenName: strin
     return { screenName: me.username, xUserId: me.id };
   } catch (error) {
     const reason = error instanceof XApiError ? error.message : String(error);
-    throw new UserFacingError('login_failed', `login test failed: ${reason}`, { status: 400 });
+    // No answer from X (a network failure, a wrong address): say which address was tried.
+    const tried = error instanceof XApiError && error.status !== null ? '' : ` (tried ${client.address})`;
+    throw new UserFacingError('login_failed', `login test failed: ${reason}${tried}`, { status: 400 });
   }
 }
 

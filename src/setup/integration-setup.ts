@@ -30,6 +30,8 @@ export interface IntegrationProblems {
   errors: SettingProblem[];
   warnings: SettingProblem[];
   existingRecords: number | null;
+  /** The integration that already tweets this account's table and tweet field, when one does. */
+  duplicateOf: number | null;
 }
 
 type CheckedIntegration = IntegrationProblems & { settings: IntegrationSettings | null; table: TableInfo | null };
@@ -38,7 +40,7 @@ type CheckedIntegration = IntegrationProblems & { settings: IntegrationSettings 
  * Every check the wizard and `integration add` / `update` make: the settings' own rules, then the
  * live schema (account and table exist, the columns exist and suit their use).
  */
-async function check(deps: IntegrationSetupDeps, input: IntegrationInput): Promise<CheckedIntegration> {
+async function check(deps: IntegrationSetupDeps, input: IntegrationInput, self: number | null = null): Promise<CheckedIntegration> {
   const { values, errors } = parseSettings(input);
   const failed = new Set(errors.map((problem) => problem.field));
   if (values.accountId !== undefined && !(await deps.accounts.get(values.accountId))) {
@@ -49,6 +51,14 @@ async function check(deps: IntegrationSetupDeps, input: IntegrationInput): Promi
   });
   // A setting refused by its own rules ("choose a tweet field") is not refused again by the schema check.
   if (!failed.has('table')) errors.push(...mapping.errors.filter((problem) => !failed.has(problem.field)));
+  let duplicateOf: number | null = null;
+  if (mapping.table && values.accountId !== undefined && values.tweetField && !errors.some((problem) => problem.field === 'tweetField' || problem.field === 'accountId')) {
+    const [twin] = await deps.integrations.listTweeting(values.accountId, mapping.table.name, values.tweetField, self);
+    if (twin) {
+      duplicateOf = twin.id;
+      errors.push({ field: 'tweetField', message: await duplicateMessage(deps, twin) });
+    }
+  }
   const existingRecords = mapping.table ? await countRecords(deps.db, mapping.table.name) : null;
   const warnings: SettingProblem[] = [...mapping.warnings];
   if (existingRecords) {
@@ -60,19 +70,45 @@ async function check(deps: IntegrationSetupDeps, input: IntegrationInput): Promi
     });
   }
   const settings = errors.length === 0 ? (values as IntegrationSettings) : null;
-  return { errors, warnings, existingRecords, settings, table: mapping.table };
+  return { errors, warnings, existingRecords, duplicateOf, settings, table: mapping.table };
 }
 
-export async function checkIntegration(deps: IntegrationSetupDeps, input: IntegrationInput): Promise<IntegrationProblems> {
-  const { errors, warnings, existingRecords } = await check(deps, input);
-  return { errors, warnings, existingRecords };
+/** Why a second integration on the same account, table and tweet field is refused, naming the first. */
+async function duplicateMessage(deps: IntegrationSetupDeps, twin: Integration): Promise<string> {
+  const account = await deps.accounts.get(twin.accountId);
+  const who = account?.screenName ? `@${account.screenName}` : `account ${twin.accountId}`;
+  return `integration ${twin.id}${twin.status === 'paused' ? ' (paused)' : ''} already tweets '${twin.tweetField}' of table '${twin.tableName}' from ${who}; `
+    + `a second one would tweet each new record again. Change integration ${twin.id} instead, or choose another tweet field`;
+}
+
+// The unique index of migration 20261202000200, as each database names it in its refusal.
+const DUPLICATE_REFUSAL = /kbts_integrations_one_per_tweet_field|UNIQUE constraint failed: kbts_integrations\.account_id/;
+
+/**
+ * Runs a write that the unique index may refuse when another create or update got there first
+ * (both passed the check before either wrote); the refusal is then the checked one, in words.
+ */
+async function refusingTwins<T>(deps: IntegrationSetupDeps, input: IntegrationInput, self: number | null, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!DUPLICATE_REFUSAL.test(String((error as Error)?.message))) throw error;
+    const checked = await check(deps, input, self);
+    if (checked.errors.length > 0) refuse(checked);
+    throw error;
+  }
+}
+
+export async function checkIntegration(deps: IntegrationSetupDeps, input: IntegrationInput, self: number | null = null): Promise<IntegrationProblems> {
+  const { errors, warnings, existingRecords, duplicateOf } = await check(deps, input, self);
+  return { errors, warnings, existingRecords, duplicateOf };
 }
 
 export type IntegrationValidationError = ValidationError & { problems: IntegrationProblems };
 
 function refuse(problems: IntegrationProblems): never {
   const error = new ValidationError(problems.errors.map((problem) => problem.message).join('; '), problems.errors[0].field);
-  (error as IntegrationValidationError).problems = { errors: problems.errors, warnings: problems.warnings, existingRecords: problems.existingRecords };
+  (error as IntegrationValidationError).problems = { errors: problems.errors, warnings: problems.warnings, existingRecords: problems.existingRecords, duplicateOf: problems.duplicateOf };
   throw error;
 }
 
@@ -84,12 +120,12 @@ export async function addIntegration(deps: IntegrationSetupDeps, input: Integrat
   const table = checked.table!;
   const now = toIso(deps.clock.now());
   let backfilled = 0;
-  const id = await deps.db.transaction(async (trx) => {
+  const id = await refusingTwins(deps, input, null, () => deps.db.transaction(async (trx) => {
     const created = await deps.integrations.with(trx).create({ ...stored, tableName: table.name, primaryKeyColumn: table.primaryKey[0] }, now);
     await installCaptureTrigger(trx, created, table.name, table.primaryKey[0]);
     if (backfill) backfilled = await deps.publications.with(trx).insertPendingForExisting(created, table.name, table.primaryKey[0], now);
     return created;
-  });
+  }));
   return { integration: (await deps.integrations.get(id)) as Integration, warnings: checked.warnings, backfilled };
 }
 
@@ -109,10 +145,10 @@ export async function updateIntegration(deps: IntegrationSetupDeps, id: number, 
   }
   const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
   const input: IntegrationInput = { ...storedInput(current), ...given, table: current.tableName };
-  const checked = await check(deps, input);
+  const checked = await check(deps, input, id);
   if (!checked.settings) refuse(checked);
   const settings = checked.settings;
-  await deps.integrations.update(id, Object.fromEntries(CHANGEABLE_SETTING_KEYS.map((key) => [key, settings[key]])) as ChangeableSettings, toIso(deps.clock.now()));
+  await refusingTwins(deps, input, id, () => deps.integrations.update(id, Object.fromEntries(CHANGEABLE_SETTING_KEYS.map((key) => [key, settings[key]])) as ChangeableSettings, toIso(deps.clock.now())));
   // Existing records are only news when the table is new to the integration.
   return { integration: await getIntegrationOrFail(deps, id), warnings: checked.warnings.filter((warning) => warning.field !== 'table') };
 }
@@ -139,7 +175,14 @@ export async function pauseIntegration(deps: IntegrationSetupDeps, id: number, r
  * their records now, where the continue field allows, so none waits unseen in the log.
  */
 export async function resumeIntegration(deps: IntegrationSetupDeps, id: number): Promise<Integration> {
-  await getIntegrationOrFail(deps, id);
+  const paused = await getIntegrationOrFail(deps, id);
+  if (paused.duplicateOf !== null) {
+    // The unmarked one of its group is the twin; marked ones wait, like this one, for a decision.
+    const twin = (await deps.integrations.listTweeting(paused.accountId, paused.tableName, paused.tweetField, id)).find((other) => other.duplicateOf === null);
+    if (twin) {
+      throw new UserFacingError('refused', `integration ${id} is not resumed: ${await duplicateMessage(deps, twin)}. Remove integration ${id}, or give it another tweet field first`, { status: 409 });
+    }
+  }
   await deps.integrations.resume(id, toIso(deps.clock.now()));
   const resumed = await getIntegrationOrFail(deps, id);
   await applyRepliesHeldByPause(deps, resumed);

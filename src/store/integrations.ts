@@ -15,6 +15,8 @@ export interface Integration extends StoredSettings {
   lastError: string | null;
   lastErrorAt: string | null;
   createdAt: string;
+  /** Set by the migration on a twin found in an older installation: the integration this one repeats. */
+  duplicateOf: number | null;
 }
 
 export type NewIntegration = StoredSettings & Pick<Integration, 'tableName' | 'primaryKeyColumn'>;
@@ -29,6 +31,7 @@ interface IntegrationRow extends Record<string, unknown> {
   last_error: string | null;
   last_error_at: string | null;
   created_at: string;
+  duplicate_of: number | null;
 }
 
 function toIntegration(row: IntegrationRow): Integration {
@@ -43,6 +46,7 @@ function toIntegration(row: IntegrationRow): Integration {
     lastError: row.last_error,
     lastErrorAt: row.last_error_at,
     createdAt: row.created_at,
+    duplicateOf: row.duplicate_of ?? null,
   };
 }
 
@@ -79,6 +83,13 @@ export class IntegrationStore {
     return (await this.db<IntegrationRow>('kbts_integrations').where({ account_id: accountId }).orderBy('id')).map(toIntegration);
   }
 
+  /** The integrations that tweet this table's field from this account (at most one, but for marked twins), but `except`. */
+  async listTweeting(accountId: number, tableName: string, tweetField: string, except: number | null = null): Promise<Integration[]> {
+    const query = this.db<IntegrationRow>('kbts_integrations').where({ account_id: accountId, table_name: tableName, tweet_field: tweetField }).orderBy('id');
+    if (except !== null) query.whereNot('id', except);
+    return (await query).map(toIntegration);
+  }
+
   /** The settings an admin may change after creation; account and table stay, so the trigger does too. */
   async update(id: number, changes: Partial<ChangeableSettings>, now: string): Promise<void> {
     await this.db('kbts_integrations').where({ id }).update({ ...settingsToRow(changes), updated_at: now });
@@ -95,7 +106,8 @@ export class IntegrationStore {
   }
 
   async resume(id: number, now: string): Promise<void> {
-    await this.db('kbts_integrations').where({ id }).update({ status: 'active', paused_reason: null, last_error: null, updated_at: now });
+    // A marked twin is only resumed once its twin is gone (setup checks): it is then no twin.
+    await this.db('kbts_integrations').where({ id }).update({ status: 'active', paused_reason: null, last_error: null, duplicate_of: null, updated_at: now });
   }
 
   async recordPoll(id: number, now: string, error: string | null): Promise<void> {

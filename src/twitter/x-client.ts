@@ -87,6 +87,11 @@ export class XClient {
     this.maxReadAttempts = options.maxReadAttempts ?? 4;
   }
 
+  /** Where this client's requests go, for messages that name the address tried. */
+  get address(): string {
+    return this.options.apiBaseUrl || 'https://api.x.com';
+  }
+
   get totalCalls(): number {
     let total = 0;
     for (const count of this.calls.values()) total += count;

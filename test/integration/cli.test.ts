@@ -77,7 +77,7 @@ describeEachDatabase('command line', (database) => {
   it('adds an integration with warnings for a nullable continue field and a short response field', async () => {
     const nullable = await add({});
     assert.equal(nullable.code, 0, nullable.stderr);
-    assert.match(nullable.stdout, /warning: the continue field 'keep_going' allows NULL; blank counts as Yes/);
+    assert.match(nullable.stderr, /warning: the continue field 'keep_going' allows NULL; blank counts as Yes/);
     const short = await world.cli(['--json', 'integration', 'add', '--account', String(accountId), '--table', 'short_notes',
       '--tweet-field', 'tweet_text', '--response-field', 'replies', '--mode', 'overwrite', '--continue-field', 'keep_going']);
     assert.equal(short.code, 0, short.stderr);

@@ -27,11 +27,12 @@ describeEachDatabase('integration set-up: backfill, editing, records written by 
     assert.equal(plain.code, 0, plain.stderr);
     assert.ok(plain.json.warnings.includes("table 'articles' already has 3 records; they will not be tweeted"));
     assert.equal(plain.json.backfilled, 0);
-    const args = ['integration', 'add', ...Object.entries(options()).flat().map((part, index) => (index % 2 === 0 ? `--${part}` : part)), '--backfill'];
+    // Another tweet field: one integration per account, table and tweet field.
+    const args = ['integration', 'add', ...Object.entries({ ...options(), 'tweet-field': 'title' }).flat().map((part, index) => (index % 2 === 0 ? `--${part}` : part)), '--backfill'];
     const human = await world.cli(args);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /backfill: 3 existing records will be tweeted/);
-    assert.match(human.stdout, /with the backfill all 3 will be tweeted/);
+    assert.match(human.stderr, /warning: .*with the backfill all 3 will be tweeted/);
     const services = await world.services();
     assert.equal((await services.publications.countByState(1)).pending, 0);
     assert.equal((await services.publications.countByState(2)).pending, 3);

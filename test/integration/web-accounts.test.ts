@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { EmulatorState } from '../../src/emulator/emulator';
 import { restoreSandboxUsers } from '../../src/setup/sandbox-setup';
-import { fieldBlock, fieldErrors, flashText } from '../support/html';
+import { decode, fieldBlock, fieldErrors, flashText } from '../support/html';
 import { WebWorld, type Agent } from '../support/web-world';
 import { describeEachDatabase } from '../support/test-env';
 
@@ -70,6 +72,61 @@ describeEachDatabase('web app: X accounts', (database) => {
     assert.equal(saved.status, 400);
     assert.match(saved.text, /<p class="form-error" role="alert">login test failed: /);
     assert.equal((await world.services.accounts.list()).length, 0);
+  });
+
+  it('answers a sandbox login test with blank keys by saying what saving does, not with a failure', async () => {
+    const form = { _csrf: token, description: 'Sandbox', environment: 'sandbox' };
+    const answer = await admin.post('/accounts/test-login').type('form').send(form);
+    assert.deepEqual(answer.body, { ok: true, issuedOnSave: 'No keys needed: when you save, the sandbox issues a new user for this account, and its screen name and user id appear here.' });
+    const page = await admin.post('/accounts').type('form').send({ ...form, intent: 'test' });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<p id="login-result" class="form-note" role="status">No keys needed: when you save, the sandbox issues a new user/);
+    assert.ok(!page.text.includes('class="field-error"'), 'nothing is marked wrong');
+    assert.equal((await world.services.accounts.list()).length, 0, 'testing saves nothing');
+  });
+
+  it('keeps the keys typed into the form after a refused login, and never puts stored keys into the page', async () => {
+    const user = serverUser('kb_typed');
+    const typed = { apiKey: user.apiKey, apiKeySecret: user.apiKeySecret, accessToken: user.accessToken, accessTokenSecret: 'typed-but-wrong' };
+    const form = { _csrf: token, description: 'Typed', environment: 'live', apiBaseUrl: user.apiBaseUrl, ...typed };
+    for (const intent of ['save', 'test']) {
+      const refused = await admin.post('/accounts').type('form').send({ ...form, intent });
+      assert.equal(refused.status, 400, intent);
+      assert.match(decode(refused.text), /login test failed: X refused the account's credentials/);
+      for (const [field, value] of Object.entries(typed)) {
+        assert.match(fieldBlock(refused.text, field), new RegExp(`value="${value}"`), `${intent}: the typed ${field} stays in its input`);
+      }
+      assert.equal(refused.headers['cache-control'], 'no-store', 'a page with typed keys is not cached');
+    }
+    const stored = serverUser('kb_stored');
+    const added = await admin.post('/accounts').type('form').send({ _csrf: token, intent: 'save', description: 'Stored', environment: 'live', ...stored });
+    assert.equal(added.status, 303);
+    const edited = await admin.post(added.headers.location).type('form')
+      .send({ _csrf: token, intent: 'save', description: 'Stored', environment: 'live', apiBaseUrl: stored.apiBaseUrl, accessTokenSecret: 'new-and-wrong' });
+    assert.equal(edited.status, 400);
+    assert.match(fieldBlock(edited.text, 'accessTokenSecret'), /value="new-and-wrong"/);
+    for (const secret of [stored.apiKey, stored.apiKeySecret, stored.accessToken, stored.accessTokenSecret]) assert.ok(!edited.text.includes(secret), 'no stored key in the page');
+  });
+
+  it('refuses an API base URL that is no URL beside the field, at once, naming it; an unreachable one is named too', async () => {
+    const form = { _csrf: token, description: 'Bad address', environment: 'live', apiBaseUrl: 'not a url', apiKey: 'k', apiKeySecret: 's', accessToken: 't', accessTokenSecret: 'u' };
+    const expected = "API base URL 'not a url' is not a URL; give one like https://api.x.com or http://127.0.0.1:4000";
+    const answer = await admin.post('/accounts/test-login').type('form').send(form);
+    assert.deepEqual(answer.body, { ok: false, error: expected, field: 'apiBaseUrl' });
+    for (const intent of ['test', 'save']) {
+      const page = await admin.post('/accounts').type('form').send({ ...form, intent });
+      assert.equal(page.status, 400);
+      assert.deepEqual(fieldErrors(fieldBlock(page.text, 'apiBaseUrl')), [expected], intent);
+    }
+    const closed = await new Promise<number>((resolve) => {
+      const probe = http.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const unreachable = await admin.post('/accounts/test-login').type('form').send({ ...form, apiBaseUrl: `http://127.0.0.1:${closed}` });
+    assert.equal(unreachable.body.ok, false);
+    assert.match(unreachable.body.error, new RegExp(`^login test failed: .+ \\(tried http://127\\.0\\.0\\.1:${closed}\\)$`));
   });
 
   it('issues a sandbox user for a sandbox account added without keys', async () => {

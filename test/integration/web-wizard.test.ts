@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import { captureTriggerExists } from '../../src/db/dialect';
 import { createExampleTable } from '../../src/kb/example-table';
 import { listTables } from '../../src/kb/schema';
-import { fieldBlock, fieldErrors, fieldWarnings, flashText } from '../support/html';
+import { decode, fieldBlock, fieldErrors, fieldWarnings, flashText } from '../support/html';
 import { WebWorld, type Agent } from '../support/web-world';
 import { describeEachDatabase } from '../support/test-env';
 
@@ -56,7 +56,7 @@ describeEachDatabase('web app: the integration wizard', (database) => {
     assert.match((await step(4, {}, 'back')).text, /3\. Fields and schedule/, 'Back returns to the previous step');
     const created = await step(4, { frequency: 'cron', cron: '*/10 * * * *', timeZone: 'Europe/Berlin', responseMode: 'prepend' });
     assert.equal(created.status, 303);
-    assert.equal(created.headers.location, '/');
+    assert.equal(created.headers.location, '/#integration-1', 'the dashboard, at the new integration');
     assert.match(flashText((await admin.get('/')).text), /Integration 1 created: new records of 'articles' are tweeted on the schedule '\*\/10 \* \* \* \*'/);
     const [integration] = await world.services.integrations.list();
     assert.deepEqual(
@@ -64,6 +64,92 @@ describeEachDatabase('web app: the integration wizard', (database) => {
       ['articles', 'prepend', '*/10 * * * *', 'Europe/Berlin'],
     );
     assert.equal(await captureTriggerExists(world.services.db, integration.id), true);
+  });
+
+  it('Back + Create with the wizard\'s form token shows the integration it made instead of making or refusing a second', async () => {
+    const page = await admin.get('/integrations/new');
+    const formToken = /name="_form" value="([^"]+)"/.exec(page.text)?.[1];
+    assert.ok(formToken, 'the wizard carries a form token');
+    const created = await step(4, { _form: formToken });
+    assert.equal(created.status, 303);
+    assert.equal(created.headers.location, '/#integration-1');
+    await admin.get('/');
+    const again = await step(4, { _form: formToken });
+    assert.equal(again.status, 303, again.text);
+    assert.equal(again.headers.location, '/#integration-1');
+    assert.equal(flashText((await admin.get('/')).text), 'This wizard had already created integration 1; no second integration was made.');
+    assert.equal((await world.services.integrations.list()).length, 1);
+  });
+
+  it('names the integration that already tweets the table at the fields step, and refuses the same tweet field beside it, with links', async () => {
+    assert.equal((await step(4, {})).status, 303);
+    const fields = await step(2, {});
+    assert.equal(fields.status, 200);
+    const notice = /<p class="field-warning" id="existing-integrations">([\s\S]*?)<\/p>/.exec(fields.text)?.[1] ?? '';
+    assert.match(notice, /<a href="\/#integration-1">integration 1<\/a> tweets <code>tweet_text<\/code>/);
+    assert.match(fields.text, /tweet_text — TEXT[^<]*, allows NULL — tweeted by integration 1<\/option>|tweet_text — text, allows NULL — tweeted by integration 1<\/option>/);
+    const refused = await step(3, {});
+    assert.equal(refused.status, 400);
+    const block = fieldBlock(refused.text, 'tweetField');
+    assert.deepEqual(fieldErrors(block), [
+      "integration 1 already tweets 'tweet_text' of table 'articles' from @" + (await world.services.accounts.get(Number(accountId)))?.screenName
+        + '; a second one would tweet each new record again. Change integration 1 instead, or choose another tweet field',
+    ]);
+    assert.match(block, /<a href="\/#integration-1">integration 1 on the dashboard<\/a>, or <a href="\/integrations\/1\/edit">edit integration 1<\/a>/);
+    assert.equal((await step(4, {})).status, 400, 'Create without a token is refused too');
+    assert.equal((await world.services.integrations.list()).length, 1);
+    const otherField = await step(3, { tweetField: 'title' });
+    assert.equal(otherField.status, 200, 'another tweet field of the same table is fine');
+  });
+
+  it('refuses an edit that would make an integration the twin of another, beside the tweet field, and lets it keep its own field', async () => {
+    assert.equal((await step(4, {})).status, 303);
+    assert.equal((await step(4, { tweetField: 'title' })).status, 303, 'another tweet field of the same table');
+    const token = await world.csrf(admin, '/integrations/2/edit');
+    const form = { _csrf: token, tweetField: 'tweet_text', responseField: 'replies', continueField: 'keep_going', responseMode: 'append', frequency: '5', timeZone: 'UTC', longTextPolicy: 'reject' };
+    const refused = await admin.post('/integrations/2/edit').type('form').send(form);
+    assert.equal(refused.status, 400);
+    assert.match(fieldErrors(fieldBlock(refused.text, 'tweetField'))[0], /^integration 1 already tweets 'tweet_text' of table 'articles'/);
+    assert.match(fieldBlock(refused.text, 'tweetField'), /<a href="\/integrations\/1\/edit">edit integration 1<\/a>/);
+    assert.equal((await world.services.integrations.get(2))?.tweetField, 'title', 'nothing was saved');
+    const own = await admin.post('/integrations/2/edit').type('form').send({ ...form, tweetField: 'title', responseMode: 'prepend' });
+    assert.equal(own.status, 303, 'an integration is no twin of itself');
+  });
+
+  it('lists Yes/No-like continue fields first with samples of their values, and warns about a text column chosen as one', async () => {
+    const db = world.services.db;
+    await db.schema.createTable('posts', (table) => {
+      table.increments('id');
+      table.string('title', 200).notNullable();
+      table.text('body');
+      table.boolean('published');
+      table.string('go_on', 5);
+      table.smallint('rank');
+      table.text('answers');
+    });
+    await db('posts').insert([
+      { title: 'Hello world', body: 'First', published: true, go_on: 'Yes', rank: 3, answers: '' },
+      { title: "It's \"quoted\" <b>", body: 'Second', published: false, go_on: 'no', rank: 1, answers: '' },
+    ]);
+    const fields = await step(2, { table: 'posts' });
+    const select = fieldBlock(fields.text, 'continueField');
+    const groups = [...select.matchAll(/<optgroup label="([^"]+)">([\s\S]*?)<\/optgroup>/g)]
+      .map((group) => [group[1], [...group[2].matchAll(/<option value="([^"]+)"[^>]*>([^<]*)<\/option>/g)].map((option) => decode(option[2]))]);
+    assert.deepEqual(groups.map(([label, options]) => [label, (options as string[]).map((option) => option.split(' — ')[0])]), [
+      ['Yes/No-like columns', ['published', 'go_on']],
+      ['Other columns', ['answers', 'title', 'body', 'rank', 'id']],
+    ]);
+    const labels = Object.fromEntries((groups.flatMap(([, options]) => options) as string[]).map((option) => [option.split(' — ')[0], option]));
+    assert.match(labels.go_on, / — values: ('Yes', 'no'|'no', 'Yes')$/);
+    assert.match(labels.published, / — values: ('(1|true)', '(0|false)'|'(0|false)', '(1|true)')$/);
+    assert.match(labels.title, / — values: ('Hello world', 'It's "quoted" <b>'|'It's "quoted" <b>', 'Hello world')$/);
+    assert.ok(!select.includes('<b>'), 'a sampled value is escaped');
+    const review = await step(3, { table: 'posts', tweetField: 'body', responseField: 'answers', continueField: 'title' });
+    assert.equal(review.status, 200, 'a warning does not block');
+    const [warning] = fieldWarnings(review.text.slice(review.text.indexOf('<dt>Continue field</dt>'), review.text.indexOf('<dt>Polling</dt>')));
+    assert.match(warning, /^the continue field 'title' holds values that are neither Yes nor No: ('Hello world', 'It's "quoted" <b>'|'It's "quoted" <b>', 'Hello world'); records whose value is neither Yes nor No are skipped/);
+    const fine = await step(3, { table: 'posts', tweetField: 'body', responseField: 'answers', continueField: 'go_on' });
+    assert.ok(!/neither Yes nor No/.test(fine.text), 'Yes/No values draw no warning');
   });
 
   it('refuses the same field twice, beside the field, with the reason', async () => {

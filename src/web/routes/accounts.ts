@@ -1,7 +1,7 @@
 import express from 'express';
-import { addAccount, removeAccount, requireAllKeysForNewAddress, runLoginTest, testAccount, updateAccount } from '../../setup/account-setup';
+import { addAccount, removeAccount, requireAllKeysForNewAddress, runLoginTest, testAccount, updateAccount, validateApiBaseUrl } from '../../setup/account-setup';
 import { provisionSandboxUser } from '../../setup/sandbox-setup';
-import { NotFoundError, UserFacingError, errorMessage } from '../../lib/errors';
+import { NotFoundError, UserFacingError, ValidationError, errorMessage } from '../../lib/errors';
 import { maskSecret } from '../../lib/secret-box';
 import type { Account, AccountEnvironment } from '../../store/accounts';
 import type { XCredentials } from '../../twitter/x-client-factory';
@@ -13,6 +13,8 @@ const SECRET_FIELDS = ['apiKey', 'apiKeySecret', 'accessToken', 'accessTokenSecr
 const SECRET_LABELS: Record<(typeof SECRET_FIELDS)[number], string> = {
   apiKey: 'API key', apiKeySecret: 'API key secret', accessToken: 'access token', accessTokenSecret: 'access token secret',
 };
+
+type LoginTestAnswer = { screenName: string; xUserId: string } | { issuedOnSave: string };
 
 interface AccountForm {
   description: string;
@@ -46,10 +48,24 @@ function formFrom(account: Account): AccountForm {
   return { description: account.description, environment: account.environment === 'sandbox' ? 'sandbox' : 'live', apiBaseUrl: account.apiBaseUrl ?? '', credentials: {} };
 }
 
+/** The API base URL's own rules, before anything is sent there: a refusal names the address given. */
+function apiBaseUrlProblem(form: AccountForm): string | null {
+  if (form.environment === 'sandbox') return form.apiBaseUrl ? 'the sandbox is this server; leave the API base URL blank' : null;
+  if (!form.apiBaseUrl) return null;
+  try {
+    validateApiBaseUrl(form.apiBaseUrl);
+    return null;
+  } catch (error) {
+    if (error instanceof UserFacingError) return error.message;
+    throw error;
+  }
+}
+
 function checkForm(form: AccountForm, isNew: boolean): FieldErrors {
   const errors: FieldErrors = {};
   if (!form.description) errors.description = ['give the account a description, e.g. "Newsroom account"'];
-  if (form.environment === 'sandbox' && form.apiBaseUrl) errors.apiBaseUrl = ['the sandbox is this server; leave the API base URL blank'];
+  const addressProblem = apiBaseUrlProblem(form);
+  if (addressProblem) errors.apiBaseUrl = [addressProblem];
   const given = SECRET_FIELDS.filter((field) => form.credentials[field]);
   if (isNew && form.environment === 'live') {
     for (const field of SECRET_FIELDS) if (!form.credentials[field]) errors[field] = [`enter the ${SECRET_LABELS[field]}`];
@@ -87,8 +103,17 @@ export function accountRoutes(context: WebContext): express.Router {
     return account;
   }
 
-  /** The login test for what the form says; the stored keys fill in the blanks of an existing account. */
-  async function testLogin(form: AccountForm, account: Account | null): Promise<{ screenName: string; xUserId: string }> {
+  /**
+   * The login test for what the form says; the stored keys fill in the blanks of an existing
+   * account. A new sandbox account without keys has nothing to test yet: the answer says what
+   * saving does (`issuedOnSave`), which is what the page asks for, not a failure.
+   */
+  async function testLogin(form: AccountForm, account: Account | null): Promise<LoginTestAnswer> {
+    const addressProblem = apiBaseUrlProblem(form);
+    if (addressProblem) throw new ValidationError(addressProblem, 'apiBaseUrl');
+    if (!account && form.environment === 'sandbox' && Object.keys(form.credentials).length === 0 && sandbox) {
+      return { issuedOnSave: 'No keys needed: when you save, the sandbox issues a new user for this account, and its screen name and user id appear here.' };
+    }
     const environment = storedEnvironment(form);
     const apiBaseUrl = environment === 'custom' ? form.apiBaseUrl : null;
     const unchanged = account && Object.keys(form.credentials).length === 0 && environment === account.environment && apiBaseUrl === account.apiBaseUrl;
@@ -108,7 +133,15 @@ export function accountRoutes(context: WebContext): express.Router {
     return runLoginTest(deps.clientFor(credentials, environment, apiBaseUrl));
   }
 
-  const renderForm = async (res: express.Response, account: Account | null, form: AccountForm, extra: { errors?: FieldErrors; error?: string | null; tested?: { screenName: string; xUserId: string } | null } = {}) => {
+  /**
+   * `keepTyped`: a refused test or save shows the keys typed into this very form again, so
+   * nothing needs typing twice; stored keys are never put into the page.
+   */
+  const renderForm = async (res: express.Response, account: Account | null, form: AccountForm, extra: { errors?: FieldErrors; error?: string | null; tested?: LoginTestAnswer | null; keepTyped?: boolean } = {}) => {
+    const typed = extra.keepTyped ? form.credentials : {};
+    // A page holding typed keys is not kept by the browser's or a proxy's cache.
+    if (Object.keys(typed).length > 0) res.set('Cache-Control', 'no-store');
+    const tested = extra.tested && 'screenName' in extra.tested ? extra.tested : null;
     res.render('accounts/form', {
       title: account ? `X account ${account.id}` : 'Add an X account',
       account,
@@ -117,7 +150,9 @@ export function accountRoutes(context: WebContext): express.Router {
       integrations: account ? await services.integrations.listForAccount(account.id) : [],
       errors: extra.errors ?? {},
       error: extra.error ?? null,
-      tested: extra.tested ?? null,
+      tested,
+      issuedOnSave: extra.tested && 'issuedOnSave' in extra.tested ? extra.tested.issuedOnSave : null,
+      typed,
       sandboxAvailable: sandbox !== null,
     });
   };
@@ -143,10 +178,11 @@ export function accountRoutes(context: WebContext): express.Router {
         const tested = await testLogin(form, null);
         return renderForm(res, null, form, { tested });
       } catch (error) {
-        return renderForm(res.status(400), null, form, { errors, error: errorMessage(error) });
+        if (error instanceof UserFacingError && error.field) return renderForm(res.status(400), null, form, { errors: { ...errors, [error.field]: [error.message] }, keepTyped: true });
+        return renderForm(res.status(400), null, form, { errors, error: errorMessage(error), keepTyped: true });
       }
     }
-    if (Object.keys(errors).length > 0) return renderForm(res.status(400), null, form, { errors });
+    if (Object.keys(errors).length > 0) return renderForm(res.status(400), null, form, { errors, keepTyped: true });
     try {
       let credentials = form.credentials;
       if (form.environment === 'sandbox' && !isComplete(credentials)) {
@@ -161,7 +197,7 @@ export function accountRoutes(context: WebContext): express.Router {
       res.redirect(303, `/accounts/${created.id}`);
     } catch (error) {
       if (!(error instanceof UserFacingError)) throw error;
-      return renderForm(res.status(400), null, form, error.field ? { errors: { [error.field]: [error.message] } } : { error: error.message });
+      return renderForm(res.status(400), null, form, { ...(error.field ? { errors: { [error.field]: [error.message] } } : { error: error.message }), keepTyped: true });
     }
   });
 
@@ -171,10 +207,10 @@ export function accountRoutes(context: WebContext): express.Router {
     const account = accountId ? await loadAccount(accountId) : null;
     try {
       const tested = await testLogin(readForm(req), account);
-      res.json({ ok: true, screenName: tested.screenName, xUserId: tested.xUserId });
+      res.json('issuedOnSave' in tested ? { ok: true, issuedOnSave: tested.issuedOnSave } : { ok: true, screenName: tested.screenName, xUserId: tested.xUserId });
     } catch (error) {
       if (!(error instanceof UserFacingError)) throw error;
-      res.json({ ok: false, error: error.message });
+      res.json({ ok: false, error: error.message, ...(error.field ? { field: error.field } : {}) });
     }
   });
 
@@ -192,11 +228,12 @@ export function accountRoutes(context: WebContext): express.Router {
         return renderForm(res, (await services.accounts.get(account.id)) ?? account, form, { tested });
       } catch (error) {
         if (!(error instanceof UserFacingError)) throw error;
-        return renderForm(res.status(400), (await services.accounts.get(account.id)) ?? account, form, { error: error.message });
+        const current = (await services.accounts.get(account.id)) ?? account;
+        return renderForm(res.status(400), current, form, { ...(error.field ? { errors: { [error.field]: [error.message] } } : { error: error.message }), keepTyped: true });
       }
     }
     const errors = checkForm(form, false);
-    if (Object.keys(errors).length > 0) return renderForm(res.status(400), account, form, { errors });
+    if (Object.keys(errors).length > 0) return renderForm(res.status(400), account, form, { errors, keepTyped: true });
     try {
       const environment = storedEnvironment(form);
       const updated = await updateAccount(deps, account.id, {
@@ -206,7 +243,7 @@ export function accountRoutes(context: WebContext): express.Router {
       res.redirect(303, `/accounts/${updated.id}`);
     } catch (error) {
       if (!(error instanceof UserFacingError)) throw error;
-      return renderForm(res.status(400), account, form, error.field ? { errors: { [error.field]: [error.message] } } : { error: error.message });
+      return renderForm(res.status(400), account, form, { ...(error.field ? { errors: { [error.field]: [error.message] } } : { error: error.message }), keepTyped: true });
     }
   });
 

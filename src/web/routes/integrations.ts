@@ -2,7 +2,7 @@ import express from 'express';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { listRecords } from '../../kb/records';
-import { listTables, RESPONSE_MODES } from '../../kb/schema';
+import { continueCandidates, listTables, quoteSamples, RESPONSE_MODES } from '../../kb/schema';
 import { NotFoundError } from '../../lib/errors';
 import {
   addIntegration, checkIntegration, DEFAULT_SCHEDULE, pauseIntegration, removeIntegration, resumeIntegration, storedInput, updateIntegration,
@@ -138,6 +138,11 @@ export function integrationRoutes({ services, sessions, scheduler, forms }: WebC
     const accounts = await services.accounts.list();
     const tables = await listTables(services.db);
     const table = state.table ? await knownTable(services.db, state.table) : null;
+    // The account's integrations on this table: a new one must tweet another field (one per field).
+    const accountId = Number(view.editing?.accountId ?? state.accountId);
+    const siblings = table && Number.isInteger(accountId) && accountId > 0
+      ? (await services.integrations.listForAccount(accountId)).filter((integration) => integration.tableName === table.name && integration.id !== view.editing?.id)
+      : [];
     let tweetPreview: { text: string; length: number } | null = null;
     if (state.step === 4 && table && state.tweetField) {
       const [newest] = await listRecords(services.db, table, { limit: 1, offset: 0 });
@@ -158,6 +163,10 @@ export function integrationRoutes({ services, sessions, scheduler, forms }: WebC
       errors: view.errors ?? {},
       warnings: view.warnings ?? {},
       existingRecords: view.problems?.existingRecords ?? null,
+      duplicateOf: view.problems?.duplicateOf ?? null,
+      continueChoices: table && state.step === 3 ? await continueCandidates(services.db, table) : null,
+      quoteSamples,
+      siblings,
       formError: view.formError ?? null,
       preview: previewEntries(state, services.clock.now()),
       tweetPreview,
@@ -169,6 +178,11 @@ export function integrationRoutes({ services, sessions, scheduler, forms }: WebC
       longTextPolicies: LONG_TEXT_POLICIES,
       longTextExplanations: LONG_TEXT_EXPLANATIONS,
     });
+  }
+
+  /** Step 3 again, with the refusals beside their fields. */
+  function renderRefused(res: express.Response, state: WizardState, problems: IntegrationProblems) {
+    return render(res.status(400), { ...state, step: 3 }, { errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings), problems });
   }
 
   router.get('/integrations', (_req, res) => res.redirect(303, '/'));
@@ -206,15 +220,18 @@ export function integrationRoutes({ services, sessions, scheduler, forms }: WebC
       if (tableErrors.length > 0) return render(res.status(400), state, { errors: fieldErrors(tableErrors) });
       return render(res, { ...state, table: table.name, step: 3 });
     }
-    const problems = await checkIntegration(deps, inputOf(state));
-    if (problems.errors.length > 0) {
-      return render(res.status(400), { ...state, step: 3 }, { errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings), problems });
+    if (state.step === 3) {
+      const problems = await checkIntegration(deps, inputOf(state));
+      if (problems.errors.length > 0) return renderRefused(res, state, problems);
+      return render(res, { ...state, step: 4 }, { warnings: fieldErrors(problems.warnings), problems });
     }
-    if (state.step === 3) return render(res, { ...state, step: 4 }, { warnings: fieldErrors(problems.warnings), problems });
+    // The form token first: Back + Create again finds the integration this wizard made (which the
+    // duplicate check would refuse as a twin of itself) and shows it.
     const submission = await forms.submitOnce(req, NEW_INTEGRATION);
     if (submission.kind === 'repeat') {
       await sessions.flash(req, 'info', `This wizard had already created ${submission.result}; no second integration was made.`);
-      return res.redirect(303, '/');
+      const id = /^integration (\d+)$/.exec(submission.result)?.[1];
+      return res.redirect(303, id ? `/#integration-${id}` : '/');
     }
     if (submission.kind === 'stale') {
       res.locals.formToken = await forms.issueFormToken(req, NEW_INTEGRATION);
@@ -229,19 +246,19 @@ export function integrationRoutes({ services, sessions, scheduler, forms }: WebC
       await scheduler.refresh();
       await sessions.flash(req, 'success', `Integration ${integration.id} created: new records of '${integration.tableName}' are tweeted ${describeSchedule(integration.schedule)}.`
         + (state.backfill ? ` ${backfilled} existing records will be tweeted too.` : ''));
-      res.redirect(303, '/');
+      res.redirect(303, `/#integration-${integration.id}`);
     } catch (error) {
       const problemsNow = (error as IntegrationValidationError).problems;
       if (!problemsNow) throw error;
-      return render(res.status(400), { ...state, step: 3 }, { errors: fieldErrors(problemsNow.errors), warnings: fieldErrors(problemsNow.warnings), problems: problemsNow });
+      return renderRefused(res, state, problemsNow);
     }
   });
 
   router.get('/integrations/:id/edit', async (req, res) => {
     const integration = await loadIntegration(req.params.id);
     const state = stateOf(integration);
-    const problems = await checkIntegration(deps, inputOf(state));
-    await render(res, state, { editing: integration, errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings.filter((warning) => warning.field !== 'table')) });
+    const problems = await checkIntegration(deps, inputOf(state), integration.id);
+    await render(res, state, { editing: integration, problems, errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings.filter((warning) => warning.field !== 'table')) });
   });
 
   router.post('/integrations/:id/edit', async (req, res) => {
@@ -256,7 +273,7 @@ export function integrationRoutes({ services, sessions, scheduler, forms }: WebC
     } catch (error) {
       const problems = (error as IntegrationValidationError).problems;
       if (!problems) throw error;
-      return render(res.status(400), state, { editing: integration, errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings) });
+      return render(res.status(400), state, { editing: integration, problems, errors: fieldErrors(problems.errors), warnings: fieldErrors(problems.warnings) });
     }
   });
 
