@@ -24,6 +24,7 @@ import { retryRoutes } from './routes/retry';
 import { recordRoutes } from './routes/records';
 import { sandboxRoutes } from './routes/sandbox';
 import { userRoutes } from './routes/users';
+import { webhookRoutes } from './routes/webhooks';
 import './types';
 import { viewHelpers } from './view-helpers';
 
@@ -89,6 +90,8 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   }));
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'public'), { maxAge: '1h' }));
   app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
+  // X's webhook deliveries and CRC checks: signed by X, so outside sign-in and CSRF.
+  app.use(webhookRoutes(services));
 
   // The sandbox's X API only (OAuth-protected); its control paths are reached through the sandbox pages.
   if (context.sandbox) app.use('/sandbox/x', createXApiRouter(context.sandbox));

@@ -23,15 +23,33 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
   const sinceId = await readWindowStart(deps, account, integrations);
   if (sinceId === undefined) return { repliesApplied: 0, repliesLogged: 0 }; // nothing was ever tweeted: no conversation to read
 
-  const timeline = await readMentionsTimeline(x, account, sinceId);
-  const mentions = [...timeline.tweets];
-  const oldest = minTweetId(mentions.map((tweet) => tweet.id));
-  if (timeline.reachedLimit && oldest) mentions.push(...await searchMentionsBacklog(x, account, sinceId, oldest));
-  const newestSeen = maxTweetId(mentions.map((tweet) => tweet.id));
+  const mentions: XTweet[] = [];
+  let newestSeen: string | null = null;
+  if (await mentionsReadDue(deps, account)) {
+    const timeline = await readMentionsTimeline(x, account, sinceId);
+    mentions.push(...timeline.tweets);
+    const oldest = minTweetId(mentions.map((tweet) => tweet.id));
+    if (timeline.reachedLimit && oldest) mentions.push(...await searchMentionsBacklog(x, account, sinceId, oldest));
+    newestSeen = maxTweetId(mentions.map((tweet) => tweet.id));
+  }
 
   const conversations = await conversationsToSearch(deps, account, integrations, mentions);
   const subThreads = conversations.length > 0 ? await searchConversations(x, conversations, sinceId) : [];
   return ingestReplies(deps, account, integrations, [...mentions, ...subThreads], { moveCursorTo: newestSeen });
+}
+
+/**
+ * With real-time replies on, replies and mentions come by webhook and the mentions read is a
+ * backstop for lost deliveries, at the account's own longer interval. Webhook ingestion never
+ * moves the cursor, so the backstop reads everything since its last read.
+ */
+async function mentionsReadDue(deps: SyncDeps, account: Account): Promise<boolean> {
+  const webhook = await deps.accountWebhooks?.get(account.id);
+  if (!webhook?.enabled) return true;
+  const now = deps.clock.now();
+  if (webhook.lastBackstopAt && now.toMillis() - Date.parse(webhook.lastBackstopAt) < webhook.backstopMinutes * 60_000) return false;
+  await deps.accountWebhooks?.update(account.id, { lastBackstopAt: toIso(now) }, toIso(now));
+  return true;
 }
 
 /**
