@@ -15,6 +15,7 @@ import { verifyPassword } from '../lib/password';
 import { LoginLimiter } from '../store/login-limits';
 import { Sessions } from './middleware/session';
 import { accountRoutes } from './routes/accounts';
+import { accountWebhookRoutes } from './routes/account-webhooks';
 import { apiRoutes } from './routes/api';
 import { authRoutes } from './routes/auth';
 import { communicationRoutes } from './routes/communications';
@@ -109,7 +110,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(firstRunGate(services));
   app.use(authRoutes(context));
   app.use(requireSignedIn());
-  for (const routes of [dashboardRoutes, retryRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [dashboardRoutes, retryRoutes, accountWebhookRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());
