@@ -319,7 +319,8 @@ export function startWebhooks(service: WebhookService, accounts: AccountStore, l
     async stop() {
       for (const timer of timers) clearInterval(timer);
       await started;
-      await service.ingestion.stop();
+      // What was accepted is written before the process lets go of the database.
+      await service.ingestion.idle();
     },
   };
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { runPollCycle } from '../../src/sync/poll-cycle';
+import { startWebhooks } from '../../src/sync/webhooks';
+import { toIso } from '../../src/lib/clock';
 import { flashText } from '../support/html';
 import { describeEachDatabase } from '../support/test-env';
 import { WebWorld, type Agent } from '../support/web-world';
@@ -81,5 +83,28 @@ describeEachDatabase('web app: real-time replies in the sandbox and on the X acc
     const [tweet] = world.sandbox.listTweets({ author: 'kb_web' });
     await admin.post(`/sandbox/accounts/${accountId}/replies`).type('form').send({ _csrf: await world.csrf(admin, `/sandbox/accounts/${accountId}`), inReplyTo: tweet.id, as: 'bob', text: 'polled again' });
     assert.equal((await world.services.webhooks.status(accountId)).enabled, false);
+  });
+
+  it('serve\'s start registers the sandbox account by itself, and after downtime asks for the missed window', async () => {
+    const started = startWebhooks(world.services.webhooks, world.services.accounts, world.services.logger, world.url);
+    try {
+      await until('the sandbox webhook', async () => (await world.services.webhooks.status(accountId)).valid);
+    } finally {
+      await started.stop();
+    }
+    const [tweet] = world.sandbox.listTweets({ author: 'kb_web' });
+    // Down: X's deliveries find nobody (lost), then the server comes back after a while.
+    world.sandbox.webhooks.addFaults([{ kind: 'lost', count: 2 }]);
+    world.sandbox.postAs({ as: 'carol', text: 'while the server was down', in_reply_to_tweet_id: tweet.id });
+    await world.sandbox.webhooks.idle();
+    assert.equal(await replies(), null);
+    await world.services.sync.accountWebhooks!.update(accountId, { aliveAt: toIso(world.services.clock.now().minus({ minutes: 30 })) }, toIso(world.services.clock.now()));
+    const again = startWebhooks(world.services.webhooks, world.services.accounts, world.services.logger, world.url);
+    try {
+      await until('the replayed reply in the record', async () => (await replies())?.includes('while the server was down'));
+    } finally {
+      await again.stop();
+    }
+    assert.equal(Number((await world.services.db('kbts_communications').where({ direction: 'in' }).count({ n: '*' }))[0].n), 1);
   });
 });
