@@ -1,63 +1,11 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
-import { buildServices, type Services } from '../../src/app';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/lib/logger';
 import { toIso } from '../../src/lib/clock';
 import { runPollCycle } from '../../src/sync/poll-cycle';
 import { crcResponseToken, webhookSignature } from '../../src/twitter/webhook-signature';
-import { createWebApp } from '../../src/web/create-web-app';
 import { articlesTable, describeEachDatabase, TestEnv, type EmulatorUser } from '../support/test-env';
+import { startProduct, until, type Product } from '../support/webhook-product';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** The product's web app on a real port, its PUBLIC_URL that port, so the emulator can deliver to it. */
-interface Product {
-  services: Services;
-  url: string;
-  logLines: string[];
-  close(): Promise<void>;
-}
-
-async function startProduct(world: TestEnv, env: NodeJS.ProcessEnv = {}): Promise<Product> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const logLines: string[] = [];
-  const config = loadConfig({ ...world.env, PORT: String(port), PUBLIC_URL: url, LOG_LEVEL: 'debug', ...env });
-  const services = await buildServices(config, { logger: createLogger('debug', (line) => logLines.push(line)), migrate: false });
-  const server = http.createServer(createWebApp(services));
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
-  return {
-    services, url, logLines,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await services.close();
-    },
-  };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describeEachDatabase('real-time replies by webhook (X Activity API), polling as the backstop', (database) => {
   let world: TestEnv;
