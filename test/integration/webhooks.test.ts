@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type net from 'node:net';
+import express from 'express';
 import { toIso } from '../../src/lib/clock';
 import { runPollCycle } from '../../src/sync/poll-cycle';
 import { crcResponseToken, webhookSignature } from '../../src/twitter/webhook-signature';
+import { webhookRoutes } from '../../src/web/routes/webhooks';
 import { articlesTable, describeEachDatabase, TestEnv, type EmulatorUser } from '../support/test-env';
 import { startProduct, until, type Product } from '../support/webhook-product';
 
@@ -232,6 +236,24 @@ describe('the webhook route refuses bad input, in words, and writes nothing', ()
     await product.services.webhooks.ingestion.idle();
     assert.equal((await world.sql('SELECT COUNT(*) AS n FROM kbts_communications WHERE direction = ?', ['in']))[0].n, 0);
     assert.equal((await world.sql('SELECT replies FROM articles')).length, 0);
+  });
+
+  it('is rate-limited per address, and says so in the log', async () => {
+    const app = express();
+    app.set('trust proxy', false);
+    app.use(webhookRoutes(product.services, { requestsPerMinute: 3 }));
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/webhooks/x/${accountId}?crc_token=abc`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await fetch(url)).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+      assert.ok(product.logLines.some((line) => /webhook request refused/.test(line) && /rate limit/.test(line)));
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('never logs the consumer secret or the signature key', () => {

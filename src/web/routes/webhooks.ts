@@ -13,9 +13,9 @@ const REQUESTS_PER_MINUTE = 1200;
  * raw (at most 1 MB) and its signature checked before anything is parsed. Every refusal is
  * logged with its reason.
  */
-export function webhookRoutes(services: Services): express.Router {
+export function webhookRoutes(services: Services, options: { requestsPerMinute?: number } = {}): express.Router {
   const router = express.Router();
-  const limiter = new RateLimiterMemory({ points: REQUESTS_PER_MINUTE, duration: 60 });
+  const limiter = new RateLimiterMemory({ points: options.requestsPerMinute ?? REQUESTS_PER_MINUTE, duration: 60 });
   const log = services.logger.child({ area: 'webhooks' });
 
   const limited: express.RequestHandler = (req, res, next) => {
