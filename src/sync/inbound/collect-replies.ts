@@ -25,12 +25,15 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
 
   const mentions: XTweet[] = [];
   let newestSeen: string | null = null;
-  if (await mentionsReadDue(deps, account)) {
+  const due = await mentionsReadDue(deps, account);
+  if (due.read) {
     const timeline = await readMentionsTimeline(x, account, sinceId);
     mentions.push(...timeline.tweets);
     const oldest = minTweetId(mentions.map((tweet) => tweet.id));
     if (timeline.reachedLimit && oldest) mentions.push(...await searchMentionsBacklog(x, account, sinceId, oldest));
     newestSeen = maxTweetId(mentions.map((tweet) => tweet.id));
+    // Counted from a read that worked: a failed one is tried again at the next poll.
+    if (due.backstop) await deps.accountWebhooks?.update(account.id, { lastBackstopAt: toIso(deps.clock.now()) }, toIso(deps.clock.now()));
   }
 
   const conversations = await conversationsToSearch(deps, account, integrations, mentions);
@@ -43,13 +46,11 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
  * backstop for lost deliveries, at the account's own longer interval. Webhook ingestion never
  * moves the cursor, so the backstop reads everything since its last read.
  */
-async function mentionsReadDue(deps: SyncDeps, account: Account): Promise<boolean> {
+async function mentionsReadDue(deps: SyncDeps, account: Account): Promise<{ read: boolean; backstop: boolean }> {
   const webhook = await deps.accountWebhooks?.get(account.id);
-  if (!webhook?.enabled) return true;
-  const now = deps.clock.now();
-  if (webhook.lastBackstopAt && now.toMillis() - Date.parse(webhook.lastBackstopAt) < webhook.backstopMinutes * 60_000) return false;
-  await deps.accountWebhooks?.update(account.id, { lastBackstopAt: toIso(now) }, toIso(now));
-  return true;
+  if (!webhook?.enabled) return { read: true, backstop: false };
+  const sinceLast = webhook.lastBackstopAt ? deps.clock.now().toMillis() - Date.parse(webhook.lastBackstopAt) : Infinity;
+  return { read: sinceLast >= webhook.backstopMinutes * 60_000, backstop: true };
 }
 
 /**
