@@ -8,6 +8,7 @@ import { SecretBox } from './lib/secret-box';
 import type { AccountSetupDeps } from './setup/account-setup';
 import type { IntegrationSetupDeps } from './setup/integration-setup';
 import { AccountStore, type Account, type AccountEnvironment } from './store/accounts';
+import { AccountWebhookStore } from './store/account-webhooks';
 import { ApiTokenStore } from './store/api-tokens';
 import { CommunicationStore } from './store/communications';
 import { IntegrationStore } from './store/integrations';
@@ -17,6 +18,7 @@ import { SessionStore } from './store/sessions';
 import { UnreadableWindowStore } from './store/unreadable-windows';
 import { UserStore } from './store/users';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/sync-deps';
+import { WebhookService } from './sync/webhooks';
 import { XClient } from './twitter/x-client';
 import type { XCredentials } from './twitter/x-client-factory';
 
@@ -37,6 +39,8 @@ export interface Services {
   sync: SyncDeps;
   accountSetup: AccountSetupDeps;
   integrationSetup: IntegrationSetupDeps;
+  /** Real-time replies by webhook (X Activity API), per account. */
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -68,6 +72,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
   const users = new UserStore(db);
   const sessions = new SessionStore(db);
   const apiTokens = new ApiTokenStore(db);
+  const accountWebhooks = new AccountWebhookStore(db);
 
   const baseUrlFor = (environment: AccountEnvironment, apiBaseUrl: string | null) =>
     environment === 'sandbox' ? sandboxApiBaseUrl(config) : apiBaseUrl;
@@ -90,12 +95,23 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     },
     createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl),
     workerId: `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`,
+    accountWebhooks,
   };
+  const webhooks = new WebhookService({
+    sync, accounts, store: accountWebhooks, clock, logger,
+    apiBaseUrlOf: (account) => baseUrlFor(account.environment, account.apiBaseUrl),
+    publicUrl: config.publicUrl,
+    localUrl: sandboxApiBaseUrl(config).replace(/\/sandbox\/x$/, ''),
+  });
 
   return {
     config, db, clock, logger, accounts, integrations, publications, communications, unreadableWindows, leases, users, sessions, apiTokens, sync,
     accountSetup: { accounts, clock, clientFor },
     integrationSetup: { db, accounts, integrations, publications, communications, clock },
-    close: () => db.destroy(),
+    webhooks,
+    close: async () => {
+      await webhooks.ingestion.stop();
+      await db.destroy();
+    },
   };
 }

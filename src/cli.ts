@@ -15,6 +15,7 @@ import { runPollCycle } from './sync/poll-cycle';
 import { pollForever, serve } from './serve';
 import { parseInstant } from './emulator/clock';
 import { startEmulator } from './emulator/emulator';
+import { addAccountWebhookCommands } from './cli/account-webhook';
 
 type Output = { json: boolean };
 
@@ -204,6 +205,8 @@ export function buildProgram(): Command {
         : accounts.map((a) => `${a.id}\t@${a.screenName ?? '?'}\t${a.environment}\t${a.description}${a.lastTestError ? `\t(${a.lastTestError})` : ''}`).join('\n'));
     });
   });
+
+  addAccountWebhookCommands(account, { withServices, parseId, print: (command, value, human) => print(out(command), value, human) });
 
   const integration = program.command('integration').description('table ↔ account integrations');
   const addCommand = integration.command('add').description('connect a table to an account (validated against the live schema)');

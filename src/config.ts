@@ -35,6 +35,11 @@ export interface Config {
    * X-Forwarded-For and HTTPS from X-Forwarded-Proto.
    */
   trustProxy: boolean | number | string[];
+  /**
+   * The address X reaches this server at (PUBLIC_URL), for real-time replies by webhook; null
+   * when unset (the mode is then available to sandbox accounts only).
+   */
+  publicUrl: string | null;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[];
@@ -86,6 +91,7 @@ export const environmentSchema = z.object({
   KBTS_LEASE_SECONDS: wholeNumber('KBTS_LEASE_SECONDS', 60, 2, 3600),
   // Its several forms are read by parseTrustProxy, which names the form it could not read.
   TRUST_PROXY: z.preprocess(unsetIfEmpty, z.string().optional()),
+  PUBLIC_URL: z.preprocess(unsetIfEmpty, z.string().optional()),
 });
 
 /** Validates against a schema; every problem, each naming its variable, in one error. */
@@ -123,6 +129,32 @@ export function parseTrustProxy(value: string | undefined): boolean | number | s
   return entries;
 }
 
+// The webhook path and an account id follow PUBLIC_URL; X takes webhook URLs of at most 200 characters.
+const PUBLIC_URL_MAX = 160;
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * PUBLIC_URL: an https:// address with no port, query or fragment (X's rules for webhook URLs);
+ * http:// and a port are allowed for loopback addresses only, which tests and a local sandbox use.
+ */
+export function parsePublicUrl(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const given = value.trim();
+  if (!URL.canParse(given)) throw new ConfigError(`PUBLIC_URL must be an absolute address such as https://kb.example.org, not "${value}"`);
+  const url = new URL(given);
+  const loopback = LOOPBACK.has(url.hostname);
+  if (url.protocol !== 'https:' && !(loopback && url.protocol === 'http:')) {
+    throw new ConfigError(`PUBLIC_URL must start with https:// (X delivers webhooks over HTTPS only; http:// is allowed for 127.0.0.1, localhost and [::1]), not "${value}"`);
+  }
+  if (url.port !== '' && !loopback) throw new ConfigError(`PUBLIC_URL must not name a port (X accepts webhook URLs without one): "${value}"`);
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new ConfigError(`PUBLIC_URL must be a plain address without a query, fragment or user name: "${value}"`);
+  }
+  const clean = url.toString().replace(/\/+$/, '');
+  if (clean.length > PUBLIC_URL_MAX) throw new ConfigError(`PUBLIC_URL has at most ${PUBLIC_URL_MAX} characters (X takes webhook URLs of at most 200), not ${clean.length}`);
+  return clean;
+}
+
 /** SECRET_KEY from the environment, or one generated once into the data folder (mode 0600). */
 function resolveSecretKey(value: string | undefined, dataDir: string, create: boolean): string {
   if (value !== undefined) {
@@ -156,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     schedulerRefreshMs: vars.KBTS_SCHEDULER_REFRESH_MS,
     leaseSeconds: vars.KBTS_LEASE_SECONDS,
     trustProxy: parseTrustProxy(vars.TRUST_PROXY),
+    publicUrl: parsePublicUrl(vars.PUBLIC_URL),
   });
 }
 

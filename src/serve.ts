@@ -7,6 +7,7 @@ import { errorMessage } from './lib/errors';
 import { testAccount } from './setup/account-setup';
 import { openKeptSandbox } from './setup/sandbox-setup';
 import { Scheduler } from './sync/scheduler';
+import { startWebhooks } from './sync/webhooks';
 import { createWebApp } from './web/create-web-app';
 
 /** Waits for SIGINT/SIGTERM, then stops the parts in reverse order. */
@@ -41,11 +42,13 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   await scheduler.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const webhooks = startWebhooks(services.webhooks, services.accounts, services.logger, url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//127.0.0.1:'));
   services.logger.info('kb-twitter-sync is serving', { url });
   process.stdout.write(whereToOpen(config.host, port, os.hostname()));
   process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
   onShutdown(async () => {
     await scheduler.stop();
+    await webhooks.stop();
     await new Promise((resolve) => server.close(resolve));
     await services.close();
   });

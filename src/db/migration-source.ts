@@ -15,6 +15,7 @@ import * as addCommunicationsHeldUntilResume from '../../migrations/202612010014
 import * as oneIntegrationPerTweetField from '../../migrations/20261202000200_one_integration_per_tweet_field';
 import * as createSandboxTables from '../../migrations/20261202000300_create_sandbox_tables';
 import * as createUnreadableWindows from '../../migrations/20261202000310_create_unreadable_windows';
+import * as createAccountWebhooks from '../../migrations/20261202000500_create_account_webhooks';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -36,6 +37,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261202000200_one_integration_per_tweet_field', oneIntegrationPerTweetField],
   ['20261202000300_create_sandbox_tables', createSandboxTables],
   ['20261202000310_create_unreadable_windows', createUnreadableWindows],
+  ['20261202000500_create_account_webhooks', createAccountWebhooks],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -108,6 +108,33 @@ export function createControlRouter(state: EmulatorState): express.Router {
     res.json(state.changeClock(body(req)));
   }));
 
+  // Webhook delivery: its faults, what was delivered, and X's periodic CRC re-check on demand.
+  router.post('/webhooks/faults', guarded((req, res) => {
+    state.webhooks.addFaults(body(req).rules);
+    res.status(201).json({ faults: state.webhooks.listFaults() });
+  }));
+  router.get('/webhooks/faults', guarded((_req, res) => {
+    res.json({ faults: state.webhooks.listFaults() });
+  }));
+  router.delete('/webhooks/faults', guarded((_req, res) => {
+    state.webhooks.clearFaults();
+    res.json({ faults: [] });
+  }));
+  router.get('/webhooks', guarded((_req, res) => {
+    res.json({ webhooks: state.webhooks.allWebhooks().map(({ consumerKey: _app, ...webhook }) => webhook) });
+  }));
+  router.get('/webhooks/deliveries', guarded((_req, res) => {
+    res.json({ deliveries: state.webhooks.listDeliveries() });
+  }));
+  router.post('/webhooks/:id/crc', (req, res, next) => {
+    const webhook = state.webhooks.findWebhook(param(req, 'id'));
+    if (!webhook) {
+      res.status(404).json({ error: `no webhook ${param(req, 'id')}` });
+      return;
+    }
+    state.webhooks.validateWebhook(webhook).then((valid) => res.json({ valid, error: webhook.lastCrcError }), next);
+  });
+
   router.post('/reset', guarded((_req, res) => {
     state.reset();
     res.json({ ok: true });

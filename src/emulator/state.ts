@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { weightedLength, MAX_TWEET_WEIGHT } from '../twitter/weighted-length';
 import { EmulatorClock, parseInstant } from './clock';
 import { SnowflakeGenerator } from './snowflake';
+import { WebhookHub } from './webhooks';
 
 export type AccessLevel = 'read-write' | 'read-only' | 'no-read';
 export const ACCESS_LEVELS: readonly AccessLevel[] = ['read-write', 'read-only', 'no-read'];
@@ -16,6 +17,14 @@ export const ENDPOINT_KEYS = [
   'GET /2/users/me',
   'GET /2/users/:id/mentions',
   'GET /2/users/:id/tweets',
+  'GET /2/webhooks',
+  'POST /2/webhooks',
+  'PUT /2/webhooks/:id',
+  'DELETE /2/webhooks/:id',
+  'POST /2/webhooks/replay',
+  'GET /2/activity/subscriptions',
+  'POST /2/activity/subscriptions',
+  'DELETE /2/activity/subscriptions/:id',
 ] as const;
 export type EndpointKey = (typeof ENDPOINT_KEYS)[number];
 
@@ -29,6 +38,15 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<EndpointKey, number>> = {
   'GET /2/users/me': 75,
   'GET /2/users/:id/mentions': 300,
   'GET /2/users/:id/tweets': 900,
+  // Webhook and subscription management: X's per-app figures are small; these are per user here.
+  'GET /2/webhooks': 15,
+  'POST /2/webhooks': 15,
+  'PUT /2/webhooks/:id': 15,
+  'DELETE /2/webhooks/:id': 15,
+  'POST /2/webhooks/replay': 15,
+  'GET /2/activity/subscriptions': 50,
+  'POST /2/activity/subscriptions': 50,
+  'DELETE /2/activity/subscriptions/:id': 50,
 };
 export const DEFAULT_WINDOW_SECONDS = 15 * 60;
 
@@ -342,6 +360,9 @@ export class EmulatorState {
   private calls = new Map<string, number>();
   private keeper: EmulatorKeeper | null = null;
 
+  /** Webhooks, Activity API subscriptions and signed event delivery (src/emulator/webhooks.ts). */
+  readonly webhooks: WebhookHub;
+
   constructor(options: EmulatorOptions = {}) {
     this.source = options.now ?? Date.now;
     let start: number | undefined;
@@ -353,6 +374,11 @@ export class EmulatorState {
     this.clock = new EmulatorClock(this.source, start);
     this.now = () => this.clock.now();
     this.random = options.random ?? Math.random;
+    this.webhooks = new WebhookHub({
+      now: this.now,
+      consumerSecret: (key) => this.consumerSecret(key),
+      usernameOf: (id) => this.users.get(id)?.username.toLowerCase(),
+    });
   }
 
   // ---- clock -------------------------------------------------------------------------------
@@ -610,6 +636,7 @@ export class EmulatorState {
     if (options.hidden) tweet.hidden = true;
     this.index(tweet);
     this.keepTweet(tweet);
+    this.webhooks.tweetCreated({ ...tweet, authorUsername: author.username, authorName: author.name });
     return tweet;
   }
 
@@ -908,5 +935,6 @@ export class EmulatorState {
     this.faults = [];
     this.calls.clear();
     this.keeper?.record({ kind: 'reset' });
+    this.webhooks.reset();
   }
 }

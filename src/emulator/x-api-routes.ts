@@ -16,6 +16,7 @@ import {
   type ParameterError,
   type XResponse,
 } from './problems';
+import { WEBHOOK_ROUTES } from './webhook-routes';
 import { matchesSearch, parseSearchQuery, SearchQueryError } from './search-query';
 import { snowflakeTime } from './snowflake';
 import { TweetRejection, type EmulatorState, type EndpointKey, type RateLimitDecision, type TweetRecord, type UserRecord } from './state';
@@ -54,21 +55,23 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 type Access = 'read' | 'write' | 'self';
 
-interface Context {
+export interface Context {
   state: EmulatorState;
   user: UserRecord;
+  /** The app the caller signed with: webhooks and subscriptions belong to it. */
+  consumerKey: string;
   pathParams: string[];
   query: URLSearchParams;
   body: RequestBody;
   contentType: string;
 }
 
-interface Route {
+export interface Route {
   method: string;
   key: EndpointKey;
   pattern: RegExp;
   access: Access;
-  handle(ctx: Context): XResponse;
+  handle(ctx: Context): XResponse | Promise<XResponse>;
 }
 
 interface RequestBody {
@@ -78,7 +81,7 @@ interface RequestBody {
 }
 
 /** Query-parameter checks that collect every problem and answer once, as X does. */
-class Params {
+export class Params {
   readonly errors: ParameterError[] = [];
 
   constructor(
@@ -312,7 +315,7 @@ function newestFirst(tweets: readonly TweetRecord[], keep: (t: TweetRecord) => b
   return out;
 }
 
-function requirePathId(value: string, name = 'id'): string {
+export function requirePathId(value: string, name = 'id'): string {
   if (!ID_PATTERN.test(value)) {
     throw new XApiProblem(invalidRequest([{ parameter: name, value, message: `The \`${name}\` query parameter value [${value}] does not match ^[0-9]{1,19}$` }]));
   }
@@ -327,7 +330,7 @@ function unknownUserTimeline(ctx: Context, allowed: readonly string[], id: strin
 
 // ---- handlers ---------------------------------------------------------------------------------
 
-function parseJsonBody(ctx: Context): unknown {
+export function parseJsonBody(ctx: Context): unknown {
   if (ctx.body.preParsed !== undefined) return ctx.body.preParsed;
   if (!ctx.body.raw || ctx.body.raw.length === 0) {
     throw new XApiProblem(invalidRequest([{ message: 'Request body is required and must be a JSON object.' }]));
@@ -537,6 +540,7 @@ const ROUTES: Route[] = [
   { method: 'GET', key: 'GET /2/users/me', pattern: /^\/2\/users\/me\/?$/, access: 'self', handle: usersMe },
   { method: 'GET', key: 'GET /2/users/:id/mentions', pattern: /^\/2\/users\/([^/]+)\/mentions\/?$/, access: 'read', handle: mentions },
   { method: 'GET', key: 'GET /2/users/:id/tweets', pattern: /^\/2\/users\/([^/]+)\/tweets\/?$/, access: 'read', handle: userTweets },
+  ...WEBHOOK_ROUTES,
 ];
 
 function findRoute(method: string, path: string): { route: Route; params: string[] } | undefined {
@@ -620,13 +624,13 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Authentication, rate limit, access level, then the handler: the answer a healthy X would give. */
-function answer(
+async function answer(
   state: EmulatorState,
   req: express.Request,
   found: { route: Route; params: string[] },
   body: RequestBody,
   forcedRateLimit: { resetInSeconds?: number } | undefined,
-): XResponse {
+): Promise<XResponse> {
   const { route } = found;
   // The client signed the URL it called, mount prefix included: rebuild exactly that.
   const url = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`;
@@ -655,13 +659,14 @@ function answer(
   const ctx: Context = {
     state,
     user,
+    consumerKey: verdict.consumerKey,
     pathParams: found.params,
     query: new URL(url).searchParams,
     body,
     contentType: req.get('content-type') ?? '',
   };
   try {
-    return { ...route.handle(ctx), headers };
+    return { ...(await route.handle(ctx)), headers };
   } catch (error) {
     if (error instanceof XApiProblem) return { ...error.response, headers };
     const detail = error instanceof Error ? error.message : String(error);
@@ -701,7 +706,7 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
   if (fate?.kind === 'status') return send(res, blankProblem(fate.status ?? 503));
   if (!found) return send(res, blankProblem(404, 'The requested resource does not exist in this emulator.', 'Not Found'));
 
-  const response = answer(state, req, found, body, fate?.kind === 'rate_limit' ? fate : undefined);
+  const response = await answer(state, req, found, body, fate?.kind === 'rate_limit' ? fate : undefined);
   // A kept emulator (the server's sandbox) answers only once the call's change is stored.
   const storing = state.changesStored();
   if (storing) {

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   account_in_use: 409,
   secret_unreadable: 500,
   kb_table_unreadable: 500,
+  webhook_refused: 422,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

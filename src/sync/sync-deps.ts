@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import type { Account, AccountStore } from '../store/accounts';
+import type { AccountWebhookStore } from '../store/account-webhooks';
 import type { CommunicationStore } from '../store/communications';
 import type { IntegrationStore } from '../store/integrations';
 import type { LeaseStore } from '../store/leases';
@@ -36,6 +37,8 @@ export interface SyncDeps {
   createXClient(account: Account): Promise<XClient>;
   /** Who this process is, for lease rows. */
   workerId: string;
+  /** Real-time replies per account: with it on, the mentions read runs as a slower backstop. */
+  accountWebhooks?: AccountWebhookStore;
 }
 
 export const DEFAULT_SYNC_SETTINGS: Omit<SyncSettings, 'retryBaseMs' | 'maxRateLimitWaitMs' | 'replyOverlapSeconds' | 'leaseSeconds'> = {

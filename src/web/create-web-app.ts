@@ -15,6 +15,7 @@ import { verifyPassword } from '../lib/password';
 import { LoginLimiter } from '../store/login-limits';
 import { Sessions } from './middleware/session';
 import { accountRoutes } from './routes/accounts';
+import { accountWebhookRoutes } from './routes/account-webhooks';
 import { apiRoutes } from './routes/api';
 import { authRoutes } from './routes/auth';
 import { communicationRoutes } from './routes/communications';
@@ -25,6 +26,7 @@ import { recordRoutes } from './routes/records';
 import { sandboxRoutes } from './routes/sandbox';
 import { unreadableWindowRoutes } from './routes/unreadable-windows';
 import { userRoutes } from './routes/users';
+import { webhookRoutes } from './routes/webhooks';
 import './types';
 import { viewHelpers } from './view-helpers';
 
@@ -90,6 +92,8 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   }));
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'public'), { maxAge: '1h' }));
   app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
+  // X's webhook deliveries and CRC checks: signed by X, so outside sign-in and CSRF.
+  app.use(webhookRoutes(services));
 
   // The sandbox's X API only (OAuth-protected); its control paths are reached through the sandbox pages.
   if (context.sandbox) app.use('/sandbox/x', createXApiRouter(context.sandbox));
@@ -107,7 +111,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(firstRunGate(services));
   app.use(authRoutes(context));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, dashboardRoutes, retryRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());

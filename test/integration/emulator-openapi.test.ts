@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { startEmulator, type StartedEmulator } from '../../src/emulator/emulator';
 import { buildAuthorizationHeader } from '../../src/emulator/oauth1';
+import { crcResponseToken } from '../../src/emulator/webhooks';
 import { DEFAULT_RATE_LIMITS, type CreatedUser, type EndpointKey } from '../../src/emulator/state';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -339,6 +342,68 @@ describe('X API emulator responses against the official OpenAPI description', fu
     });
   }
 
+  describe('/2/webhooks and /2/activity/subscriptions', () => {
+    let receiver: http.Server;
+    let hookUrl: string;
+
+    before(async () => {
+      // Answers X's CRC challenge with the app's consumer secret, and takes deliveries.
+      receiver = http.createServer((req, res) => {
+        const token = new URL(req.url ?? '/', 'http://localhost').searchParams.get('crc_token');
+        if (req.method === 'GET' && token) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ response_token: crcResponseToken(kb.credentials.api_key_secret, token) }));
+        req.resume();
+        req.on('end', () => res.writeHead(200).end());
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/x`;
+    });
+
+    after(async () => {
+      await emulator.state.webhooks.idle();
+      receiver.closeAllConnections();
+      await new Promise((resolve) => receiver.close(resolve));
+    });
+
+    it('200, 400, 401, 404 and 429 for every webhook operation', async () => {
+      await expectConforming(400, call('POST', '/2/webhooks', { json: { url: 'http://example.com/x' } }));
+      await expectConforming(401, call('POST', '/2/webhooks', { json: { url: hookUrl }, badSecret: true }));
+      const created = await expectConforming(200, call('POST', '/2/webhooks', { json: { url: hookUrl } }));
+      await expectConforming(200, call('GET', '/2/webhooks'));
+      await expectConforming(200, call('GET', '/2/webhooks?webhook_config.fields=id,url'));
+      await expectConforming(400, call('GET', '/2/webhooks?webhook_config.fields=colour'));
+      await expectConforming(401, call('GET', '/2/webhooks', { badSecret: true }));
+      await expectConforming(200, call('PUT', `/2/webhooks/${created.data.id}`));
+      await expectConforming(404, call('PUT', '/2/webhooks/12345'));
+      await expectConforming(400, call('PUT', '/2/webhooks/abc'));
+      await expectConforming(401, call('PUT', `/2/webhooks/${created.data.id}`, { badSecret: true }));
+      const now = new Date(emulator.state.now());
+      const minute = (d: Date) => d.toISOString().slice(0, 16).replace(/[-T:]/g, '');
+      const window = { from_date: minute(new Date(now.getTime() - 3_600_000)), to_date: minute(now) };
+      await expectConforming(200, call('POST', '/2/webhooks/replay', { json: { webhook_id: created.data.id, ...window } }));
+      await expectConforming(400, call('POST', '/2/webhooks/replay', { json: { webhook_id: created.data.id, from_date: 'yesterday', to_date: window.to_date } }));
+      await expectConforming(404, call('POST', '/2/webhooks/replay', { json: { webhook_id: '12345', ...window } }));
+      await expectConforming(401, call('POST', '/2/webhooks/replay', { json: { webhook_id: created.data.id, ...window }, badSecret: true }));
+      await withLimitZero('GET /2/webhooks', async () => {
+        await expectConforming(429, call('GET', '/2/webhooks'));
+      });
+
+      const sub = await expectConforming(200, call('POST', '/2/activity/subscriptions', { json: { event_type: 'post.mention.create', filter: { user_id: kb.id }, webhook_id: created.data.id, tag: 'kbts' } }));
+      await expectConforming(400, call('POST', '/2/activity/subscriptions', { json: { event_type: 'post.mention.create' } }));
+      await expectConforming(401, call('POST', '/2/activity/subscriptions', { json: { event_type: 'post.mention.create', filter: { user_id: kb.id } }, badSecret: true }));
+      await expectConforming(409, call('POST', '/2/activity/subscriptions', { json: { event_type: 'post.mention.create', filter: { user_id: kb.id }, webhook_id: created.data.id, tag: 'kbts' } }));
+      await expectConforming(200, call('GET', '/2/activity/subscriptions'));
+      await expectConforming(400, call('GET', '/2/activity/subscriptions?max_results=0'));
+      await expectConforming(401, call('GET', '/2/activity/subscriptions', { badSecret: true }));
+      await expectConforming(200, call('DELETE', `/2/activity/subscriptions/${sub.data.subscription.subscription_id}`));
+      await expectConforming(404, call('DELETE', `/2/activity/subscriptions/${sub.data.subscription.subscription_id}`));
+      await expectConforming(401, call('DELETE', `/2/activity/subscriptions/${sub.data.subscription.subscription_id}`, { badSecret: true }));
+
+      await expectConforming(200, call('DELETE', `/2/webhooks/${created.data.id}`));
+      await expectConforming(404, call('DELETE', `/2/webhooks/${created.data.id}`));
+      await expectConforming(401, call('DELETE', `/2/webhooks/${created.data.id}`, { badSecret: true }));
+    });
+  });
+
   // Child suites run after a suite's own tests, so the coverage check is a suite of its own, last.
   describe('coverage', () => {
    it('covered every operation with every status the emulator produces for it', () => {
@@ -355,6 +420,14 @@ describe('X API emulator responses against the official OpenAPI description', fu
       'GET /2/users/{id}/mentions 403', 'GET /2/users/{id}/mentions 429',
       'GET /2/users/{id}/tweets 200', 'GET /2/users/{id}/tweets 400', 'GET /2/users/{id}/tweets 401',
       'GET /2/users/{id}/tweets 403', 'GET /2/users/{id}/tweets 429',
+      'POST /2/webhooks 200', 'POST /2/webhooks 400', 'POST /2/webhooks 401',
+      'GET /2/webhooks 200', 'GET /2/webhooks 400', 'GET /2/webhooks 401', 'GET /2/webhooks 429',
+      'PUT /2/webhooks/{webhook_id} 200', 'PUT /2/webhooks/{webhook_id} 400', 'PUT /2/webhooks/{webhook_id} 401', 'PUT /2/webhooks/{webhook_id} 404',
+      'DELETE /2/webhooks/{webhook_id} 200', 'DELETE /2/webhooks/{webhook_id} 401', 'DELETE /2/webhooks/{webhook_id} 404',
+      'POST /2/webhooks/replay 200', 'POST /2/webhooks/replay 400', 'POST /2/webhooks/replay 401', 'POST /2/webhooks/replay 404',
+      'POST /2/activity/subscriptions 200', 'POST /2/activity/subscriptions 400', 'POST /2/activity/subscriptions 401', 'POST /2/activity/subscriptions 409',
+      'GET /2/activity/subscriptions 200', 'GET /2/activity/subscriptions 400', 'GET /2/activity/subscriptions 401',
+      'DELETE /2/activity/subscriptions/{subscription_id} 200', 'DELETE /2/activity/subscriptions/{subscription_id} 401', 'DELETE /2/activity/subscriptions/{subscription_id} 404',
     ];
     assert.deepEqual(expected.filter((key) => !covered.has(key)), []);
    });

@@ -27,9 +27,10 @@ function routesOf(stack: RouterLayer[], prefix = ''): Route[] {
   return routes;
 }
 
-// Mounted elsewhere with their own authentication: the JSON API (tokens, checked below) and the
-// sandbox's X API (OAuth 1.0a, checked by the emulator's tests).
-const isPage = (route: Route) => !route.path.startsWith('/api/') && !route.path.startsWith('/sandbox/x');
+// Mounted elsewhere with their own authentication: the JSON API (tokens, checked below), the
+// sandbox's X API (OAuth 1.0a, checked by the emulator's tests) and X's webhook deliveries (X's
+// signature, checked by webhooks.test.ts).
+const isPage = (route: Route) => !route.path.startsWith('/api/') && !route.path.startsWith('/sandbox/x') && !route.path.startsWith('/webhooks/x/');
 
 // Ids of the world built below stand in for the route parameters.
 const concrete = (path: string) => path.replace(':table', 'articles').replace(/:key|:id/g, '1');

@@ -23,14 +23,21 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
   const sinceId = await readWindowStart(deps, account, integrations);
   if (sinceId === undefined) return { repliesApplied: 0, repliesLogged: 0 }; // nothing was ever tweeted: no conversation to read
 
-  const timeline = await readMentionsTimeline(x, account, sinceId);
-  const mentions = [...timeline.tweets];
-  const oldest = minTweetId(mentions.map((tweet) => tweet.id));
-  if (timeline.reachedLimit && oldest) {
-    mentions.push(...await searchMentionsBacklog(x, account, sinceId, oldest));
-    await noteWhatXCannotServe(deps, account, sinceId, oldest);
+  const mentions: XTweet[] = [];
+  let newestSeen: string | null = null;
+  const due = await mentionsReadDue(deps, account);
+  if (due.read) {
+    const timeline = await readMentionsTimeline(x, account, sinceId);
+    mentions.push(...timeline.tweets);
+    const oldest = minTweetId(mentions.map((tweet) => tweet.id));
+    if (timeline.reachedLimit && oldest) {
+      mentions.push(...await searchMentionsBacklog(x, account, sinceId, oldest));
+      await noteWhatXCannotServe(deps, account, sinceId, oldest);
+    }
+    newestSeen = maxTweetId(mentions.map((tweet) => tweet.id));
+    // Counted from a read that worked: a failed one is tried again at the next poll.
+    if (due.backstop) await deps.accountWebhooks?.update(account.id, { lastBackstopAt: toIso(deps.clock.now()) }, toIso(deps.clock.now()));
   }
-  const newestSeen = maxTweetId(mentions.map((tweet) => tweet.id));
 
   const conversations = await conversationsToSearch(deps, account, integrations, mentions);
   const subThreads = conversations.length > 0 ? await searchConversations(x, conversations, sinceId) : [];
@@ -49,6 +56,18 @@ async function noteWhatXCannotServe(deps: SyncDeps, account: Account, sinceId: s
   const window = { accountId: account.id, from: new Date(lost.fromMs).toISOString(), to: new Date(lost.toMs).toISOString(), reason: 'mentions_beyond_reach' as const };
   await deps.unreadableWindows.note(window, toIso(now));
   deps.logger.warn('replies out of X\'s reach', { accountId: account.id, from: window.from, to: window.to });
+}
+
+/**
+ * With real-time replies on, replies and mentions come by webhook and the mentions read is a
+ * backstop for lost deliveries, at the account's own longer interval. Webhook ingestion never
+ * moves the cursor, so the backstop reads everything since its last read.
+ */
+async function mentionsReadDue(deps: SyncDeps, account: Account): Promise<{ read: boolean; backstop: boolean }> {
+  const webhook = await deps.accountWebhooks?.get(account.id);
+  if (!webhook?.enabled) return { read: true, backstop: false };
+  const sinceLast = webhook.lastBackstopAt ? deps.clock.now().toMillis() - Date.parse(webhook.lastBackstopAt) : Infinity;
+  return { read: sinceLast >= webhook.backstopMinutes * 60_000, backstop: true };
 }
 
 /**

@@ -59,10 +59,15 @@ export function sandboxRoutes({ services, sessions, sandbox }: WebContext): expr
       await sessions.flash(req, 'error', `Reply as someone other than @${account.screenName}: the account's own tweets are never written into records.`);
       return res.redirect(303, `${back}#tweet-${encodeURIComponent(inReplyTo)}`);
     }
+    // The sandbox delivers replies to this server by webhook; registered on first use unless turned off.
+    await services.webhooks.ensureSandbox(account);
+    const realTime = (await services.webhooks.status(account.id)).enabled;
     try {
       const reply = sandbox.postAs({ as, text: body, in_reply_to_tweet_id: inReplyTo });
       await sandbox.changesStored();
-      await sessions.flash(req, 'success', `@${reply.author_username} replied (tweet ${reply.id}). "Run now" on the dashboard collects it.`);
+      await sessions.flash(req, 'success', realTime
+        ? `@${reply.author_username} replied (tweet ${reply.id}). It reaches the record by webhook within a second.`
+        : `@${reply.author_username} replied (tweet ${reply.id}). "Run now" on the dashboard collects it.`);
       res.redirect(303, `${back}#tweet-${encodeURIComponent(reply.id)}`);
     } catch (error) {
       if (!(error instanceof EmulatorInputError)) throw error;

@@ -1,0 +1,116 @@
+import { errorMessage } from '../../lib/errors';
+import type { XTweet } from '../../twitter/x-client';
+import { whileHoldingAccount } from '../account-lease';
+import type { SyncDeps } from '../sync-deps';
+import { ingestReplies } from './ingest';
+
+/** The event types real-time replies subscribe to: direct replies and mentions of the account. */
+export const REPLY_EVENT_TYPES = ['post.reply.create', 'post.mention.create'] as const;
+
+export type ParsedEvent =
+  | { kind: 'post'; eventType: string; userId: string | null; eventUuid: string | null; tweet: XTweet }
+  | { kind: 'other'; eventType: string; userId: string | null; eventUuid: string | null };
+
+const ID = /^[0-9]{1,19}$/;
+
+/**
+ * An X Activity API delivery (`{data: {event_uuid, filter: {user_id}, event_type, payload,
+ * includes}}`) read into a tweet, or the words saying why it is not one.
+ */
+export function parseActivityEvent(body: unknown): ParsedEvent | { invalid: string } {
+  const data = (body as { data?: unknown } | null)?.data as Record<string, unknown> | undefined;
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return { invalid: 'the body has no data object' };
+  if (typeof data.event_type !== 'string') return { invalid: 'data.event_type is missing' };
+  const filter = data.filter as { user_id?: unknown } | undefined;
+  const userId = typeof filter?.user_id === 'string' ? filter.user_id : null;
+  const eventUuid = typeof data.event_uuid === 'string' ? data.event_uuid : null;
+  if (!(REPLY_EVENT_TYPES as readonly string[]).includes(data.event_type)) return { kind: 'other', eventType: data.event_type, userId, eventUuid };
+  const post = data.payload as Record<string, unknown> | undefined;
+  if (!post || typeof post !== 'object') return { invalid: 'data.payload is missing' };
+  if (typeof post.id !== 'string' || !ID.test(post.id)) return { invalid: 'data.payload.id is not a post id' };
+  if (typeof post.text !== 'string') return { invalid: 'data.payload.text is missing' };
+  const str = (value: unknown) => (typeof value === 'string' ? value : null);
+  const authorId = str(post.author_id);
+  const users = ((data.includes as { users?: unknown } | undefined)?.users ?? []) as Array<{ id?: unknown; username?: unknown }>;
+  const author = Array.isArray(users) ? users.find((user) => user && user.id === authorId) : undefined;
+  const replied = Array.isArray(post.referenced_tweets)
+    ? (post.referenced_tweets as Array<{ type?: unknown; id?: unknown }>).find((ref) => ref?.type === 'replied_to')
+    : undefined;
+  return {
+    kind: 'post',
+    eventType: data.event_type,
+    userId,
+    eventUuid,
+    tweet: {
+      id: post.id,
+      text: post.text,
+      authorId,
+      authorUsername: str(author?.username),
+      createdAt: str(post.created_at),
+      conversationId: str(post.conversation_id),
+      inReplyToTweetId: str(post.in_reply_to_tweet_id) ?? str(replied?.id),
+      inReplyToUserId: str(post.in_reply_to_user_id),
+    },
+  };
+}
+
+// A busy account (a poll holding its lease) is asked again this often.
+const BUSY_RETRY_MS = 50;
+
+/**
+ * Replies that came by webhook, written through the same ingestion as polled ones (one
+ * transaction, unique by tweet id) under the account's lease, so a record's response field never
+ * has two writers. Deliveries are answered before they are written (X wants a quick answer);
+ * they wait here, per account, and a crash loses only what the backstop poll or a replay brings back.
+ */
+export class WebhookIngestion {
+  private readonly queues = new Map<number, XTweet[]>();
+  private readonly draining = new Map<number, Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly deps: SyncDeps) {}
+
+  accept(accountId: number, tweets: XTweet[]): void {
+    if (this.stopped) return;
+    this.queues.set(accountId, [...(this.queues.get(accountId) ?? []), ...tweets]);
+    if (!this.draining.has(accountId)) {
+      const run = this.drain(accountId).finally(() => this.draining.delete(accountId));
+      this.draining.set(accountId, run);
+    }
+  }
+
+  /** Resolves when everything accepted so far has been written (or given up with the process). */
+  async idle(): Promise<void> {
+    while (this.draining.size > 0) await Promise.all([...this.draining.values()]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.idle();
+  }
+
+  private async drain(accountId: number): Promise<void> {
+    const log = this.deps.logger.child({ accountId });
+    while (!this.stopped) {
+      const tweets = this.queues.get(accountId) ?? [];
+      if (tweets.length === 0) return;
+      this.queues.delete(accountId);
+      try {
+        const held = await whileHoldingAccount(this.deps, accountId, async () => {
+          const account = await this.deps.accounts.get(accountId);
+          if (!account) return null;
+          return ingestReplies(this.deps, account, await this.deps.integrations.listForAccount(accountId), tweets);
+        });
+        if (!held.held) {
+          this.queues.set(accountId, [...tweets, ...(this.queues.get(accountId) ?? [])]);
+          await this.deps.clock.sleep(BUSY_RETRY_MS);
+          continue;
+        }
+        if (held.value) log.info('webhook replies ingested', { tweets: tweets.length, ...held.value });
+      } catch (error) {
+        // Left to the backstop poll, which reads from the cursor these never moved.
+        log.error('webhook replies could not be written; the backstop poll will read them', { tweets: tweets.length, error: errorMessage(error) });
+      }
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import express from 'express';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { Services } from '../../app';
+import { errorMessage } from '../../lib/errors';
+
+const MAX_BODY = '1mb';
+// X sends a few deliveries a second at most for one server of this kind; far more is someone else.
+const REQUESTS_PER_MINUTE = 1200;
+
+/**
+ * X's side door: CRC challenges and signed Activity API deliveries for one account. Outside
+ * sign-in and CSRF (X has neither), so every request is rate-limited per address, its body read
+ * raw (at most 1 MB) and its signature checked before anything is parsed. Every refusal is
+ * logged with its reason.
+ */
+export function webhookRoutes(services: Services, options: { requestsPerMinute?: number } = {}): express.Router {
+  const router = express.Router();
+  const limiter = new RateLimiterMemory({ points: options.requestsPerMinute ?? REQUESTS_PER_MINUTE, duration: 60 });
+  const log = services.logger.child({ area: 'webhooks' });
+
+  const limited: express.RequestHandler = (req, res, next) => {
+    limiter.consume(req.ip ?? 'unknown').then(() => next(), () => {
+      log.warn('webhook request refused', { reason: 'rate limit', ip: req.ip, path: req.path });
+      res.status(429).json({ error: 'too many requests' });
+    });
+  };
+
+  const accountIdOf = (req: express.Request): number | null => {
+    const id = Number(req.params.accountId);
+    return Number.isSafeInteger(id) && id > 0 ? id : null;
+  };
+
+  router.get('/webhooks/x/:accountId', limited, async (req, res, next) => {
+    try {
+      const accountId = accountIdOf(req);
+      const answer = accountId === null ? { refused: 'the account id is not a number' } : await services.webhooks.answerCrc(accountId, req.query.crc_token);
+      if ('refused' in answer) {
+        log.warn('CRC challenge refused', { accountId, reason: answer.refused });
+        res.status(accountId === null || answer.refused.includes('no webhook') ? 404 : 400).json({ error: answer.refused });
+        return;
+      }
+      log.info('CRC challenge answered', { accountId });
+      res.json(answer);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.post('/webhooks/x/:accountId', limited, express.raw({ type: () => true, limit: MAX_BODY }), async (req, res, next) => {
+    try {
+      const accountId = accountIdOf(req);
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const outcome = accountId === null
+        ? { status: 404 as const, reason: 'the account id is not a number', accepted: false }
+        : await services.webhooks.receive(accountId, raw, req.get('x-twitter-webhooks-signature'));
+      if (outcome.accepted) log.info('webhook event accepted', { accountId, reason: outcome.reason });
+      else log.warn('webhook event refused', { accountId, status: outcome.status, reason: outcome.reason });
+      res.status(outcome.status).json(outcome.status === 200 ? { ok: true } : { error: outcome.reason });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // The body parser's refusals (too large, unreadable) answer here, in this route's own terms.
+  router.use('/webhooks/x', (error: unknown, req: express.Request, res: express.Response, next: express.NextFunction) => {
+    const status = (error as { status?: number }).status;
+    if (status === 413) {
+      log.warn('webhook event refused', { path: req.path, status, reason: `the body is over ${MAX_BODY}` });
+      res.status(413).json({ error: `the body is over ${MAX_BODY}` });
+      return;
+    }
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      log.warn('webhook event refused', { path: req.path, status, reason: errorMessage(error) });
+      res.status(status).json({ error: 'the request could not be read' });
+      return;
+    }
+    next(error);
+  });
+  return router;
+}
