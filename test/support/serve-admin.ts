@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import supertest from 'supertest';
 import { csrfFrom, PASSWORD } from './web-world';
+import { until } from './webhook-product';
 
 export type ServeAgent = ReturnType<typeof supertest.agent>;
 
@@ -56,8 +57,8 @@ export async function sandboxReply(agent: ServeAgent, accountId: number, inReply
 
 /** The record page's link to its tweet, and the tweet id in it. */
 export async function tweetLink(agent: ServeAgent, recordPath: string): Promise<{ href: string; tweetId: string }> {
-  const page = (await agent.get(recordPath)).text;
-  const match = /href="(\/sandbox\/accounts\/\d+#tweet-(\d+))"/.exec(page);
-  assert.ok(match, 'the record page links to its tweet on the sandbox page');
+  // The daemon tweets on commit, so the record may still be on its way out: wait a little for it.
+  const match = await until('the record page to link to its tweet on the sandbox page', async () =>
+    /href="(\/sandbox\/accounts\/\d+#tweet-(\d+))"/.exec((await agent.get(recordPath)).text));
   return { href: match[1], tweetId: match[2] };
 }
