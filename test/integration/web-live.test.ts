@@ -175,6 +175,43 @@ describeEachDatabase('live pages: server-sent events behind sign-in', (database)
   });
 });
 
+describeEachDatabase('live pages: this process\'s own writes, without waiting for a look at the database', (database) => {
+  let world: WebWorld;
+  let integrationId: number;
+  const streams: SseClient[] = [];
+
+  beforeEach(async () => {
+    // Looks at the database only hourly: whatever arrives came through the in-process poke.
+    world = await WebWorld.create({ database, web: () => ({ live: { checkEveryMs: 3_600_000 } }) });
+    ({ integrationId } = await world.withSandboxIntegration({ username: 'kb_poked' }));
+  });
+  afterEach(async () => {
+    for (const stream of streams.splice(0)) stream.close();
+    await world.close();
+  });
+
+  it('tells the dashboard about the web app\'s own poll cycle, and a record\'s page about an edit from the record form', async () => {
+    await world.createUser('ada', 'admin');
+    const cookie = await signInCookie(world.url, 'ada', PASSWORD);
+    const dashboard = await SseClient.open(`${world.url}/live/dashboard`, { cookie });
+    streams.push(dashboard);
+    await dashboard.waitForEvent('ready');
+    const [row] = await world.env.sql<{ id: number }>('INSERT INTO articles (title, tweet_text) VALUES (?, ?) RETURNING id', ['Poked', 'Poked: the tweet']);
+    const key = String(row.id);
+    await runPollCycle(world.services.sync, { integrationId });
+    await dashboard.waitForEvent('change');
+
+    const record = await SseClient.open(`${world.url}/live/records/articles/rows/${key}`, { cookie });
+    streams.push(record);
+    await record.waitForEvent('ready');
+    const admin = await world.signIn('ada', 'admin');
+    const token = await world.csrf(admin, `/records/articles/rows/${key}/edit`);
+    await admin.post(`/records/articles/rows/${key}`).type('form')
+      .send({ _csrf: token, 'field:title': 'Edited in the form', 'field:tweet_text': 'Poked: the tweet', 'field:keep_going': 'Yes' }).expect(303);
+    await record.waitForEvent('change');
+  });
+});
+
 describeEachDatabase('live pages: through a reverse proxy (TRUST_PROXY)', (database) => {
   let world: WebWorld;
   let proxy: http.Server;
