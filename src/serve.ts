@@ -8,6 +8,7 @@ import { testAccount } from './setup/account-setup';
 import { restoreSandboxUsers } from './setup/sandbox-setup';
 import { Scheduler } from './sync/scheduler';
 import { createWebApp } from './web/create-web-app';
+import { stopLivePages } from './web/live/live-pages';
 
 /** Waits for SIGINT/SIGTERM, then stops the parts in reverse order. */
 function onShutdown(stop: () => Promise<void>): void {
@@ -46,6 +47,8 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
   onShutdown(async () => {
     await scheduler.stop();
+    // Open event streams would keep server.close() waiting.
+    await stopLivePages(services);
     await new Promise((resolve) => server.close(resolve));
     await services.close();
   });

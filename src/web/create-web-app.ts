@@ -9,11 +9,7 @@ import type { SchedulerControl, WebContext } from './context';
 import { formOnce } from './middleware/form-once';
 import { FormTokenStore } from '../store/form-tokens';
 import { firstRunGate, requireSignedIn } from './middleware/auth';
-import { ChangeWatcher } from './live/change-watcher';
-import { DEFAULT_STREAM_LIMITS, type LiveStreamLimits } from './live/event-streams';
-import { LiveHub } from './live/live-hub';
-import { pokeOnStoreWrites } from './live/store-writes';
-import { ChangeMarkStore } from '../store/change-marks';
+import { createLivePages, type LivePagesOptions } from './live/live-pages';
 import { csrfProtection } from './middleware/csrf';
 import { errorHandler, notFound, setPageLocals } from './middleware/errors';
 import { verifyPassword } from '../lib/password';
@@ -45,11 +41,8 @@ export interface WebAppOptions {
   /** The sign-in password check; tests pass one that counts its calls. */
   checkPassword?: (password: string, hash: string) => Promise<boolean>;
   /** The pages that update themselves: how often other processes' changes are looked for, and the stream caps. */
-  live?: Partial<LiveStreamLimits> & { checkEveryMs?: number; hub?: LiveHub };
+  live?: LivePagesOptions;
 }
-
-/** A few looks a second at the high-water marks, only while someone follows a live page. */
-const LIVE_CHECK_EVERY_MS = 250;
 
 /** Without a scheduler (e.g. in tests), "Run now" runs one cycle directly. */
 function directRunner(services: Services): SchedulerControl {
@@ -57,15 +50,6 @@ function directRunner(services: Services): SchedulerControl {
     runNow: (integrationId) => runPollCycle(services.sync, { integrationId }),
     nextRun: () => null,
     refresh: async () => undefined,
-  };
-}
-
-function streamLimits(given: Partial<LiveStreamLimits> = {}): LiveStreamLimits {
-  return {
-    maxPerUser: given.maxPerUser ?? DEFAULT_STREAM_LIMITS.maxPerUser,
-    maxTotal: given.maxTotal ?? DEFAULT_STREAM_LIMITS.maxTotal,
-    heartbeatMs: given.heartbeatMs ?? DEFAULT_STREAM_LIMITS.heartbeatMs,
-    retryMs: given.retryMs ?? DEFAULT_STREAM_LIMITS.retryMs,
   };
 }
 
@@ -81,9 +65,8 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
     checkPassword: options.checkPassword ?? verifyPassword,
   };
   // In-process writes poke the hub (no waiting for the next look); other processes' are found by the watcher's looks.
-  const liveHub = options.live?.hub ?? new LiveHub();
-  pokeOnStoreWrites(services.db, liveHub);
-  const watcher = new ChangeWatcher(new ChangeMarkStore(services.db), liveHub, { intervalMs: options.live?.checkEveryMs ?? LIVE_CHECK_EVERY_MS, logger: services.logger });
+  // stopLivePages(services) ends them at shutdown.
+  const live = createLivePages(services, options.live);
   const app = express();
   app.disable('x-powered-by');
   // Behind a proxy (TRUST_PROXY), the client's address and protocol come from its X-Forwarded-*
@@ -129,7 +112,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(csrfProtection(services.config.secretKey));
   app.use(firstRunGate(services));
   app.use(authRoutes(context));
-  app.use(liveRoutes(context, watcher, streamLimits(options.live)));
+  app.use(liveRoutes(context, live.watcher, live.streams));
   app.use(requireSignedIn());
   for (const routes of [dashboardRoutes, retryRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));

@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { runPollCycle } from '../../src/sync/poll-cycle';
 import { knownTableOrFail } from '../../src/web/kb-tables';
 import { recordFingerprint, recordTopic } from '../../src/web/live/topics';
-import { describeEachDatabase } from '../support/test-env';
+import { toIso } from '../../src/lib/clock';
+import { hashPassword } from '../../src/lib/password';
+import { TestEnv, describeEachDatabase } from '../support/test-env';
 import { PASSWORD, WebWorld } from '../support/web-world';
 import { SseClient, signInCookie } from '../support/sse';
 
@@ -253,6 +255,38 @@ describeEachDatabase('live pages: through a reverse proxy (TRUST_PROXY)', (datab
       await log.waitForEvent('change');
     } finally {
       log.close();
+    }
+  });
+});
+
+describe('live pages: serve stops on SIGTERM with a stream open', function () {
+  this.timeout(60_000);
+  let env: TestEnv;
+
+  before(async () => { env = await TestEnv.create('sqlite'); });
+  after(async () => env.close());
+
+  it('ends the open stream and exits, instead of waiting for the browser to leave', async () => {
+    const services = await env.services();
+    await services.users.create('ada', await hashPassword(PASSWORD), 'admin', toIso(services.clock.now()));
+    const daemon = env.startDaemon(['serve'], { PORT: '0' });
+    const url = await new Promise<string>((resolve, reject) => {
+      daemon.child.stdout!.on('data', () => {
+        const match = /listening on (http:\/\/\S+)/.exec(daemon.stdout);
+        if (match) resolve(match[1]);
+      });
+      daemon.child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    const stream = await SseClient.open(`${url}/live/dashboard`, { cookie: await signInCookie(url, 'ada', PASSWORD) });
+    try {
+      await stream.waitForEvent('ready');
+      const exited = new Promise<number | null>((resolve) => daemon.child.once('exit', (code) => resolve(code)));
+      daemon.child.kill('SIGTERM');
+      assert.equal(await exited, 0, 'serve exits cleanly');
+      await stream.waitUntil(() => stream.ended, 10_000, 'the stream to end');
+    } finally {
+      stream.close();
+      await daemon.stop();
     }
   });
 });

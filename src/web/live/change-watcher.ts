@@ -31,6 +31,8 @@ export class ChangeWatcher {
   private poked = false;
   private kbPoked = false;
   private failing = false;
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly marks: ChangeMarkStore,
@@ -55,9 +57,18 @@ export class ChangeWatcher {
   }
 
   subscribe(listener: ChangeListener): () => void {
+    if (this.stopped) return () => undefined;
     this.listeners.add(listener);
-    if (!this.running) void this.loop();
+    if (!this.running) this.loopDone = this.loop();
     return () => { this.listeners.delete(listener); this.wakeUp?.(); };
+  }
+
+  /** Stops looking (at shutdown, before the database closes), once the look under way is done. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.listeners.clear();
+    this.wakeUp?.();
+    await this.loopDone;
   }
 
   private async loop(): Promise<void> {

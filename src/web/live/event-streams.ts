@@ -37,6 +37,8 @@ export type SessionCheck = (req: express.Request) => Promise<{ role: Role } | nu
 export class LiveStreams {
   private readonly perUser = new Map<number, number>();
   private total = 0;
+  private readonly open = new Set<() => void>();
+  private closing = false;
 
   constructor(
     private readonly watcher: ChangeWatcher,
@@ -49,12 +51,22 @@ export class LiveStreams {
     return this.total;
   }
 
+  /** Ends every stream (at shutdown: browsers reconnect to the next server by themselves). */
+  closeAll(): void {
+    this.closing = true;
+    for (const endNow of [...this.open]) endNow();
+  }
+
   /**
    * Opens a stream for a signed-in user, or answers 429 past the caps. `since`: the version the
    * page was rendered at (or the browser's Last-Event-ID); a change since then is sent at once.
    */
-  async open(req: express.Request, res: express.Response, userId: number, topic: LiveTopic, since: string | null): Promise<void> {
+  async serve(req: express.Request, res: express.Response, userId: number, topic: LiveTopic, since: string | null): Promise<void> {
     const held = this.perUser.get(userId) ?? 0;
+    if (this.closing) {
+      res.status(503).set('Retry-After', '5').type('text/plain').send('The server is shutting down.');
+      return;
+    }
     if (held >= this.limits.maxPerUser || this.total >= this.limits.maxTotal) {
       res.status(429).set('Retry-After', '60').type('text/plain')
         .send(held >= this.limits.maxPerUser
@@ -106,12 +118,15 @@ export class LiveStreams {
     const finish = () => {
       if (closed) return;
       closed = true;
+      this.open.delete(endNow);
       clearInterval(heartbeat);
       unsubscribe();
       const left = (this.perUser.get(userId) ?? 1) - 1;
       if (left > 0) this.perUser.set(userId, left); else this.perUser.delete(userId);
       this.total -= 1;
     };
+    const endNow = () => { finish(); res.end(); };
+    this.open.add(endNow);
     req.on('close', finish);
     res.on('close', finish);
 

@@ -1,11 +1,10 @@
 import express from 'express';
 import { readTableRecord } from '../../kb/records';
-import { toIso } from '../../lib/clock';
 import { NotFoundError, UserFacingError } from '../../lib/errors';
 import type { WebContext } from '../context';
 import { knownTableOrFail } from '../kb-tables';
 import type { ChangeWatcher } from '../live/change-watcher';
-import { LiveStreams, type LiveStreamLimits, type LiveTopic } from '../live/event-streams';
+import type { LiveStreams, LiveTopic } from '../live/event-streams';
 import { communicationsTopic, dashboardTopic, recordFingerprint, recordTopic } from '../live/topics';
 
 // The pages that update themselves; each is stamped with the version it was rendered at.
@@ -21,13 +20,8 @@ const since = (req: express.Request): string | null => {
  * sign-in with the pages' own access rules. Mounted before the sign-in redirect, so a stream
  * without a session is answered 401 (an EventSource cannot follow a redirect to a login form).
  */
-export function liveRoutes({ services }: WebContext, watcher: ChangeWatcher, limits: LiveStreamLimits): express.Router {
+export function liveRoutes({ services }: WebContext, watcher: ChangeWatcher, streams: LiveStreams): express.Router {
   const router = express.Router();
-  const streams = new LiveStreams(watcher, limits, async (req) => {
-    if (!req.sessionIdHash) return null;
-    const session = await services.sessions.findActive(req.sessionIdHash, toIso(services.clock.now()));
-    return session ? { role: session.role } : null;
-  }, services.logger);
 
   router.use(async (req, res, next) => {
     if (req.method === 'GET' && req.user && LIVE_PAGES.some((page) => page.test(req.path))) {
@@ -43,7 +37,7 @@ export function liveRoutes({ services }: WebContext, watcher: ChangeWatcher, lim
     }
     const topic = await topicFor(req);
     if (!topic.allows(req.user.role)) throw new UserFacingError('forbidden', 'Only admins can follow this page.', { status: 403 });
-    await streams.open(req, res, req.user.id, topic, since(req));
+    await streams.serve(req, res, req.user.id, topic, since(req));
   };
 
   router.get('/live/dashboard', follow(async () => dashboardTopic()));
