@@ -50,7 +50,12 @@ describeEachDatabase('live pages: server-sent events behind sign-in', (database)
       const anonymous = await open(path);
       assert.equal(anonymous.status, 401, path);
       assert.match(await anonymous.text(), /Sign in/);
+      const person = await fetch(`${world.url}${path}`, { redirect: 'manual' });
+      assert.equal(person.status, 303, 'a person who typed the address is sent to sign in, as on every page');
+      assert.match(person.headers.get('location') ?? '', /^\/login\?next=/);
     }
+    const typed = await fetch(`${world.url}/live/communications`, { headers: { cookie: viewer, accept: 'text/html' } });
+    assert.equal(typed.status, 406, 'signed in, the address opened as a page explains itself instead of hanging');
     const dashboard = await open('/live/dashboard', viewer);
     assert.equal(dashboard.status, 403);
     const missing = await open('/live/records/articles/rows/999', viewer);

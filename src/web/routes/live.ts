@@ -3,6 +3,7 @@ import { readTableRecord } from '../../kb/records';
 import { NotFoundError, UserFacingError } from '../../lib/errors';
 import type { WebContext } from '../context';
 import { knownTableOrFail } from '../kb-tables';
+import { requireSignedIn } from '../middleware/auth';
 import type { ChangeWatcher } from '../live/change-watcher';
 import type { LiveStreams, LiveTopic } from '../live/event-streams';
 import { communicationsTopic, dashboardTopic, recordFingerprint, recordTopic } from '../live/topics';
@@ -18,7 +19,8 @@ const since = (req: express.Request): string | null => {
 /**
  * Server-sent events for the dashboard, a record's page and the communications log, behind
  * sign-in with the pages' own access rules. Mounted before the sign-in redirect, so a stream
- * without a session is answered 401 (an EventSource cannot follow a redirect to a login form).
+ * without a session is answered 401 (an EventSource cannot follow a redirect to a login form);
+ * a person opening the address is sent to sign in, as on every page.
  */
 export function liveRoutes({ services }: WebContext, watcher: ChangeWatcher, streams: LiveStreams): express.Router {
   const router = express.Router();
@@ -30,13 +32,21 @@ export function liveRoutes({ services }: WebContext, watcher: ChangeWatcher, str
     next();
   });
 
-  const follow = (topicFor: (req: express.Request) => Promise<LiveTopic>): express.RequestHandler => async (req, res) => {
+  const signInFirst = requireSignedIn();
+  const follow = (topicFor: (req: express.Request) => Promise<LiveTopic>): express.RequestHandler => async (req, res, next) => {
+    // EventSource always asks for text/event-stream; anything else is a person who typed the address.
+    const wantsStream = /\btext\/event-stream\b/.test(req.get('accept') ?? '');
     if (!req.user) {
+      if (!wantsStream) return signInFirst(req, res, next);
       res.status(401).type('text/plain').send('Sign in to follow this page live.');
       return;
     }
     const topic = await topicFor(req);
     if (!topic.allows(req.user.role)) throw new UserFacingError('forbidden', 'Only admins can follow this page.', { status: 403 });
+    if (!wantsStream) {
+      res.status(406).type('text/plain').send('This address is the event stream of a page that updates itself; open the page instead.');
+      return;
+    }
     await streams.serve(req, res, req.user.id, topic, since(req));
   };
 
