@@ -10,6 +10,8 @@ export interface LiveChange {
   version: string;
 }
 
+const MIN_GAP_MS = 100;
+
 export type ChangeListener = (change: LiveChange) => void;
 
 /** An opaque token of the marks: pages and streams compare it, nobody reads ids out of it. */
@@ -79,7 +81,11 @@ export class ChangeWatcher {
         this.poked = false;
         await this.check();
         if (this.listeners.size === 0) break;
-        if (!this.poked) await this.sleep(this.options.intervalMs);
+        // A burst of writes (a poll applying fifty replies) is looked at a few times, not fifty.
+        const gap = Math.min(MIN_GAP_MS, this.options.intervalMs);
+        await new Promise((resolve) => setTimeout(resolve, gap).unref());
+        if (this.listeners.size === 0) break;
+        if (!this.poked) await this.sleep(this.options.intervalMs - gap);
       }
     } finally {
       this.running = false;
