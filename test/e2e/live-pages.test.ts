@@ -108,6 +108,27 @@ describeEachDatabase('live pages in Chromium: new tweets, replies and polls appe
     await viewer.screenshot('communications-updated');
   });
 
+  it('says "reconnecting…" while the connection is down, and shows what was missed once it is back', async () => {
+    const viewer = await tab('vera', 'viewer');
+    const { page } = viewer;
+    await page.goto('/communications');
+    await waitUntilLive(viewer);
+    await markWindow(page);
+    // Offline keeps the browser from coming back; the server's side of the stream is cut.
+    await viewer.context.setOffline(true);
+    world.server.closeAllConnections();
+    await page.waitForSelector('.live-status[data-state="reconnecting"]');
+    assert.equal((await page.textContent('.live-status'))?.trim(), 'reconnecting…');
+    await insertArticle('Missed while offline');
+    await pollFromAnotherProcess();
+    await viewer.context.setOffline(false);
+    await waitUntilLive(viewer);
+    await page.waitForSelector('table.log tbody tr >> text=Missed while offline, tweeted');
+    assert.equal(await stillSameWindow(page), true);
+    // The browser logs the dropped connection itself; that is the point of this test, not a script error.
+    viewer.pageErrors.splice(0, viewer.pageErrors.length, ...viewer.pageErrors.filter((error) => !/ERR_INTERNET_DISCONNECTED|ERR_INCOMPLETE_CHUNKED_ENCODING|ERR_NETWORK_CHANGED/.test(error)));
+  });
+
   it('without JavaScript the three pages render fully, and a reload shows what changed', async () => {
     const key = await insertArticle('Read without scripts');
     await pollFromAnotherProcess();
