@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Services } from '../../app';
 import { readTableRecord } from '../../kb/records';
 import type { TableInfo } from '../../kb/schema';
+import { errorMessage } from '../../lib/errors';
 import type { ChangeArea } from '../../store/change-marks';
 import { can } from '../middleware/auth';
 import type { LiveChange } from './change-watcher';
@@ -49,7 +50,8 @@ export function recordTopic(services: Services, table: TableInfo, key: string, i
 
 export async function recordFingerprint(services: Services, table: TableInfo, key: string): Promise<string> {
   const [record, integrations, accounts] = await Promise.all([
-    readTableRecord(services.db, table, key),
+    // A table dropped or changed under the page is news too: the page's next fetch says what happened.
+    readTableRecord(services.db, table, key).catch((error: unknown) => ({ unreadable: errorMessage(error) })),
     services.integrations.list(),
     services.accounts.list(),
   ]);
