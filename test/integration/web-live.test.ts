@@ -128,6 +128,16 @@ describeEachDatabase('live pages: server-sent events behind sign-in', (database)
     await dashboard.waitForEvent('change', seen + 1);
   });
 
+  it('tells the dashboard about a record inserted by another operating-system process (its capture, pending)', async () => {
+    const admin = await cookieOf('ada', 'admin');
+    const dashboard = await open('/live/dashboard', admin);
+    await dashboard.waitForEvent('ready');
+    await world.env.insertFromOtherProcess('INSERT INTO articles (title, tweet_text) VALUES (?, ?)', [['From elsewhere', 'Inserted by another process']]);
+    await dashboard.waitForEvent('change');
+    const page = await fetch(`${world.url}/`, { headers: { cookie: admin, 'x-kbts-live': '1' } });
+    assert.match(await page.text(), /<span class="count">1<\/span> pending/);
+  });
+
   it('sends a change at once to a page rendered before a change it had not seen', async () => {
     const viewer = await cookieOf('vera', 'viewer');
     const page = await fetch(`${world.url}/communications`, { headers: { cookie: viewer } });
