@@ -9,6 +9,7 @@ import { openKeptSandbox } from './setup/sandbox-setup';
 import { Scheduler } from './sync/scheduler';
 import { startWebhooks } from './sync/webhooks';
 import { createWebApp } from './web/create-web-app';
+import { stopLivePages } from './web/live/live-pages';
 
 /** Waits for SIGINT/SIGTERM, then stops the parts in reverse order. */
 function onShutdown(stop: () => Promise<void>): void {
@@ -49,6 +50,8 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   onShutdown(async () => {
     await scheduler.stop();
     await webhooks.stop();
+    // Open event streams would keep server.close() waiting.
+    await stopLivePages(services);
     await new Promise((resolve) => server.close(resolve));
     await services.close();
   });

@@ -38,7 +38,7 @@ const concrete = (path: string) => path.replace(':table', 'articles').replace(/:
 // Routes open to everyone: signing in, the first-run form (closed once a user exists), health.
 const PUBLIC = new Set(['get /login', 'post /login', 'get /setup', 'post /setup', 'get /healthz']);
 // What a viewer may do; an editor may also write records; everything else is an admin's.
-const VIEWER = [/^get \/records/, /^get \/communications$/, /^get \/me$/, /^post \/me\//, /^post \/logout$/];
+const VIEWER = [/^get \/records/, /^get \/communications$/, /^get \/live\/(communications|records\/)/, /^get \/me$/, /^post \/me\//, /^post \/logout$/];
 const EDITOR = [/^get \/records\/:table\/new$/, /^get \/records\/:table\/rows\/:key\/edit$/, /^post \/records\//];
 
 describeEachDatabase('security checks over every route of the web app', (database) => {
