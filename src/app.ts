@@ -16,6 +16,7 @@ import { PublicationStore } from './store/publications';
 import { SessionStore } from './store/sessions';
 import { UserStore } from './store/users';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/sync-deps';
+import { SyncSignals } from './sync/wake';
 import { XClient } from './twitter/x-client';
 import type { XCredentials } from './twitter/x-client-factory';
 
@@ -33,6 +34,8 @@ export interface Services {
   sessions: SessionStore;
   apiTokens: ApiTokenStore;
   sync: SyncDeps;
+  /** In-process signals: the record routes say "records changed" after their insert commits. */
+  signals: SyncSignals;
   accountSetup: AccountSetupDeps;
   integrationSetup: IntegrationSetupDeps;
   close(): Promise<void>;
@@ -76,6 +79,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     maxRateLimitWaitMs: config.maxRateLimitWaitMs,
   });
 
+  const signals = new SyncSignals();
   const sync: SyncDeps = {
     db, accounts, integrations, publications, communications, leases, clock, logger,
     settings: {
@@ -87,10 +91,11 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     },
     createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl),
     workerId: `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`,
+    signals,
   };
 
   return {
-    config, db, clock, logger, accounts, integrations, publications, communications, leases, users, sessions, apiTokens, sync,
+    config, db, clock, logger, accounts, integrations, publications, communications, leases, users, sessions, apiTokens, sync, signals,
     accountSetup: { accounts, clock, clientFor },
     integrationSetup: { db, accounts, integrations, publications, communications, clock },
     close: () => db.destroy(),

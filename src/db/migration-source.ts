@@ -12,6 +12,7 @@ import * as createFirstRunGuard from '../../migrations/20261201000200_create_fir
 import * as addApiTokenExpiry from '../../migrations/20261201000300_add_api_token_expiry';
 import * as createFormTokens from '../../migrations/20261201000400_create_form_tokens';
 import * as addCommunicationsHeldUntilResume from '../../migrations/20261201001400_add_communications_held_until_resume';
+import * as captureTriggersNotify from '../../migrations/20261202000400_capture_triggers_notify';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -30,6 +31,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261201000300_add_api_token_expiry', addApiTokenExpiry],
   ['20261201000400_create_form_tokens', createFormTokens],
   ['20261201001400_add_communications_held_until_resume', addCommunicationsHeldUntilResume],
+  ['20261202000400_capture_triggers_notify', captureTriggersNotify],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -7,6 +7,7 @@ import type { IntegrationStore } from '../store/integrations';
 import type { LeaseStore } from '../store/leases';
 import type { PublicationStore } from '../store/publications';
 import type { XClient } from '../twitter/x-client';
+import type { SyncSignals } from './wake';
 
 export interface SyncSettings {
   retryBaseMs: number;
@@ -33,6 +34,8 @@ export interface SyncDeps {
   createXClient(account: Account): Promise<XClient>;
   /** Who this process is, for lease rows. */
   workerId: string;
+  /** In-process "something changed" signals (src/sync/wake.ts). */
+  signals: SyncSignals;
 }
 
 export const DEFAULT_SYNC_SETTINGS: Omit<SyncSettings, 'retryBaseMs' | 'maxRateLimitWaitMs' | 'replyOverlapSeconds' | 'leaseSeconds'> = {

@@ -121,7 +121,7 @@ describe('the web app in Chromium: a new user sees the whole sandbox loop work',
     await page.fill('#field-tweet_text', 'Hello from the browser test');
     await screenshot('record-new');
     await page.click('button:has-text("Create record")');
-    assert.match(await flash(), /It will be tweeted at the next run of integration 1/);
+    assert.match(await flash(), /It will be tweeted right away by integration 1/);
     assert.equal((await page.textContent('.publication .badge'))?.trim(), 'pending');
 
     await page.click('nav >> text=Dashboard');

@@ -1,0 +1,160 @@
+import { performance } from 'node:perf_hooks';
+import { errorMessage } from '../lib/errors';
+import { whileHoldingAccount } from './account-lease';
+import { emptyCounts, workAccount, type AccountWork, type CycleCounts } from './poll-cycle';
+import type { SyncDeps } from './sync-deps';
+
+/** How soon work is tried again when another worker holds its account, and the most it backs off to. */
+const BUSY_RETRY_MS = 200;
+const BUSY_RETRY_MAX_MS = 5_000;
+/** After a failed run (the database or X failing), publishing is tried again after this, doubling. */
+const FAILED_RETRY_MS = 1_000;
+const FAILED_RETRY_MAX_MS = 30_000;
+
+interface Waiter {
+  resolve(counts: CycleCounts): void;
+}
+
+interface AccountState {
+  /** Work asked for and not begun yet: the "dirty" flags. */
+  wanted: AccountWork | null;
+  waiters: Waiter[];
+  running: Promise<void> | null;
+  retry: NodeJS.Timeout | null;
+  busyDelayMs: number;
+  failedDelayMs: number;
+}
+
+function merge(a: AccountWork | null, b: AccountWork): AccountWork {
+  return { publish: (a?.publish ?? false) || b.publish, collect: (a?.collect ?? false) || b.collect };
+}
+
+/**
+ * Each account's work in this process, one run at a time, under the account's lease. Work asked
+ * for while a run goes on is not dropped: the run picks it up before it lets the lease go (the
+ * flags are checked again in a loop). Work that finds the account held by another worker is
+ * kept and tried again shortly, backing off, so a record never waits for a schedule it missed.
+ */
+export class AccountWorkQueue {
+  private readonly accounts = new Map<number, AccountState>();
+  private stopped = false;
+
+  constructor(private readonly deps: SyncDeps) {}
+
+  /**
+   * Asks for work on an account; resolves with the counts of the run that did it, or with
+   * `accountsBusy: 1` when another worker holds the account (the work stays queued and is tried
+   * again by itself).
+   */
+  request(accountId: number, work: AccountWork): Promise<CycleCounts> {
+    if (this.stopped) return Promise.resolve({ ...emptyCounts(), accountsBusy: 1 });
+    const state = this.stateOf(accountId);
+    state.wanted = merge(state.wanted, work);
+    const done = new Promise<CycleCounts>((resolve) => state.waiters.push({ resolve }));
+    this.kick(accountId, state);
+    return done;
+  }
+
+  /** Asks for work without waiting for it. */
+  wake(accountId: number, work: AccountWork): void {
+    void this.request(accountId, work);
+  }
+
+  /** No new runs; waits for the ones going on. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const state of this.accounts.values()) {
+      if (state.retry) clearTimeout(state.retry);
+      state.retry = null;
+    }
+    await Promise.all([...this.accounts.values()].map((state) => state.running));
+    for (const state of this.accounts.values()) this.settle(state, { ...emptyCounts(), accountsBusy: 1 });
+  }
+
+  private stateOf(accountId: number): AccountState {
+    let state = this.accounts.get(accountId);
+    if (!state) {
+      state = { wanted: null, waiters: [], running: null, retry: null, busyDelayMs: BUSY_RETRY_MS, failedDelayMs: FAILED_RETRY_MS };
+      this.accounts.set(accountId, state);
+    }
+    return state;
+  }
+
+  /** Starts a run unless one is going on (it will see the new flags) or a retry is already set. */
+  private kick(accountId: number, state: AccountState): void {
+    if (state.running || state.retry || this.stopped) return;
+    state.running = this.run(accountId, state).finally(() => {
+      state.running = null;
+      // Asked for after the run's last look and before its lease went back.
+      if (state.wanted) this.kick(accountId, state);
+    });
+  }
+
+  private later(accountId: number, state: AccountState, delayMs: number, work?: AccountWork): void {
+    if (this.stopped || state.retry) return;
+    state.retry = setTimeout(() => {
+      state.retry = null;
+      if (work) state.wanted = merge(state.wanted, work);
+      this.kick(accountId, state);
+    }, delayMs);
+    state.retry.unref?.();
+  }
+
+  private settle(state: AccountState, counts: CycleCounts): void {
+    const waiters = state.waiters;
+    state.waiters = [];
+    for (const waiter of waiters) waiter.resolve(counts);
+  }
+
+  private async run(accountId: number, state: AccountState): Promise<void> {
+    const deps = this.deps;
+    let held;
+    try {
+      held = await whileHoldingAccount(deps, accountId, async () => {
+        // The loop that keeps the lease until nothing is left: work that came in meanwhile is done now.
+        while (state.wanted && !this.stopped) {
+          const work = state.wanted;
+          const waiters = state.waiters;
+          state.wanted = null;
+          state.waiters = [];
+          const counts = emptyCounts();
+          const started = performance.now();
+          const integrations = (await deps.integrations.listForAccount(accountId)).filter((integration) => integration.status === 'active');
+          const outcome = integrations.length === 0 ? { postsWaitUntil: null } : await workAccount(deps, accountId, integrations, counts, work);
+          for (const waiter of waiters) waiter.resolve(counts);
+          // Each run's own cost, once, for people watching the log and for the benchmark's daemon figures.
+          const didSomething = work.collect || counts.published + counts.skipped + counts.failed + counts.deferred > 0 || counts.errors.length > 0;
+          deps.logger[didSomething ? 'info' : 'debug']('poll finished', {
+            accountId, publish: work.publish, collect: work.collect, durationMs: Math.round(performance.now() - started), ...counts,
+          });
+          if (outcome.postsWaitUntil) {
+            // X allows no more posts for now: the records wait pending until its window resets.
+            const waitMs = Math.max(0, Date.parse(outcome.postsWaitUntil) - deps.clock.now().toMillis()) + 500;
+            this.later(accountId, state, waitMs, { publish: true, collect: false });
+          }
+          if (counts.errors.length > 0 && work.publish) {
+            this.later(accountId, state, state.failedDelayMs, { publish: true, collect: false });
+            state.failedDelayMs = Math.min(state.failedDelayMs * 2, FAILED_RETRY_MAX_MS);
+          } else {
+            state.failedDelayMs = FAILED_RETRY_MS;
+          }
+        }
+      });
+    } catch (error) {
+      // The lease could not even be asked for (the database failing): try again later.
+      deps.logger.child({ accountId }).error('account work failed', { error: errorMessage(error) });
+      this.settle(state, { ...emptyCounts(), errors: [`account ${accountId}: ${errorMessage(error)}`] });
+      this.later(accountId, state, state.failedDelayMs, state.wanted ?? { publish: true, collect: false });
+      state.failedDelayMs = Math.min(state.failedDelayMs * 2, FAILED_RETRY_MAX_MS);
+      return;
+    }
+    if (!held.held) {
+      // Another worker has the account: whoever asked learns it, and the work is tried again soon.
+      this.settle(state, { ...emptyCounts(), accountsBusy: 1 });
+      this.later(accountId, state, state.busyDelayMs);
+      state.busyDelayMs = Math.min(state.busyDelayMs * 2, BUSY_RETRY_MAX_MS);
+      return;
+    }
+    state.busyDelayMs = BUSY_RETRY_MS;
+  }
+}
