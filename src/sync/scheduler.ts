@@ -69,13 +69,17 @@ export class Scheduler {
     if (this.options.watch) {
       this.watch = createChangeWatch(this.options.watch, {
         newRecords: (integrationIds) => this.wakeIntegrations(integrationIds),
-        missedChanges: () => this.sweep(),
+        missedChanges: () => { void this.sweep(); },
       }, this.deps.logger, { checkEveryMs: this.options.changeCheckMs ?? 250 });
       await this.watch.start();
     }
-    // What was captured while no daemon ran goes out now, not at the first sweep.
-    this.sweep();
-    this.sweepTimer = setInterval(() => this.sweep(), this.options.publishSweepMs ?? 30_000);
+    // What was captured while no daemon ran goes out now, before the scheduler says it started.
+    await this.sweep();
+    this.sweepTimer = setInterval(() => { void this.sweep(); }, this.options.publishSweepMs ?? 30_000);
+    this.deps.logger.info('scheduler started', {
+      integrations: this.active.size,
+      watching: this.options.watch ? (this.options.watch.client === 'postgres' ? 'LISTEN kbts_records' : 'PRAGMA data_version') : 'this process only',
+    });
   }
 
   async stop(): Promise<void> {
@@ -95,8 +99,9 @@ export class Scheduler {
   }
 
   /** Every account with an active integration looks for due records (the backstop of the wake-ups). */
-  private sweep(): void {
-    for (const accountId of new Set([...this.active.values()].map((integration) => integration.accountId))) this.queue.wake(accountId, PUBLISH);
+  private async sweep(): Promise<void> {
+    const accountIds = new Set([...this.active.values()].map((integration) => integration.accountId));
+    await Promise.all([...accountIds].map((accountId) => this.queue.request(accountId, PUBLISH)));
   }
 
   private wakeIntegrations(integrationIds: number[]): void {
