@@ -10,6 +10,10 @@ const BUSY_RETRY_MAX_MS = 5_000;
 /** After a failed run (the database or X failing), publishing is tried again after this, doubling. */
 const FAILED_RETRY_MS = 1_000;
 const FAILED_RETRY_MAX_MS = 30_000;
+/** Runs in one hold of the lease before it goes back (and is asked for again at once, if work is left). */
+const MAX_ROUNDS_PER_HOLD = 10;
+/** Work left after a hold asks for the lease again after up to this long, at random, so other workers may take it. */
+const REHOLD_JITTER_MS = 60;
 
 interface Waiter {
   resolve(counts: CycleCounts): void;
@@ -21,6 +25,8 @@ interface AccountState {
   waiters: Waiter[];
   running: Promise<void> | null;
   retry: NodeJS.Timeout | null;
+  /** "soon": a short delay (another worker had the account, or a spreading jitter) that new work may cut short; "wait": a limit or a failure to sit out. */
+  retryKind: 'soon' | 'wait';
   busyDelayMs: number;
   failedDelayMs: number;
 }
@@ -46,18 +52,27 @@ export class AccountWorkQueue {
    * `accountsBusy: 1` when another worker holds the account (the work stays queued and is tried
    * again by itself).
    */
-  request(accountId: number, work: AccountWork): Promise<CycleCounts> {
+  request(accountId: number, work: AccountWork, options: { jitterMs?: number } = {}): Promise<CycleCounts> {
     if (this.stopped) return Promise.resolve({ ...emptyCounts(), accountsBusy: 1 });
     const state = this.stateOf(accountId);
     state.wanted = merge(state.wanted, work);
     const done = new Promise<CycleCounts>((resolve) => state.waiters.push({ resolve }));
-    this.kick(accountId, state);
+    // New work does not sit out a busy back-off: the other worker may well be done by now.
+    if (state.retry && state.retryKind === 'soon') {
+      clearTimeout(state.retry);
+      state.retry = null;
+    }
+    if (options.jitterMs && !state.running) this.later(accountId, state, Math.random() * options.jitterMs, 'soon');
+    else this.kick(accountId, state);
     return done;
   }
 
-  /** Asks for work without waiting for it. */
-  wake(accountId: number, work: AccountWork): void {
-    void this.request(accountId, work);
+  /**
+   * Asks for work without waiting for it. `jitterMs`: news every worker hears at once (a
+   * notification) is acted on after a random moment, so the accounts' leases go to different workers.
+   */
+  wake(accountId: number, work: AccountWork, options: { jitterMs?: number } = {}): void {
+    void this.request(accountId, work, options);
   }
 
   /** No new runs; waits for the ones going on. */
@@ -74,7 +89,7 @@ export class AccountWorkQueue {
   private stateOf(accountId: number): AccountState {
     let state = this.accounts.get(accountId);
     if (!state) {
-      state = { wanted: null, waiters: [], running: null, retry: null, busyDelayMs: BUSY_RETRY_MS, failedDelayMs: FAILED_RETRY_MS };
+      state = { wanted: null, waiters: [], running: null, retry: null, retryKind: 'soon', busyDelayMs: BUSY_RETRY_MS, failedDelayMs: FAILED_RETRY_MS };
       this.accounts.set(accountId, state);
     }
     return state;
@@ -85,13 +100,14 @@ export class AccountWorkQueue {
     if (state.running || state.retry || this.stopped) return;
     state.running = this.run(accountId, state).finally(() => {
       state.running = null;
-      // Asked for after the run's last look and before its lease went back.
-      if (state.wanted) this.kick(accountId, state);
+      // Asked for after the run's last look and before its lease went back, or left by a bounded hold.
+      if (state.wanted) this.later(accountId, state, Math.random() * REHOLD_JITTER_MS, 'soon');
     });
   }
 
-  private later(accountId: number, state: AccountState, delayMs: number, work?: AccountWork): void {
+  private later(accountId: number, state: AccountState, delayMs: number, kind: 'soon' | 'wait', work?: AccountWork): void {
     if (this.stopped || state.retry) return;
+    state.retryKind = kind;
     state.retry = setTimeout(() => {
       state.retry = null;
       if (work) state.wanted = merge(state.wanted, work);
@@ -112,16 +128,26 @@ export class AccountWorkQueue {
     try {
       held = await whileHoldingAccount(deps, accountId, async () => {
         // The loop that keeps the lease until nothing is left: work that came in meanwhile is done now.
-        while (state.wanted && !this.stopped) {
+        // It is bounded, so a busy account still changes hands between workers now and then.
+        let collected: CycleCounts | null = null;
+        for (let round = 0; state.wanted && !this.stopped && round < MAX_ROUNDS_PER_HOLD; round++) {
           const work = state.wanted;
           const waiters = state.waiters;
           state.wanted = null;
           state.waiters = [];
+          // A reply poll asked for while this hold already polled is answered by that poll: the
+          // next tick reads on from its cursor.
+          if (collected && work.collect) work.collect = false;
+          if (!work.publish && !work.collect) {
+            for (const waiter of waiters) waiter.resolve(collected ?? emptyCounts());
+            continue;
+          }
           const counts = emptyCounts();
           const started = performance.now();
           const integrations = (await deps.integrations.listForAccount(accountId)).filter((integration) => integration.status === 'active');
           const outcome = integrations.length === 0 ? { postsWaitUntil: null } : await workAccount(deps, accountId, integrations, counts, work);
           for (const waiter of waiters) waiter.resolve(counts);
+          if (work.collect) collected = counts;
           // Each run's own cost, once, for people watching the log and for the benchmark's daemon figures.
           const didSomething = work.collect || counts.published + counts.skipped + counts.failed + counts.deferred > 0 || counts.errors.length > 0;
           deps.logger[didSomething ? 'info' : 'debug']('poll finished', {
@@ -130,10 +156,10 @@ export class AccountWorkQueue {
           if (outcome.postsWaitUntil) {
             // X allows no more posts for now: the records wait pending until its window resets.
             const waitMs = Math.max(0, Date.parse(outcome.postsWaitUntil) - deps.clock.now().toMillis()) + 500;
-            this.later(accountId, state, waitMs, { publish: true, collect: false });
+            this.later(accountId, state, waitMs, 'wait', { publish: true, collect: false });
           }
           if (counts.errors.length > 0 && work.publish) {
-            this.later(accountId, state, state.failedDelayMs, { publish: true, collect: false });
+            this.later(accountId, state, state.failedDelayMs, 'wait', { publish: true, collect: false });
             state.failedDelayMs = Math.min(state.failedDelayMs * 2, FAILED_RETRY_MAX_MS);
           } else {
             state.failedDelayMs = FAILED_RETRY_MS;
@@ -144,14 +170,14 @@ export class AccountWorkQueue {
       // The lease could not even be asked for (the database failing): try again later.
       deps.logger.child({ accountId }).error('account work failed', { error: errorMessage(error) });
       this.settle(state, { ...emptyCounts(), errors: [`account ${accountId}: ${errorMessage(error)}`] });
-      this.later(accountId, state, state.failedDelayMs, state.wanted ?? { publish: true, collect: false });
+      this.later(accountId, state, state.failedDelayMs, 'wait', state.wanted ?? { publish: true, collect: false });
       state.failedDelayMs = Math.min(state.failedDelayMs * 2, FAILED_RETRY_MAX_MS);
       return;
     }
     if (!held.held) {
       // Another worker has the account: whoever asked learns it, and the work is tried again soon.
       this.settle(state, { ...emptyCounts(), accountsBusy: 1 });
-      this.later(accountId, state, state.busyDelayMs);
+      this.later(accountId, state, state.busyDelayMs, 'soon');
       state.busyDelayMs = Math.min(state.busyDelayMs * 2, BUSY_RETRY_MAX_MS);
       return;
     }

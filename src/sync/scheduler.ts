@@ -8,6 +8,9 @@ import { emptyCounts, type CycleCounts } from './poll-cycle';
 import type { SyncDeps } from './sync-deps';
 
 const TICK_JITTER_MS = 400;
+// Every worker hears of another writer's commit at once; a little jitter spreads the accounts'
+// leases among them instead of handing every account to the worker that is told first.
+const WAKE_JITTER_MS = 60;
 const PUBLISH = { publish: true, collect: false };
 const COLLECT = { publish: false, collect: true };
 
@@ -107,7 +110,7 @@ export class Scheduler {
   private wakeIntegrations(integrationIds: number[]): void {
     const unknown = integrationIds.filter((id) => !this.active.has(id));
     const wake = (ids: number[]) => {
-      for (const accountId of new Set(ids.flatMap((id) => this.active.get(id)?.accountId ?? []))) this.queue.wake(accountId, PUBLISH);
+      for (const accountId of new Set(ids.flatMap((id) => this.active.get(id)?.accountId ?? []))) this.queue.wake(accountId, PUBLISH, { jitterMs: WAKE_JITTER_MS });
     };
     wake(integrationIds);
     // An integration made moments ago by another process: learn about it first.

@@ -119,6 +119,28 @@ describeEachDatabase('tweet on commit from the web form', (database) => {
     await waitFor(async () => (await web.services.publications.findByRecord(1, '1'))?.state === 'sent', 'the record to be tweeted');
     assert.deepEqual(web.sandbox.timeline('kb_form').tweets.map((tweet) => tweet.text), ['Sent through the API, tweeted on commit']);
   });
+
+  it('past X\'s post limit, leaves new records pending without calling X, and the record page says until when', async () => {
+    web.sandbox.setRateLimit({ endpoint: 'POST /2/tweets', limit: 2, window_seconds: 900 });
+    const insert = async (text: string) => {
+      await web.services.db('articles').insert({ title: text, tweet_text: text, keep_going: 'Yes' });
+      web.services.signals.recordsChanged('articles');
+    };
+    for (const text of ['Within the limit one', 'Within the limit two', 'Refused by X']) await insert(text);
+    await waitFor(async () => (await web.services.publications.findByRecord(1, '3'))?.reason === 'waiting for the X rate limit to reset', 'X to refuse the third post');
+    const postsAfterRefusal = web.sandbox.getCalls().by_endpoint['POST /2/tweets'];
+    await insert('Waits without a call');
+    await waitFor(async () => (await web.services.publications.findByRecord(1, '4')) !== undefined, 'the fourth record to be captured');
+    await sleep(1000);
+    assert.equal(web.sandbox.getCalls().by_endpoint['POST /2/tweets'], postsAfterRefusal, 'no post is tried while X allows none');
+    assert.deepEqual(web.sandbox.timeline('kb_form').tweets.map((tweet) => tweet.text).sort(), ['Within the limit one', 'Within the limit two']);
+    assert.deepEqual((await web.services.publications.listForIntegration(1)).map((publication) => publication.state), ['sent', 'sent', 'pending', 'pending']);
+    const viewer = await web.signIn('vic', 'viewer');
+    for (const key of ['3', '4']) {
+      const page = await viewer.get(`/records/articles/rows/${key}`);
+      assert.match(page.text, /Waiting for X's post limit for this account \(100 posts per 15 minutes\): tweeted after \d{4}-\d\d-\d\d \d\d:\d\d/, `record ${key} says until when`);
+    }
+  });
 });
 
 (POSTGRES_URL ? describe : describe.skip)('tweet on commit: the PostgreSQL listener (needs KBTS_TEST_POSTGRES_URL)', function () {
