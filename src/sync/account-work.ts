@@ -32,7 +32,14 @@ interface AccountState {
 }
 
 function merge(a: AccountWork | null, b: AccountWork): AccountWork {
-  return { publish: (a?.publish ?? false) || b.publish, collect: (a?.collect ?? false) || b.collect };
+  const publish = (a?.publish ?? false) || b.publish;
+  const merged: AccountWork = { publish, collect: (a?.collect ?? false) || b.collect };
+  // Publishing for some integrations, merged with publishing for all (or nothing), is for all.
+  const only = (work: AccountWork | null): ReadonlySet<number> | 'all' | null => (work?.publish ? work.publishOnly ?? 'all' : null);
+  const left = only(a);
+  const right = only(b);
+  if (left !== 'all' && right !== 'all' && (left || right)) merged.publishOnly = new Set<number>([...(left ?? []), ...(right ?? [])]);
+  return merged;
 }
 
 /**

@@ -31,6 +31,8 @@ export function emptyCounts(): CycleCounts {
 export interface AccountWork {
   publish: boolean;
   collect: boolean;
+  /** Publish only these integrations' records (a wake-up that named them); absent: all of the account's. */
+  publishOnly?: ReadonlySet<number>;
 }
 
 const BOTH: AccountWork = { publish: true, collect: true };
@@ -110,7 +112,8 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
   if (!publish && !work.collect) return { postsWaitUntil };
   const x = await deps.createXClient(account);
   try {
-    const published = publish ? await publishForAccount(deps, account, integrations, x, counts) : { refused: null, failedIntegrations: new Map<number, string>(), rateLimitedUntil: null };
+    const toPublish = work.publishOnly ? integrations.filter((integration) => work.publishOnly!.has(integration.id)) : integrations;
+    const published = publish ? await publishForAccount(deps, account, toPublish, x, counts) : { refused: null, failedIntegrations: new Map<number, string>(), rateLimitedUntil: null };
     let refused = published.refused;
     if (!refused && work.collect) refused = await collectForAccount(deps, account, x, counts);
     if (refused) {

@@ -67,11 +67,11 @@ export class Scheduler {
       this.refresh().catch((error) => this.deps.logger.error('scheduler refresh failed', { error: errorMessage(error) }));
     }, this.refreshEveryMs);
     this.unsubscribe = this.deps.signals.on('recordsChanged', (table) => {
-      for (const integration of this.active.values()) if (integration.tableName === table) this.queue.wake(integration.accountId, PUBLISH);
+      this.wakeIntegrations([...this.active.values()].filter((integration) => integration.tableName === table).map((integration) => integration.id), 0);
     });
     if (this.options.watch) {
       this.watch = createChangeWatch(this.options.watch, {
-        newRecords: (integrationIds) => this.wakeIntegrations(integrationIds),
+        newRecords: (integrationIds) => this.wakeIntegrations(integrationIds, WAKE_JITTER_MS),
         missedChanges: () => { void this.sweep(); },
       }, this.deps.logger, { checkEveryMs: this.options.changeCheckMs ?? 250 });
       await this.watch.start();
@@ -107,10 +107,16 @@ export class Scheduler {
     await Promise.all([...accountIds].map((accountId) => this.queue.request(accountId, PUBLISH)));
   }
 
-  private wakeIntegrations(integrationIds: number[]): void {
+  /** Publishing for the named integrations, on their accounts; `jitterMs` when every worker heard the same news. */
+  private wakeIntegrations(integrationIds: number[], jitterMs: number): void {
     const unknown = integrationIds.filter((id) => !this.active.has(id));
     const wake = (ids: number[]) => {
-      for (const accountId of new Set(ids.flatMap((id) => this.active.get(id)?.accountId ?? []))) this.queue.wake(accountId, PUBLISH, { jitterMs: WAKE_JITTER_MS });
+      const byAccount = new Map<number, Set<number>>();
+      for (const id of ids) {
+        const integration = this.active.get(id);
+        if (integration) byAccount.set(integration.accountId, (byAccount.get(integration.accountId) ?? new Set()).add(id));
+      }
+      for (const [accountId, publishOnly] of byAccount) this.queue.wake(accountId, { ...PUBLISH, publishOnly }, { jitterMs });
     };
     wake(integrationIds);
     // An integration made moments ago by another process: learn about it first.
