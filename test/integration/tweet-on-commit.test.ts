@@ -120,6 +120,20 @@ describeEachDatabase('tweet on commit from the web form', (database) => {
     assert.deepEqual(web.sandbox.timeline('kb_form').tweets.map((tweet) => tweet.text), ['Sent through the API, tweeted on commit']);
   });
 
+  it('keeps a record that finds its account held by another worker, and tweets it once that worker lets go', async () => {
+    const leases = web.services.leases;
+    const now = new Date().toISOString();
+    assert.ok(await leases.tryAcquire('account:1', 'another worker', now, new Date(Date.now() + 60_000).toISOString()), 'the other worker holds the account');
+    await web.services.db('articles').insert({ title: 'Busy', tweet_text: 'Waited for the account', keep_going: 'Yes' });
+    web.services.signals.recordsChanged('articles');
+    await sleep(1500);
+    assert.equal((await web.services.publications.findByRecord(1, '1'))?.state, 'pending', 'not tweeted while another worker holds the account');
+    await leases.release('account:1', 'another worker');
+    // No new signal and the sweep 30 s away: only the queued retry can tweet it now.
+    await waitFor(async () => (await web.services.publications.findByRecord(1, '1'))?.state === 'sent', 'the queued record to be tweeted');
+    assert.deepEqual(web.sandbox.timeline('kb_form').tweets.map((tweet) => tweet.text), ['Waited for the account']);
+  });
+
   it('past X\'s post limit, leaves new records pending without calling X, and the record page says until when', async () => {
     web.sandbox.setRateLimit({ endpoint: 'POST /2/tweets', limit: 2, window_seconds: 900 });
     const insert = async (text: string) => {
