@@ -139,7 +139,10 @@ export class Scheduler {
   async refresh(): Promise<void> {
     const active = (await this.deps.integrations.list()).filter((integration) => integration.status === 'active');
     const wanted = new Map(active.map((integration) => [integration.id, integration]));
+    const before = this.active;
     this.active = wanted;
+    // An integration made or resumed elsewhere may have records waiting: they go out now, not at the sweep.
+    if (this.sweepTimer) this.wakeIntegrations(active.filter((integration) => !before.has(integration.id)).map((integration) => integration.id), 0);
     for (const [id, scheduled] of this.tasks) {
       const integration = wanted.get(id);
       if (!integration || integration.schedule !== scheduled.schedule || integration.timeZone !== scheduled.timeZone) {
