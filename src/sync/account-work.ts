@@ -165,7 +165,9 @@ export class AccountWorkQueue {
             const waitMs = Math.max(0, Date.parse(outcome.postsWaitUntil) - deps.clock.now().toMillis()) + 500;
             this.later(accountId, state, waitMs, 'wait', { publish: true, collect: false });
           }
-          if (counts.errors.length > 0 && work.publish) {
+          // One broken integration (its table dropped) is shown on it and left to the sweep, so the
+          // account's other records are not held up; a run that failed as a whole is tried again, backing off.
+          if (outcome.failed && work.publish) {
             this.later(accountId, state, state.failedDelayMs, 'wait', { publish: true, collect: false });
             state.failedDelayMs = Math.min(state.failedDelayMs * 2, FAILED_RETRY_MAX_MS);
           } else {

@@ -66,6 +66,8 @@ export async function runPollCycle(deps: SyncDeps, options: { integrationId?: nu
 /** What a run for an account leaves for later: X allows no more posts until then. */
 export interface AccountWorkOutcome {
   postsWaitUntil: string | null;
+  /** The run failed as a whole (the database, building the client): worth trying again soon. */
+  failed?: boolean;
 }
 
 /**
@@ -86,7 +88,7 @@ export async function workAccount(
       // Best effort: when the database itself is failing, this write may fail too.
       await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), message).catch(() => undefined);
     }
-    return { postsWaitUntil: null };
+    return { postsWaitUntil: null, failed: true };
   }
 }
 
