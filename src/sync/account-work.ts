@@ -6,14 +6,17 @@ import type { SyncDeps } from './sync-deps';
 
 /** How soon work is tried again when another worker holds its account, and the most it backs off to. */
 const BUSY_RETRY_MS = 200;
-const BUSY_RETRY_MAX_MS = 5_000;
+const BUSY_RETRY_MAX_MS = 1_000;
 /** After a failed run (the database or X failing), publishing is tried again after this, doubling. */
 const FAILED_RETRY_MS = 1_000;
 const FAILED_RETRY_MAX_MS = 30_000;
 /** Runs in one hold of the lease before it goes back (and is asked for again at once, if work is left). */
-const MAX_ROUNDS_PER_HOLD = 10;
-/** Work left after a hold asks for the lease again after up to this long, at random, so other workers may take it. */
-const REHOLD_JITTER_MS = 60;
+const MAX_ROUNDS_PER_HOLD = 3;
+/**
+ * Work left after a hold asks for the lease again after a random moment in this range: longer
+ * than a notified worker's jitter, so a worker waiting for the account gets its turn.
+ */
+const REHOLD_DELAY_MS = [50, 300] as const;
 
 interface Waiter {
   resolve(counts: CycleCounts): void;
@@ -108,7 +111,7 @@ export class AccountWorkQueue {
     state.running = this.run(accountId, state).finally(() => {
       state.running = null;
       // Asked for after the run's last look and before its lease went back, or left by a bounded hold.
-      if (state.wanted) this.later(accountId, state, Math.random() * REHOLD_JITTER_MS, 'soon');
+      if (state.wanted) this.later(accountId, state, REHOLD_DELAY_MS[0] + Math.random() * (REHOLD_DELAY_MS[1] - REHOLD_DELAY_MS[0]), 'soon');
     });
   }
 
