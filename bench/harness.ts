@@ -21,7 +21,7 @@ import { createTwitterApi } from '../src/twitter/x-client-factory';
 
 export const ROOT = path.resolve(__dirname, '..');
 const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-const SECRET_KEY = 'benchmark key, not for production';
+export const SECRET_KEY = 'benchmark key, not for production';
 // The benchmark measures the product, not X's quotas: every endpoint it uses gets room.
 const UNLIMITED = ['POST /2/tweets', 'GET /2/users/:id/mentions', 'GET /2/users/:id/tweets', 'GET /2/tweets/search/recent', 'GET /2/users/me'];
 
@@ -220,10 +220,11 @@ export class Daemon {
   readonly logLines: Array<Record<string, any>> = [];
   private constructor(readonly child: ChildProcess) {}
 
-  static start(world: ProductWorld, extraEnv: Record<string, string> = {}): Daemon {
+  /** `root`: another checkout of the product to run (the benchmark's "before" figures). */
+  static start(world: Pick<ProductWorld, 'dir'>, extraEnv: Record<string, string> = {}, root = ROOT): Daemon {
     // As the tests start it: from source, bin/kb-twitter-sync.js cannot start `poll` today (its dynamic
     // import of ./serve escapes tsx/cjs).
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), 'poll'], {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(root, 'src', 'cli.ts'), 'poll'], {
       cwd: world.dir,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ProductWorld.envFor(world.dir), LOG_LEVEL: 'info', ...extraEnv },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -11,6 +11,7 @@ import { publishOverhead } from './publish-overhead';
 import { replyIngestion } from './reply-ingestion';
 import { describeMachine, renderJson, renderMarkdown, type ScenarioResult } from './report';
 import { tableSize } from './table-size';
+import { tweetOnCommit } from './tweet-on-commit';
 
 const quick = process.argv.includes('--quick');
 const asJson = process.argv.includes('--json');
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     scenarios.push(...await attempt(4, 'table size and memory', () => tableSize(emulator, 1000, 1_000_000, RUNS)));
     // The 1-minute schedule is sampled for real only in the full run, where it fits the time budget.
     scenarios.push(...await attempt(6, 'latency', () => latency(emulator, quick ? 15 : 40, quick ? null : 150_000)));
+    scenarios.push(...await attempt(6, 'tweet on commit', () => tweetOnCommit(emulator, quick ? 20 : 60)));
   } finally {
     await emulator.stop();
   }

@@ -19,6 +19,7 @@ import { UnreadableWindowStore } from './store/unreadable-windows';
 import { UserStore } from './store/users';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/sync-deps';
 import { WebhookService } from './sync/webhooks';
+import { SyncSignals } from './sync/wake';
 import { XClient } from './twitter/x-client';
 import type { XCredentials } from './twitter/x-client-factory';
 
@@ -37,6 +38,8 @@ export interface Services {
   sessions: SessionStore;
   apiTokens: ApiTokenStore;
   sync: SyncDeps;
+  /** In-process signals: the record routes say "records changed" after their insert commits. */
+  signals: SyncSignals;
   accountSetup: AccountSetupDeps;
   integrationSetup: IntegrationSetupDeps;
   /** Real-time replies by webhook (X Activity API), per account. */
@@ -84,6 +87,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     maxRateLimitWaitMs: config.maxRateLimitWaitMs,
   });
 
+  const signals = new SyncSignals();
   const sync: SyncDeps = {
     db, accounts, integrations, publications, communications, unreadableWindows, leases, clock, logger,
     settings: {
@@ -96,6 +100,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl),
     workerId: `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`,
     accountWebhooks,
+    signals,
   };
   const webhooks = new WebhookService({
     sync, accounts, store: accountWebhooks, clock, logger,
@@ -105,7 +110,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
   });
 
   return {
-    config, db, clock, logger, accounts, integrations, publications, communications, unreadableWindows, leases, users, sessions, apiTokens, sync,
+    config, db, clock, logger, accounts, integrations, publications, communications, unreadableWindows, leases, users, sessions, apiTokens, sync, signals,
     accountSetup: { accounts, clock, clientFor },
     integrationSetup: { db, accounts, integrations, publications, communications, clock },
     webhooks,

@@ -6,7 +6,7 @@ import type { Config } from './config';
 import { errorMessage } from './lib/errors';
 import { testAccount } from './setup/account-setup';
 import { openKeptSandbox } from './setup/sandbox-setup';
-import { Scheduler } from './sync/scheduler';
+import { Scheduler, type SchedulerOptions } from './sync/scheduler';
 import { startWebhooks } from './sync/webhooks';
 import { createWebApp } from './web/create-web-app';
 import { stopLivePages } from './web/live/live-pages';
@@ -23,11 +23,16 @@ function onShutdown(stop: () => Promise<void>): void {
   process.once('SIGTERM', handler);
 }
 
+/** A daemon watches its database, so records any writer commits are tweeted at once. */
+function schedulerOptions(config: Readonly<Config>): SchedulerOptions {
+  return { watch: config.database, changeCheckMs: config.changeCheckMs, publishSweepMs: config.publishSweepMs };
+}
+
 /** `serve`: migrations, then the web app (with the sandbox X API at /sandbox/x) and the scheduler. */
 export async function serve(config: Readonly<Config>): Promise<void> {
   const services = await buildServices(config);
   const { sandbox, recreatedAccountIds } = await openKeptSandbox(services);
-  const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs);
+  const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs, schedulerOptions(config));
   const app = createWebApp(services, { scheduler, sandbox });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
@@ -74,7 +79,7 @@ export function whereToOpen(host: string, port: number, hostname: string): strin
 /** `poll` without --once: the scheduler alone, for extra worker processes. */
 export async function pollForever(config: Readonly<Config>): Promise<void> {
   const services = await buildServices(config);
-  const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs);
+  const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs, schedulerOptions(config));
   await scheduler.start();
   process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
   onShutdown(async () => {

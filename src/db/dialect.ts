@@ -174,9 +174,15 @@ export function captureTriggerName(integrationId: number): string {
   return `kbts_capture_${integrationId}`;
 }
 
+/** The PostgreSQL channel the capture trigger notifies, with the integration id as payload. */
+export const RECORDS_CHANNEL = 'kbts_records';
+
 /**
  * The capture trigger records each insert in kbts_publications inside the inserting
  * transaction, whoever wrote the row: nothing is scanned and out-of-order commits lose nothing.
+ * On PostgreSQL it also notifies RECORDS_CHANNEL, delivered at commit (one notification per
+ * integration per transaction, as PostgreSQL folds identical ones), so every listening worker
+ * publishes at once; SQLite has no notifications, so workers there watch PRAGMA data_version.
  */
 export async function installCaptureTrigger(db: Knex, integrationId: number, table: string, primaryKey: string): Promise<void> {
   const name = captureTriggerName(integrationId);
@@ -191,6 +197,7 @@ export async function installCaptureTrigger(db: Knex, integrationId: number, tab
         VALUES (${id}, NEW.${keySql}::text, 'pending', 0,
                 to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
         ON CONFLICT (integration_id, record_key) DO NOTHING;
+        PERFORM pg_notify('${RECORDS_CHANNEL}', '${id}');
         RETURN NEW;
       END $$ LANGUAGE plpgsql`);
     await db.raw(`DROP TRIGGER IF EXISTS ${name} ON ${tableSql}`);

@@ -17,6 +17,7 @@ import * as createSandboxTables from '../../migrations/20261202000300_create_san
 import * as createUnreadableWindows from '../../migrations/20261202000310_create_unreadable_windows';
 import * as createAccountWebhooks from '../../migrations/20261202000500_create_account_webhooks';
 import * as indexPublicationsUpdatedAt from '../../migrations/20261202000600_index_publications_updated_at';
+import * as captureTriggersNotify from '../../migrations/20261202000400_capture_triggers_notify';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -38,6 +39,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261202000200_one_integration_per_tweet_field', oneIntegrationPerTweetField],
   ['20261202000300_create_sandbox_tables', createSandboxTables],
   ['20261202000310_create_unreadable_windows', createUnreadableWindows],
+  ['20261202000400_capture_triggers_notify', captureTriggersNotify],
   ['20261202000500_create_account_webhooks', createAccountWebhooks],
   ['20261202000600_index_publications_updated_at', indexPublicationsUpdatedAt],
 ];

@@ -116,6 +116,11 @@ export class IntegrationStore {
     );
   }
 
+  /** A problem outside a reply poll (publishing on commit): shown, without moving "last poll". */
+  async recordError(id: number, now: string, error: string): Promise<void> {
+    await this.db('kbts_integrations').where({ id }).update({ last_error: error, last_error_at: now });
+  }
+
   async remove(id: number): Promise<void> {
     await this.db('kbts_integrations').where({ id }).delete();
   }

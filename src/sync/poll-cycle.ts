@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon';
 import { errorMessage } from '../lib/errors';
 import { toIso } from '../lib/clock';
 import type { Account } from '../store/accounts';
@@ -26,9 +27,20 @@ export function emptyCounts(): CycleCounts {
   return { published: 0, skipped: 0, failed: 0, deferred: 0, repliesApplied: 0, repliesLogged: 0, apiCalls: 0, accountsBusy: 0, errors: [] };
 }
 
+/** What a run for an account does: publish its due records, collect its replies, or both. */
+export interface AccountWork {
+  publish: boolean;
+  collect: boolean;
+  /** Publish only these integrations' records (a wake-up that named them); absent: all of the account's. */
+  publishOnly?: ReadonlySet<number>;
+}
+
+const BOTH: AccountWork = { publish: true, collect: true };
+
 /**
- * One publish + collect cycle. Work is grouped by account (X's rate limits are per user), and
- * each account is worked under its lease so two processes never work it at once.
+ * One publish + collect cycle (`poll --once`, and "Run now" without a scheduler). Work is grouped
+ * by account (X's rate limits are per user), and each account is worked under its lease so two
+ * processes never work it at once.
  */
 export async function runPollCycle(deps: SyncDeps, options: { integrationId?: number } = {}): Promise<CycleCounts> {
   const counts = emptyCounts();
@@ -40,30 +52,72 @@ export async function runPollCycle(deps: SyncDeps, options: { integrationId?: nu
   }
   for (const [accountId, accountIntegrations] of byAccount) {
     try {
-      const worked = await whileHoldingAccount(deps, accountId, () => pollAccount(deps, accountId, accountIntegrations, counts));
+      const worked = await whileHoldingAccount(deps, accountId, () => workAccount(deps, accountId, accountIntegrations, counts, BOTH));
       if (!worked.held) counts.accountsBusy++;
     } catch (error) {
-      // One account's failure never stops the others.
-      const message = errorMessage(error);
-      counts.errors.push(`account ${accountId}: ${message}`);
-      deps.logger.child({ accountId }).error('poll of account failed', { error: message });
-      for (const integration of accountIntegrations) {
-        // Best effort: when the database itself is failing, this write may fail too.
-        await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), message).catch(() => undefined);
-      }
+      // The lease itself could not be read (the database failing): this account waits for the next cycle.
+      counts.errors.push(`account ${accountId}: ${errorMessage(error)}`);
+      deps.logger.child({ accountId }).error('poll of account failed', { error: errorMessage(error) });
     }
   }
   return counts;
 }
 
-/** The account's publishing then its replies; X refusing the account pauses it with the reason. */
-async function pollAccount(deps: SyncDeps, accountId: number, integrations: Integration[], counts: CycleCounts): Promise<void> {
+/** What a run for an account leaves for later: X allows no more posts until then. */
+export interface AccountWorkOutcome {
+  postsWaitUntil: string | null;
+  /** The run failed as a whole (the database, building the client): worth trying again soon. */
+  failed?: boolean;
+}
+
+/**
+ * One account's work, for a caller that holds its lease: publishing, then replies. X refusing the
+ * account pauses it with the reason; any other failure is counted, logged and kept on the
+ * integrations, and never stops another account.
+ */
+export async function workAccount(
+  deps: SyncDeps, accountId: number, integrations: Integration[], counts: CycleCounts, work: AccountWork,
+): Promise<AccountWorkOutcome> {
+  try {
+    return await pollAccount(deps, accountId, integrations, counts, work);
+  } catch (error) {
+    const message = errorMessage(error);
+    counts.errors.push(`account ${accountId}: ${message}`);
+    deps.logger.child({ accountId }).error('poll of account failed', { error: message });
+    for (const integration of integrations) {
+      // Best effort: when the database itself is failing, this write may fail too.
+      await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), message).catch(() => undefined);
+    }
+    return { postsWaitUntil: null, failed: true };
+  }
+}
+
+/**
+ * X's own count of the account's posts (100 per 15 minutes per user), as its last answer gave
+ * it: none left means records wait until this time. Null when posting is allowed.
+ */
+export function postsExhaustedUntil(account: Account, now: DateTime): string | null {
+  const limit = account.rateLimits[POST_TWEETS];
+  if (!limit || limit.remaining > 0) return null;
+  const reset = DateTime.fromMillis(limit.reset * 1000, { zone: 'utc' });
+  return reset > now ? toIso(reset) : null;
+}
+
+const POST_TWEETS = 'POST /2/tweets';
+
+async function pollAccount(deps: SyncDeps, accountId: number, integrations: Integration[], counts: CycleCounts, work: AccountWork): Promise<AccountWorkOutcome> {
   const account = await deps.accounts.get(accountId) as Account;
+  // Past X's post limit (100 per 15 minutes per user) records wait pending, without a call
+  // that X would refuse; the record page and the dashboard say until when.
+  const postsWaitUntil = work.publish ? postsExhaustedUntil(account, deps.clock.now()) : null;
+  const publish = work.publish && postsWaitUntil === null;
+  if (!publish && !work.collect) return { postsWaitUntil };
   const x = await deps.createXClient(account);
   try {
-    const published = await publishForAccount(deps, account, integrations, x, counts);
+    const toPublish = work.publishOnly ? integrations.filter((integration) => work.publishOnly!.has(integration.id)) : integrations;
+    const published = publish ? await publishForAccount(deps, account, toPublish, x, counts) : { refused: null, failedIntegrations: new Map<number, string>(), rateLimitedUntil: null };
     let refused = published.refused;
-    if (!refused) refused = await collectForAccount(deps, account, x, counts);
+    if (!refused && work.collect) refused = await collectForAccount(deps, account, x, counts);
     if (refused) {
       // The whole account is refused: stop its integrations with the reason instead of retrying forever.
       await deps.integrations.pauseAccount(account.id, refused, toIso(deps.clock.now()));
@@ -71,9 +125,13 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
       deps.logger.warn('integrations paused: X refused the account', { accountId: account.id, reason: refused });
     }
     for (const integration of integrations) {
-      await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), refused ?? published.failedIntegrations.get(integration.id) ?? null);
+      const problem = refused ?? published.failedIntegrations.get(integration.id) ?? null;
+      // "Last poll" is the last reply poll: publishing on its own only records its problems.
+      if (work.collect) await deps.integrations.recordPoll(integration.id, toIso(deps.clock.now()), problem);
+      else if (problem !== null) await deps.integrations.recordError(integration.id, toIso(deps.clock.now()), problem);
     }
-    await deps.accounts.saveRateLimits(account.id, Object.fromEntries(x.rateLimits));
+    if (x.totalCalls > 0) await deps.accounts.saveRateLimits(account.id, Object.fromEntries(x.rateLimits));
+    return { postsWaitUntil: postsWaitUntil ?? published.rateLimitedUntil };
   } finally {
     counts.apiCalls += x.totalCalls;
   }
@@ -82,7 +140,7 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
 /** Each integration's due records; stops at the account's first rate limit or refusal. */
 async function publishForAccount(
   deps: SyncDeps, account: Account, integrations: Integration[], x: XClient, counts: CycleCounts,
-): Promise<{ refused: string | null; failedIntegrations: Map<number, string> }> {
+): Promise<{ refused: string | null; failedIntegrations: Map<number, string>; rateLimitedUntil: string | null }> {
   const failedIntegrations = new Map<number, string>();
   for (const integration of integrations) {
     let outcome: Awaited<ReturnType<typeof publishDueRecords>>;
@@ -101,14 +159,15 @@ async function publishForAccount(
     counts.skipped += published.skipped;
     counts.failed += published.failed;
     counts.deferred += published.deferred;
+    if (published.published + published.skipped + published.failed > 0) deps.signals.publicationsChanged(integration.id);
     if (stop?.kind === 'rate_limit') {
       // Each record waits on its own next_attempt_at; this is for people to see.
       await deps.accounts.setRateLimitedUntil(account.id, stop.until);
-      break;
+      return { refused: null, failedIntegrations, rateLimitedUntil: stop.until };
     }
-    if (stop?.kind === 'account_refused') return { refused: stop.reason, failedIntegrations };
+    if (stop?.kind === 'account_refused') return { refused: stop.reason, failedIntegrations, rateLimitedUntil: null };
   }
-  return { refused: null, failedIntegrations };
+  return { refused: null, failedIntegrations, rateLimitedUntil: null };
 }
 
 /** The account's replies for all its integrations; returns X's refusal of the account, if any. */

@@ -1,11 +1,27 @@
-import { performance } from 'node:perf_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
+import type { DatabaseConfig } from '../config';
 import { errorMessage } from '../lib/errors';
 import type { Integration } from '../store/integrations';
-import { runPollCycle, type CycleCounts } from './poll-cycle';
+import { AccountWorkQueue } from './account-work';
+import { createChangeWatch, type ChangeWatch } from './change-watch';
+import { emptyCounts, type CycleCounts } from './poll-cycle';
 import type { SyncDeps } from './sync-deps';
 
 const TICK_JITTER_MS = 400;
+// Every worker hears of another writer's commit at once; a little jitter spreads the accounts'
+// leases among them instead of handing every account to the worker that is told first.
+const WAKE_JITTER_MS = 60;
+const PUBLISH = { publish: true, collect: false };
+const COLLECT = { publish: false, collect: true };
+
+export interface SchedulerOptions {
+  /** The database to watch for records other processes commit; without it, only this process's signals and the sweep. */
+  watch?: DatabaseConfig;
+  /** SQLite: how often PRAGMA data_version is checked. */
+  changeCheckMs?: number;
+  /** How often every account's due records are looked for, whatever the wake-ups said. */
+  publishSweepMs?: number;
+}
 
 interface ScheduledIntegration {
   schedule: string;
@@ -14,15 +30,24 @@ interface ScheduledIntegration {
 }
 
 /**
- * One cron task per active integration at its own frequency. node-cron's noOverlap keeps a
- * slow tick from overlapping itself. A tick that fails is logged and rethrown: node-cron catches
- * it, so the next tick still comes, and a "Run now" caller sees the failure.
+ * When work happens. Publishing is event-driven: a record is tweeted as soon as its insert is
+ * known to have committed, told by this process's record routes (SyncSignals), by a watch on the
+ * database for other writers (PRAGMA data_version on SQLite, LISTEN/NOTIFY on PostgreSQL), and
+ * by a sweep every 30 s as the backstop. Reply collection runs on one cron task per active
+ * integration at its polling frequency (node-cron's noOverlap keeps a slow tick from overlapping
+ * itself). Both go through one queue per account (account-work.ts), under the account's lease.
  * The task list is refreshed from the database, so changes made by the CLI or another process
  * are picked up without a restart.
  */
 export class Scheduler {
   private readonly tasks = new Map<number, ScheduledIntegration>();
+  private readonly queue: AccountWorkQueue;
+  /** Active integrations by id, for turning "integration N got records" into its account. */
+  private active = new Map<number, Integration>();
   private refreshTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private watch: ChangeWatch | null = null;
+  private unsubscribe: (() => void) | null = null;
 
   // node-cron reports a skipped overlapping run as a warning; here that is the design working.
   private readonly cronLogger = {
@@ -32,21 +57,71 @@ export class Scheduler {
     error: (message: string | Error) => this.deps.logger.error(String(message)),
   };
 
-  constructor(private readonly deps: SyncDeps, private readonly refreshEveryMs = 30_000) {}
+  constructor(private readonly deps: SyncDeps, private readonly refreshEveryMs = 30_000, private readonly options: SchedulerOptions = {}) {
+    this.queue = new AccountWorkQueue(deps);
+  }
 
   async start(): Promise<void> {
     await this.refresh();
     this.refreshTimer = setInterval(() => {
       this.refresh().catch((error) => this.deps.logger.error('scheduler refresh failed', { error: errorMessage(error) }));
     }, this.refreshEveryMs);
+    this.unsubscribe = this.deps.signals.on('recordsChanged', (table) => {
+      this.wakeIntegrations([...this.active.values()].filter((integration) => integration.tableName === table).map((integration) => integration.id), 0);
+    });
+    if (this.options.watch) {
+      this.watch = createChangeWatch(this.options.watch, {
+        newRecords: (integrationIds) => this.wakeIntegrations(integrationIds, WAKE_JITTER_MS),
+        missedChanges: () => { void this.sweep(); },
+      }, this.deps.logger, { checkEveryMs: this.options.changeCheckMs ?? 250 });
+      await this.watch.start();
+    }
+    // What was captured while no daemon ran goes out now, before the scheduler says it started.
+    await this.sweep();
+    this.sweepTimer = setInterval(() => { void this.sweep(); }, this.options.publishSweepMs ?? 30_000);
+    this.deps.logger.info('scheduler started', {
+      integrations: this.active.size,
+      watching: this.options.watch ? (this.options.watch.client === 'postgres' ? 'LISTEN kbts_records' : 'PRAGMA data_version') : 'this process only',
+    });
   }
 
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.refreshTimer = null;
+    this.sweepTimer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    await this.watch?.stop();
+    this.watch = null;
     for (const [id, scheduled] of this.tasks) {
       await scheduled.task.destroy();
       this.tasks.delete(id);
+    }
+    await this.queue.stop();
+  }
+
+  /** Every account with an active integration looks for due records (the backstop of the wake-ups). */
+  private async sweep(): Promise<void> {
+    const accountIds = new Set([...this.active.values()].map((integration) => integration.accountId));
+    await Promise.all([...accountIds].map((accountId) => this.queue.request(accountId, PUBLISH)));
+  }
+
+  /** Publishing for the named integrations, on their accounts; `jitterMs` when every worker heard the same news. */
+  private wakeIntegrations(integrationIds: number[], jitterMs: number): void {
+    const unknown = integrationIds.filter((id) => !this.active.has(id));
+    const wake = (ids: number[]) => {
+      const byAccount = new Map<number, Set<number>>();
+      for (const id of ids) {
+        const integration = this.active.get(id);
+        if (integration) byAccount.set(integration.accountId, (byAccount.get(integration.accountId) ?? new Set()).add(id));
+      }
+      for (const [accountId, publishOnly] of byAccount) this.queue.wake(accountId, { ...PUBLISH, publishOnly }, { jitterMs });
+    };
+    wake(integrationIds);
+    // An integration made moments ago by another process: learn about it first.
+    if (unknown.length > 0) {
+      this.refresh().then(() => wake(unknown), (error) => this.deps.logger.error('scheduler refresh failed', { error: errorMessage(error) }));
     }
   }
 
@@ -54,14 +129,20 @@ export class Scheduler {
     return this.tasks.get(integrationId)?.task.getNextRun() ?? null;
   }
 
-  /** Runs one integration's cycle now (the dashboard's "Run now"). */
+  /** Runs one integration's account now, publishing and collecting (the dashboard's "Run now"). */
   async runNow(integrationId: number): Promise<CycleCounts> {
-    return this.tick(integrationId);
+    const integration = await this.deps.integrations.get(integrationId);
+    if (!integration || integration.status !== 'active') return emptyCounts();
+    return this.queue.request(integration.accountId, { publish: true, collect: true });
   }
 
   async refresh(): Promise<void> {
     const active = (await this.deps.integrations.list()).filter((integration) => integration.status === 'active');
     const wanted = new Map(active.map((integration) => [integration.id, integration]));
+    const before = this.active;
+    this.active = wanted;
+    // An integration made or resumed elsewhere may have records waiting: they go out now, not at the sweep.
+    if (this.sweepTimer) this.wakeIntegrations(active.filter((integration) => !before.has(integration.id)).map((integration) => integration.id), 0);
     for (const [id, scheduled] of this.tasks) {
       const integration = wanted.get(id);
       if (!integration || integration.schedule !== scheduled.schedule || integration.timeZone !== scheduled.timeZone) {
@@ -85,18 +166,10 @@ export class Scheduler {
     this.tasks.set(integration.id, { schedule: integration.schedule, timeZone: integration.timeZone, task });
   }
 
+  /** A reply poll: the account's replies for all its integrations; its publishing needs no tick. */
   private async tick(integrationId: number): Promise<CycleCounts> {
-    const started = performance.now();
-    const log = this.deps.logger.child({ integrationId });
-    try {
-      const counts = await runPollCycle(this.deps, { integrationId });
-      // The tick's own cost, for people watching the log and for the benchmark's daemon figures.
-      const durationMs = Math.round(performance.now() - started);
-      log.info('poll finished', { durationMs, ...counts });
-      return counts;
-    } catch (error) {
-      log.error('poll failed', { error: errorMessage(error), err: error });
-      throw error;
-    }
+    const integration = this.active.get(integrationId);
+    if (!integration) return emptyCounts();
+    return this.queue.request(integration.accountId, COLLECT);
   }
 }

@@ -9,6 +9,7 @@ import type { LeaseStore } from '../store/leases';
 import type { PublicationStore } from '../store/publications';
 import type { UnreadableWindowStore } from '../store/unreadable-windows';
 import type { XClient } from '../twitter/x-client';
+import type { SyncSignals } from './wake';
 
 export interface SyncSettings {
   retryBaseMs: number;
@@ -39,6 +40,8 @@ export interface SyncDeps {
   workerId: string;
   /** Real-time replies per account: with it on, the mentions read runs as a slower backstop. */
   accountWebhooks?: AccountWebhookStore;
+  /** In-process "something changed" signals (src/sync/wake.ts). */
+  signals: SyncSignals;
 }
 
 export const DEFAULT_SYNC_SETTINGS: Omit<SyncSettings, 'retryBaseMs' | 'maxRateLimitWaitMs' | 'replyOverlapSeconds' | 'leaseSeconds'> = {

@@ -136,6 +136,55 @@ describe(`chaos suites (runs: ${RUNS})`, function () {
     }
   });
 
+  it(`tweets on commit with two workers, one SIGKILLed ${Math.max(5, Math.ceil(RUNS / 5))} times, replies polled hourly: every record tweeted once`, async () => {
+    const state = await createWorld(emulator.url, 'kb_realtime');
+    try {
+      // Replies hourly: every tweet here comes from the real-time path (the commit's wake-up, the sweep at start).
+      await state.world.sql("UPDATE kbts_integrations SET schedule = '0 * * * *'");
+      await state.world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'latency', ms: 15, probability: 1 }] });
+      const workerEnv = { KBTS_LEASE_SECONDS: '2', KBTS_SCHEDULER_REFRESH_MS: '300' };
+      const steady = state.world.startDaemon(['poll'], workerEnv);
+      let stop = false;
+      const writer = (async () => {
+        for (let i = 0; !stop; i++) {
+          await insertRecord(state, `Real-time record ${i}`);
+          await sleep(between(40, 160));
+        }
+      })();
+      const kills = Math.max(5, Math.ceil(RUNS / 5));
+      try {
+        for (let kill = 0; kill < kills; kill++) {
+          const victim = state.world.startDaemon(['poll'], workerEnv);
+          await sleep(between(700, 2500));
+          await victim.stop('SIGKILL');
+        }
+      } finally {
+        stop = true;
+        await writer;
+      }
+      // The steady worker tweets the rest on its own, within its lease time for what a killed one held.
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const [open] = await state.world.sql("SELECT COUNT(*) AS n FROM kbts_publications WHERE state IN ('pending', 'sending')");
+        if (Number(open.n) === 0) break;
+        await sleep(500);
+      }
+      await steady.stop();
+      const found = await checkExactlyOnce(state, 'kb_realtime');
+      figures.push({
+        suite: 'crash',
+        scenario: 'tweet on commit: one of two workers killed with SIGKILL at random moments while records arrive',
+        values: { kills, records: state.records.length, tweets: found.tweets, 'duplicates found': found.duplicates, 'losses found': found.losses },
+      });
+      process.stdout.write(`      real-time: kills ${kills}, records ${state.records.length}, tweets ${found.tweets}, duplicates ${found.duplicates}, losses ${found.losses}\n`);
+      assert.equal(found.duplicates, 0);
+      assert.equal(found.losses, 0);
+      assert.equal(found.tweets, state.records.length);
+    } finally {
+      await state.world.close();
+    }
+  });
+
   const FAULTS: Array<{ name: string; rules: object[]; postFaults: number }> = [
     { name: 'latency', rules: [{ endpoint: '*', kind: 'latency', ms: 200, count: 20 }], postFaults: 0 },
     { name: '5xx', rules: [{ endpoint: 'POST /2/tweets', kind: 'status', status: 503, count: 4 }, { endpoint: 'GET /2/users/:id/mentions', kind: 'status', status: 500, count: 2 }], postFaults: 4 },

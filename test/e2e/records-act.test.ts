@@ -168,7 +168,7 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
       await plain.fill('#field-title', 'No script');
       await plain.fill('#field-tweet_text', '日本語'.repeat(50));
       await plain.click('button:has-text("Create record")');
-      assert.match(await plain.locator('.flash').textContent() ?? '', /It will be rejected at the next run of integration \d+: 300 of 280 weighted characters/);
+      assert.match(await plain.locator('.flash').textContent() ?? '', /It will be rejected right away by integration \d+: 300 of 280 weighted characters/);
       assert.equal(await articleCount(), 1);
     } finally {
       await context.close();
@@ -182,7 +182,7 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
       await page().fill('#field-tweet_text', 'z'.repeat(300));
       await page().click('button:has-text("Create record")');
       const flash = await tab.flash();
-      assert.match(flash, /It will be rejected at the next run of integration \d+: 300 of 280 weighted characters \(long-text policy: reject\)\./);
+      assert.match(flash, /It will be rejected right away by integration \d+: 300 of 280 weighted characters \(long-text policy: reject\)\./);
       assert.doesNotMatch(flash, /will be tweeted/);
     });
 

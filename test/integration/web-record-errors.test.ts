@@ -172,14 +172,14 @@ describeEachDatabase('web app: a record form creates once and says what the next
 
   it('says a text over 280 weighted characters will be rejected under the reject policy, not that it will be tweeted', async () => {
     const text = await confirmation('reject', { title: 'Long', tweet_text: 'y'.repeat(300) });
-    assert.match(text, /It will be rejected at the next run of integration 1: 300 of 280 weighted characters \(long-text policy: reject\)\./);
+    assert.match(text, /It will be rejected right away by integration 1: 300 of 280 weighted characters \(long-text policy: reject\)\./);
     assert.doesNotMatch(text, /will be tweeted/);
   });
 
   it('says a long text will be truncated, or posted in parts, under those policies', async () => {
-    assert.match(await confirmation('truncate', { title: 'Cut', tweet_text: 'y'.repeat(300) }), /It will be truncated at the next run of integration 1: 300 of 280/);
+    assert.match(await confirmation('truncate', { title: 'Cut', tweet_text: 'y'.repeat(300) }), /It will be truncated right away by integration 1: 300 of 280/);
     // 100 words of 5 characters and a space: 599 weighted characters, three parts with their counters.
-    assert.match(await confirmation('thread', { title: 'Thread', tweet_text: words(100) }), /It will be posted in 3 parts at the next run of integration 1: 599 of 280/);
+    assert.match(await confirmation('thread', { title: 'Thread', tweet_text: words(100) }), /It will be posted in 3 parts right away by integration 1: 599 of 280/);
   });
 
   it('says a record whose continue field is No will not be tweeted', async () => {

@@ -52,7 +52,7 @@ describeEachDatabase('web app: records, communications and the sandbox page', (d
     assert.equal(created.status, 303);
     assert.equal(created.headers.location, '/records/articles/rows/1');
     const page = await editor.get('/records/articles/rows/1');
-    assert.match(flashText(page.text), /Record 1 created in 'articles'\. It will be tweeted at the next run of integration 1 \(23 of 280 weighted characters\)\./);
+    assert.match(flashText(page.text), /Record 1 created in 'articles'\. It will be tweeted right away by integration 1 \(23 of 280 weighted characters\)\./);
     assert.match(page.text, /<span class="badge state-pending">pending<\/span>/);
     assert.equal((await world.services.publications.findByRecord(1, '1'))?.state, 'pending');
     assert.equal((await world.services.db('articles').first()).keep_going, 'Yes', 'a blank field takes the column default');

@@ -123,6 +123,8 @@ export function apiRoutes(services: Services): express.Router {
       services.logger.error('the KB refused a record from the API', { table: table.name, error: errorMessage(error) });
       throw new UserFacingError('refused', 'the database refused the record for a reason the API cannot name; the server log has the details', { status: 422 });
     }
+    // Committed: the publisher of this process tweets it now, whatever the polling frequency.
+    services.signals.recordsChanged(table.name);
     const record = key === null ? null : await readTableRecord(services.db, table, key);
     res.status(201).json({ table: table.name, key, record });
   });

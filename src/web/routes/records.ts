@@ -13,6 +13,7 @@ import { FORM_TOKEN_FIELD } from '../middleware/form-once';
 import { MAX_TWEET_WEIGHT, tweetOutcome } from '../../sync/tweet-outcome';
 import { PUBLICATION_STATES } from '../../store/publications';
 import { readStateFilter, recordsInState } from '../state-filter';
+import { postsExhaustedUntil } from '../../sync/poll-cycle';
 
 const PAGE_SIZE = 25;
 
@@ -53,12 +54,13 @@ function readValues(req: express.Request, table: TableInfo, editing: boolean): {
 const recordPurpose = (table: TableInfo) => `record:${table.name}`;
 
 /**
- * What the next run will do with a new record's text under the integration's long-text policy
+ * What the publisher will do, on commit, with a new record's text under the integration's long-text policy
  * and continue field, from the sync's own plan (src/sync/tweet-outcome.ts, shared with the form's
  * live counter).
  */
 export function whatWillHappen(integration: Integration, record: (name: string) => unknown): string {
-  const run = `at the next run of integration ${integration.id}`;
+  // A running daemon publishes on commit, whatever the integration's reply polling frequency.
+  const run = `right away by integration ${integration.id}`;
   const outcome = tweetOutcome(record(integration.tweetField), integration.longTextPolicy, record(integration.continueField));
   const weighed = `${outcome.weight} of ${MAX_TWEET_WEIGHT} weighted characters`;
   switch (outcome.kind) {
@@ -194,6 +196,8 @@ export function recordRoutes(context: WebContext): express.Router {
       const refusal = refusalOnForm(error, 'record');
       return again(400, refusal.formError, refusal.fieldErrors, submission.token);
     }
+    // Committed: the publisher of this process tweets it now, whatever the polling frequency.
+    services.signals.recordsChanged(table.name);
     const location = key === null ? `/records/${encodeURIComponent(table.name)}` : `/records/${encodeURIComponent(table.name)}/rows/${encodeURIComponent(key)}`;
     await submission.finish(location);
     const created = key === null ? undefined : await readTableRecord(services.db, table, key);
@@ -219,10 +223,13 @@ export function recordRoutes(context: WebContext): express.Router {
     const publications = await Promise.all(integrations.map(async (integration) => {
       const publication = await services.publications.findByRecord(integration.id, key);
       const continueValue = parseYesNo(record[integration.continueField]);
+      const account = accounts.get(integration.accountId);
       return {
         integration,
-        account: accounts.get(integration.accountId),
+        account,
         publication,
+        // Past X's post limit a pending record waits; the page says until when.
+        postsWaitUntil: account ? postsExhaustedUntil(account, services.clock.now()) : null,
         continueValue,
         conversation: publication ? await services.communications.listForPublication(publication.id) : [],
       };

@@ -27,6 +27,8 @@ export function retryRoutes({ services, sessions }: WebContext): express.Router 
     }
     try {
       const { retried } = await retryRecords(services.integrationSetup, integration.id, key);
+      // Pending again: a running publisher of this process takes it now.
+      if (retried.length > 0) services.signals.recordsChanged(integration.tableName);
       await sessions.flash(req, 'success', retried.length > 0
         ? `Record ${key} is pending again for integration ${integration.id}: the next run tweets it if its text, its continue field and the long-text policy (${integration.longTextPolicy}) allow.`
         : `Record ${key} is already pending for integration ${integration.id}: the next run tries it.`);
@@ -41,6 +43,8 @@ export function retryRoutes({ services, sessions }: WebContext): express.Router 
     const id = positiveId(req.params.id, 'integration id');
     try {
       const { retried } = await retryRecords(services.integrationSetup, id, null, ['failed']);
+      const retriedFor = retried.length > 0 ? await services.integrations.get(id) : undefined;
+      if (retriedFor) services.signals.recordsChanged(retriedFor.tableName);
       await sessions.flash(req, 'success', retried.length > 0
         ? `Integration ${id}: ${retried.length} failed record${retried.length === 1 ? ' is' : 's are'} pending again; the next run (or Run now) tries ${retried.length === 1 ? 'it' : 'them'} with the current settings.`
         : `Integration ${id} has no failed records to retry.`);
