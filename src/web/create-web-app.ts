@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import type { Services } from '../app';
 import type { EmulatorState } from '../emulator/emulator';
 import { createXApiRouter } from '../emulator/x-api-routes';
+import { createOAuthFlowRouter } from '../emulator/oauth-flow';
 import { runPollCycle } from '../sync/poll-cycle';
 import type { SchedulerControl, WebContext } from './context';
 import { formOnce } from './middleware/form-once';
@@ -96,7 +97,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(webhookRoutes(services));
 
   // The sandbox's X API only (OAuth-protected); its control paths are reached through the sandbox pages.
-  if (context.sandbox) app.use('/sandbox/x', createXApiRouter(context.sandbox));
+  if (context.sandbox) app.use('/sandbox/x', createOAuthFlowRouter(context.sandbox), createXApiRouter(context.sandbox));
   app.use('/sandbox/x', (_req, res) => { res.status(404).json({ title: 'Not Found', detail: 'no such X API path in the sandbox', status: 404 }); });
 
   app.use('/api/v1', apiRoutes(services));
