@@ -15,6 +15,7 @@ import { errorHandler, notFound, setPageLocals } from './middleware/errors';
 import { verifyPassword } from '../lib/password';
 import { LoginLimiter } from '../store/login-limits';
 import { Sessions } from './middleware/session';
+import { accountConnectRoutes } from './routes/account-connect';
 import { accountRoutes } from './routes/accounts';
 import { accountWebhookRoutes } from './routes/account-webhooks';
 import { apiRoutes } from './routes/api';
@@ -112,7 +113,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(firstRunGate(services));
   app.use(authRoutes(context));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());
