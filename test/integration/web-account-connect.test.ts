@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { EmulatorState } from '../../src/emulator/emulator';
+import { restoreSandboxUsers } from '../../src/setup/sandbox-setup';
 import { describeEachDatabase } from '../support/test-env';
 import { WebWorld, type Agent } from '../support/web-world';
 
@@ -43,6 +45,16 @@ describeEachDatabase('Connect an account with X: the callback\'s bad input', (da
     assert.equal(replay.status, 400);
     assert.match(replay.text, /unknown or was already used \(each one works once\); nothing was changed/);
     assert.equal((await world.services.accounts.list()).length, 1);
+  });
+
+  it('a sandbox account connected with X logs in again after the sandbox is restored from the database', async () => {
+    await admin.get(await approveInSandbox(admin, csrf, { user_id: '', new_username: 'kb_restart', decision: 'approve' }));
+    const [account] = await world.services.accounts.list();
+    const keys = await world.services.accounts.credentialsOf(account.id);
+    const restarted = new EmulatorState();
+    restarted.addKnownUser({ id: account.xUserId as string, username: 'kb_restart', name: 'kb_restart', description: '', createdAtMs: 0, revoked: false, access: 'read-write' });
+    await restoreSandboxUsers({ accounts: world.services.accounts, logger: world.services.logger }, restarted);
+    assert.equal(restarted.tokenSecret(keys.apiKey, keys.accessToken), keys.accessTokenSecret, 'the connected token works on the restored sandbox');
   });
 
   it('connecting the same X user again renews that account\'s keys instead of adding one', async () => {
