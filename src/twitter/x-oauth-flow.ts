@@ -18,9 +18,9 @@ function oauthRedirectPlugin(apiBaseUrl: string | null): ITwitterApiClientPlugin
   const base = apiBaseUrl ? apiBaseUrl.replace(/\/+$/, '') : null;
   return {
     onBeforeRequestConfig({ params }) {
-      if (!params.url.startsWith(`${X_ORIGIN}/oauth/`)) return;
+      if (!base || !params.url.startsWith(`${X_ORIGIN}/oauth/`)) return;
       params.forceParseMode ??= 'url';
-      if (base) params.url = base + params.url.slice(X_ORIGIN.length);
+      params.url = base + params.url.slice(X_ORIGIN.length);
     },
   };
 }

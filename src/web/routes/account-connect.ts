@@ -25,6 +25,14 @@ export function sandboxAppKeys(secretKey: string): XAppKeys {
   return { consumerKey: `kbts-sandbox-${derive('consumer key', 20)}`, consumerSecret: derive('consumer secret', 40) };
 }
 
+/**
+ * X sends the admin's browser back here: the address this browser uses (the session cookie is
+ * there), which is also the one to allow in the X developer portal.
+ */
+function callbackUrlFor(req: express.Request): string {
+  return `${req.protocol}://${req.get('host')}/accounts/connect/callback`;
+}
+
 function refused(message: string): UserFacingError {
   return new UserFacingError('oauth_refused', `${message}; nothing was changed. Start again with "Connect an account with X" on the X accounts page.`);
 }
@@ -49,7 +57,7 @@ export function accountConnectRoutes(context: WebContext): express.Router {
 
   // The accounts page's connect section: what it needs, and a form-action that lets its form go on
   // to X's authorize page (the page's CSP otherwise stops the redirect).
-  router.get('/accounts', async (_req, res, next) => {
+  router.get('/accounts', async (req, res, next) => {
     let app: { consumerKeyMasked: string; apiBaseUrl: string | null } | null = null;
     let appError: string | null = null;
     try {
@@ -58,7 +66,7 @@ export function accountConnectRoutes(context: WebContext): express.Router {
     } catch (error) {
       appError = `the X app's stored keys cannot be read (${errorMessage(error)}); enter them again`;
     }
-    res.locals.xConnect = { app, appError, sandboxAvailable: sandbox !== null };
+    res.locals.xConnect = { app, appError, sandboxAvailable: sandbox !== null, callbackUrl: callbackUrlFor(req) };
     if (app) {
       const policy = res.getHeader('content-security-policy');
       if (typeof policy === 'string') res.setHeader('content-security-policy', policy.replace("form-action 'self'", `form-action 'self' ${authorizeOrigin(app.apiBaseUrl)}`));
@@ -146,7 +154,7 @@ export function accountConnectRoutes(context: WebContext): express.Router {
       apiBaseUrl = app.apiBaseUrl;
       environment = apiBaseUrl ? 'custom' : 'live';
     }
-    const callback = `${req.protocol}://${req.get('host')}/accounts/connect/callback`;
+    const callback = callbackUrlFor(req);
     let request;
     try {
       request = await requestToken(keys, environment === 'sandbox' ? sandboxApiBaseUrl(services.config) : apiBaseUrl, callback);
