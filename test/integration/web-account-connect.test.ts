@@ -98,6 +98,26 @@ describeEachDatabase('Connect an account with X: the callback\'s bad input', (da
     assert.equal((await world.services.accounts.list()).length, 1);
   });
 
+  it('a callback with a wrong verifier is refused with X\'s reason, and the token is used up', async () => {
+    const callback = await approveInSandbox(admin, csrf, { user_id: '', new_username: 'kb_wrongv', decision: 'approve' });
+    const wrong = callback.replace(/oauth_verifier=[^&]+/, 'oauth_verifier=not-it');
+    const answer = await admin.get(wrong);
+    assert.equal(answer.status, 400);
+    assert.match(answer.text, /X refused to exchange the verifier for an access token \(X answered 401: Error processing your OAuth request: Invalid oauth_verifier parameter\); nothing was changed/);
+    assert.equal((await admin.get(callback)).status, 400, 'the right verifier after a wrong one finds the token used');
+    assert.equal((await world.services.accounts.list()).length, 0);
+  });
+
+  it('a callback after the connect expired is refused and adds nothing', async () => {
+    const callback = await approveInSandbox(admin, csrf, { user_id: '', new_username: 'kb_late', decision: 'approve' });
+    // As if the admin came back after the 15 minutes: the stored request's end is moved into the past.
+    await world.services.db('kbts_oauth_requests').update({ expires_at: '2000-01-01T00:00:00.000Z' });
+    const answer = await admin.get(callback);
+    assert.equal(answer.status, 400);
+    assert.match(answer.text, /this X authorization expired \(it lasts 15 minutes\); nothing was changed/);
+    assert.equal((await world.services.accounts.list()).length, 0);
+  });
+
   it('without the X app\'s keys the connect button says what to set first, and a connect is refused', async () => {
     const page = await admin.get('/accounts');
     assert.match(page.text, /first enter your X app's consumer key and secret/);
