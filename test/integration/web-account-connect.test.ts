@@ -140,6 +140,14 @@ describeEachDatabase('Connect an account with X: the callback\'s bad input', (da
     assert.equal(missing.status, 303, 'blank fields keep the stored keys');
   });
 
+  it('an X app whose keys X does not know is refused at the start with X\'s reason, naming the callback to allow', async () => {
+    await admin.post('/accounts/x-app').type('form').send({ _csrf: csrf, consumerKey: 'not-registered', consumerSecret: 'whatever', apiBaseUrl: world.env.emulator.url });
+    const started = await admin.post('/accounts/connect').type('form').send({ _csrf: csrf, target: 'x' });
+    assert.equal(started.status, 400);
+    assert.match(started.text, /X refused the request token \(X answered 401: unknown consumer key\); check the X app&#39;s consumer key and secret and that http:\/\/127\.0\.0\.1:[0-9]+\/accounts\/connect\/callback is an allowed callback URL; nothing was changed/);
+    assert.equal(await world.services.db('kbts_oauth_requests').count({ n: '*' }).first().then((row) => Number(row?.n)), 0);
+  });
+
   it('an editor cannot start a connect, see the X app or finish a callback', async () => {
     const editor = await world.signIn('editor', 'editor');
     const editorCsrf = await world.csrf(editor);
