@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createControlRouter } from './control-routes';
+import { createAppControlRouter, createOAuthFlowRouter } from './oauth-flow';
 import { EmulatorState, type EmulatorOptions } from './state';
 import { createXApiRouter } from './x-api-routes';
 
@@ -30,7 +31,9 @@ export { snowflakeAt, snowflakeTime } from './snowflake';
 export function createXApiEmulator(options: EmulatorOptions = {}): { router: express.Router; state: EmulatorState } {
   const state = new EmulatorState(options);
   const router = express.Router();
+  router.use('/_emulator', createAppControlRouter(state));
   router.use('/_emulator', createControlRouter(state));
+  router.use(createOAuthFlowRouter(state));
   router.use(createXApiRouter(state));
   return { router, state };
 }

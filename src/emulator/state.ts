@@ -590,6 +590,28 @@ export class EmulatorState {
     return entry.secret;
   }
 
+  /** An X app known by its consumer key alone (the three-legged flow's apps have no user of their own). */
+  registerApp(consumerKey: string, consumerSecret: string): void {
+    if (!isNonEmptyString(consumerKey) || !isNonEmptyString(consumerSecret)) throw new EmulatorInputError(400, 'consumer_key and consumer_secret must be non-empty strings');
+    const knownSecret = this.consumers.get(consumerKey);
+    if (knownSecret !== undefined && knownSecret !== consumerSecret) {
+      throw new EmulatorInputError(409, 'consumer_key is already registered with a different consumer_secret');
+    }
+    this.consumers.set(consumerKey, consumerSecret);
+  }
+
+  /** A new access token of an existing user for an app, as X issues when the user authorizes it. */
+  issueAccessToken(userId: string, consumerKey: string): { token: string; secret: string } {
+    const user = this.users.get(userId);
+    if (!user) throw new EmulatorInputError(404, `no user with id ${userId}`);
+    if (!this.consumers.has(consumerKey)) throw new EmulatorInputError(404, 'unknown consumer key');
+    const issued = { token: `${userId}-${randomToken(40)}`, secret: randomToken(45) };
+    this.tokens.set(issued.token, { userId, consumerKey, secret: issued.secret });
+    // A user made without keys (an "other user") gets these as its own, so it can be restored.
+    user.credentials ??= { api_key: consumerKey, api_key_secret: this.consumers.get(consumerKey) as string, access_token: issued.token, access_token_secret: issued.secret };
+    return issued;
+  }
+
   userForToken(token: string): UserRecord | undefined {
     const entry = this.tokens.get(token);
     return entry ? this.users.get(entry.userId) : undefined;

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   secret_unreadable: 500,
   kb_table_unreadable: 500,
   webhook_refused: 422,
+  oauth_refused: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

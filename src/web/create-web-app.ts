@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import type { Services } from '../app';
 import type { EmulatorState } from '../emulator/emulator';
 import { createXApiRouter } from '../emulator/x-api-routes';
+import { createOAuthFlowRouter } from '../emulator/oauth-flow';
 import { runPollCycle } from '../sync/poll-cycle';
 import type { SchedulerControl, WebContext } from './context';
 import { formOnce } from './middleware/form-once';
@@ -15,6 +16,7 @@ import { errorHandler, notFound, setPageLocals } from './middleware/errors';
 import { verifyPassword } from '../lib/password';
 import { LoginLimiter } from '../store/login-limits';
 import { Sessions } from './middleware/session';
+import { accountConnectRoutes } from './routes/account-connect';
 import { accountRoutes } from './routes/accounts';
 import { accountWebhookRoutes } from './routes/account-webhooks';
 import { apiRoutes } from './routes/api';
@@ -103,7 +105,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(webhookRoutes(services));
 
   // The sandbox's X API only (OAuth-protected); its control paths are reached through the sandbox pages.
-  if (context.sandbox) app.use('/sandbox/x', createXApiRouter(context.sandbox));
+  if (context.sandbox) app.use('/sandbox/x', createOAuthFlowRouter(context.sandbox), createXApiRouter(context.sandbox));
   app.use('/sandbox/x', (_req, res) => { res.status(404).json({ title: 'Not Found', detail: 'no such X API path in the sandbox', status: 404 }); });
 
   app.use('/api/v1', apiRoutes(services));
@@ -119,7 +121,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(authRoutes(context));
   app.use(liveRoutes(context, live.watcher, live.streams));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());
