@@ -7,6 +7,13 @@ import type { SyncDeps } from './sync-deps';
 
 const TICK_JITTER_MS = 400;
 
+/** Whether the scheduler is started and still reading its task list (wall-clock times). */
+export interface SchedulerLiveness {
+  running: boolean;
+  lastRefreshAt: Date | null;
+  refreshEveryMs: number;
+}
+
 interface ScheduledIntegration {
   schedule: string;
   timeZone: string;
@@ -23,6 +30,7 @@ interface ScheduledIntegration {
 export class Scheduler {
   private readonly tasks = new Map<number, ScheduledIntegration>();
   private refreshTimer: NodeJS.Timeout | null = null;
+  private lastRefresh: Date | null = null;
 
   // node-cron reports a skipped overlapping run as a warning; here that is the design working.
   private readonly cronLogger = {
@@ -50,6 +58,11 @@ export class Scheduler {
     }
   }
 
+  /** For /healthz: when the task list was last read from the database, and how often it should be. */
+  liveness(): SchedulerLiveness {
+    return { running: this.refreshTimer !== null, lastRefreshAt: this.lastRefresh, refreshEveryMs: this.refreshEveryMs };
+  }
+
   nextRun(integrationId: number): Date | null {
     return this.tasks.get(integrationId)?.task.getNextRun() ?? null;
   }
@@ -70,6 +83,7 @@ export class Scheduler {
       }
     }
     for (const integration of active) if (!this.tasks.has(integration.id)) this.schedule(integration);
+    this.lastRefresh = new Date();
   }
 
   private schedule(integration: Integration): void {

@@ -20,6 +20,7 @@ import { apiRoutes } from './routes/api';
 import { authRoutes } from './routes/auth';
 import { communicationRoutes } from './routes/communications';
 import { dashboardRoutes } from './routes/dashboard';
+import { healthRoutes } from './routes/health';
 import { integrationRoutes } from './routes/integrations';
 import { retryRoutes } from './routes/retry';
 import { recordRoutes } from './routes/records';
@@ -91,7 +92,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
     strictTransportSecurity: false,
   }));
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'public'), { maxAge: '1h' }));
-  app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
+  app.use(healthRoutes(services, options.scheduler));
   // X's webhook deliveries and CRC checks: signed by X, so outside sign-in and CSRF.
   app.use(webhookRoutes(services));
 
