@@ -40,6 +40,8 @@ export interface Config {
    * when unset (the mode is then available to sandbox accounts only).
    */
   publicUrl: string | null;
+  /** The bearer token /metrics asks for (METRICS_TOKEN); null leaves /metrics off. */
+  metricsToken: string | null;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[];
@@ -92,6 +94,9 @@ export const environmentSchema = z.object({
   // Its several forms are read by parseTrustProxy, which names the form it could not read.
   TRUST_PROXY: z.preprocess(unsetIfEmpty, z.string().optional()),
   PUBLIC_URL: z.preprocess(unsetIfEmpty, z.string().optional()),
+  METRICS_TOKEN: z.preprocess(unsetIfEmpty, z.string()
+    .refine((value) => value.trim().length >= 16 && !/\s/.test(value), { error: 'METRICS_TOKEN must be at least 16 characters long, without spaces (Prometheus sends it as a bearer token)' })
+    .optional()),
 });
 
 /** Validates against a schema; every problem, each naming its variable, in one error. */
@@ -189,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     leaseSeconds: vars.KBTS_LEASE_SECONDS,
     trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     publicUrl: parsePublicUrl(vars.PUBLIC_URL),
+    metricsToken: vars.METRICS_TOKEN ?? null,
   });
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
+import type { Metrics } from '../lib/metrics';
 import type { Account, AccountStore } from '../store/accounts';
 import type { AccountWebhookStore } from '../store/account-webhooks';
 import type { CommunicationStore } from '../store/communications';
@@ -39,6 +40,8 @@ export interface SyncDeps {
   workerId: string;
   /** Real-time replies per account: with it on, the mentions read runs as a slower backstop. */
   accountWebhooks?: AccountWebhookStore;
+  /** This process's /metrics counters; absent where nobody scrapes (some tests). */
+  metrics?: Metrics;
 }
 
 export const DEFAULT_SYNC_SETTINGS: Omit<SyncSettings, 'retryBaseMs' | 'maxRateLimitWaitMs' | 'replyOverlapSeconds' | 'leaseSeconds'> = {

@@ -21,6 +21,7 @@ import { authRoutes } from './routes/auth';
 import { communicationRoutes } from './routes/communications';
 import { dashboardRoutes } from './routes/dashboard';
 import { healthRoutes } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
 import { integrationRoutes } from './routes/integrations';
 import { retryRoutes } from './routes/retry';
 import { recordRoutes } from './routes/records';
@@ -93,6 +94,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   }));
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'public'), { maxAge: '1h' }));
   app.use(healthRoutes(services, options.scheduler));
+  app.use(metricsRoutes(services));
   // X's webhook deliveries and CRC checks: signed by X, so outside sign-in and CSRF.
   app.use(webhookRoutes(services));
 
