@@ -14,12 +14,14 @@ import { ApiTokenStore } from './store/api-tokens';
 import { CommunicationStore } from './store/communications';
 import { IntegrationStore } from './store/integrations';
 import { LeaseStore } from './store/leases';
+import { NoRepliesAlertStore } from './store/no-replies-alerts';
 import { OperationsReadings } from './store/operations';
 import { PublicationStore } from './store/publications';
 import { SessionStore } from './store/sessions';
 import { UnreadableWindowStore } from './store/unreadable-windows';
 import { UserStore } from './store/users';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/sync-deps';
+import type { NoRepliesAlertDeps } from './sync/no-replies-alert';
 import { WebhookService } from './sync/webhooks';
 import { endpointKey, XClient } from './twitter/x-client';
 import type { XCredentials } from './twitter/x-client-factory';
@@ -45,6 +47,8 @@ export interface Services {
   webhooks: WebhookService;
   /** This process's Prometheus metrics (its own registry). */
   metrics: Metrics;
+  /** The "no replies for N hours" alerts: the daemon checks them, the dashboard shows them. */
+  noRepliesAlerts: NoRepliesAlertDeps;
   close(): Promise<void>;
 }
 
@@ -120,6 +124,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     integrationSetup: { db, accounts, integrations, publications, communications, clock },
     webhooks,
     metrics,
+    noRepliesAlerts: { integrations, accounts, clock, logger, metrics, alerts: new NoRepliesAlertStore(db), webhookUrl: config.alertWebhookUrl },
     close: async () => {
       await webhooks.ingestion.stop();
       await db.destroy();

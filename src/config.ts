@@ -42,6 +42,8 @@ export interface Config {
   publicUrl: string | null;
   /** The bearer token /metrics asks for (METRICS_TOKEN); null leaves /metrics off. */
   metricsToken: string | null;
+  /** Where a raised "no replies for N hours" alert is POSTed as JSON (ALERT_WEBHOOK_URL); null: nowhere. */
+  alertWebhookUrl: string | null;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[];
@@ -96,6 +98,12 @@ export const environmentSchema = z.object({
   PUBLIC_URL: z.preprocess(unsetIfEmpty, z.string().optional()),
   METRICS_TOKEN: z.preprocess(unsetIfEmpty, z.string()
     .refine((value) => value.trim().length >= 16 && !/\s/.test(value), { error: 'METRICS_TOKEN must be at least 16 characters long, without spaces (Prometheus sends it as a bearer token)' })
+    .optional()),
+  ALERT_WEBHOOK_URL: z.preprocess(unsetIfEmpty, z.string()
+    .refine((value) => URL.canParse(value.trim()) && /^https?:$/.test(new URL(value.trim()).protocol), {
+      error: (issue) => `ALERT_WEBHOOK_URL must be an http:// or https:// address, such as https://chat.example.org/hooks/kb, not "${String(issue.input)}"`,
+    })
+    .transform((value) => value.trim())
     .optional()),
 });
 
@@ -195,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     publicUrl: parsePublicUrl(vars.PUBLIC_URL),
     metricsToken: vars.METRICS_TOKEN ?? null,
+    alertWebhookUrl: vars.ALERT_WEBHOOK_URL ?? null,
   });
 }
 

@@ -21,6 +21,7 @@ import { authRoutes } from './routes/auth';
 import { communicationRoutes } from './routes/communications';
 import { dashboardRoutes } from './routes/dashboard';
 import { healthRoutes } from './routes/health';
+import { noRepliesAlertRoutes } from './routes/no-replies-alerts';
 import { metricsRoutes } from './routes/metrics';
 import { integrationRoutes } from './routes/integrations';
 import { retryRoutes } from './routes/retry';
@@ -114,7 +115,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(firstRunGate(services));
   app.use(authRoutes(context));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());

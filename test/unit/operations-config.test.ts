@@ -15,3 +15,15 @@ describe('the operations settings of the configuration', () => {
     assert.throws(() => loadConfig({ ...BASE, METRICS_TOKEN: 'sixteen chars no' }), /without spaces/);
   });
 });
+
+describe('the no-replies alert webhook address of the configuration', () => {
+  it('takes an http(s) address, and none when unset', () => {
+    assert.equal(loadConfig({ ...BASE }).alertWebhookUrl, null);
+    assert.equal(loadConfig({ ...BASE, ALERT_WEBHOOK_URL: ' https://chat.example.org/hooks/kb ' }).alertWebhookUrl, 'https://chat.example.org/hooks/kb');
+  });
+
+  it('refuses what is not an http(s) address, naming the variable and the value', () => {
+    assert.throws(() => loadConfig({ ...BASE, ALERT_WEBHOOK_URL: 'chat.example.org' }), /ALERT_WEBHOOK_URL must be an http:\/\/ or https:\/\/ address.*not "chat\.example\.org"/);
+    assert.throws(() => loadConfig({ ...BASE, ALERT_WEBHOOK_URL: 'ftp://example.org/x' }), /ALERT_WEBHOOK_URL must be/);
+  });
+});
