@@ -130,3 +130,35 @@ describeEachDatabase('the no-replies alert\'s notification when the receiver fai
     }
   });
 });
+
+describe('the no-replies alert setting on the command line and in the wizard', () => {
+  let world: WebWorld;
+  let integrationId: number;
+
+  before(async () => {
+    world = await WebWorld.create();
+    ({ integrationId } = await world.withSandboxIntegration({ username: 'kb_setting' }));
+  });
+  after(async () => world.close());
+
+  it('is set, refused with the reason, and turned off with `integration update --alert-no-replies-hours`', async () => {
+    const set = await world.env.cli(['--json', 'integration', 'update', String(integrationId), '--alert-no-replies-hours', '12']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.json.alert_no_replies_hours, 12);
+    const wrong = await world.env.cli(['integration', 'update', String(integrationId), '--alert-no-replies-hours', 'soon']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /the no-replies alert must be a whole number of hours from 1 to 8760, or off, not 'soon'/);
+    assert.equal((await world.services.integrations.get(integrationId))?.alertNoRepliesHours, 12, 'a refused update changes nothing');
+    const off = await world.env.cli(['--json', 'integration', 'update', String(integrationId), '--alert-no-replies-hours', 'off']);
+    assert.equal(off.code, 0, off.stderr);
+    assert.equal(off.json.alert_no_replies_hours, null);
+  });
+
+  it('is a field of the wizard\'s edit page, with the stored value', async () => {
+    await world.services.integrations.update(integrationId, { alertNoRepliesHours: 36 }, toIso(world.services.clock.now()));
+    const admin = await world.signIn('ada', 'admin');
+    const page = await admin.get(`/integrations/${integrationId}/edit`);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<input id="alertNoRepliesHours" name="alertNoRepliesHours" value="36"/);
+  });
+});
