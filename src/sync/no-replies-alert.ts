@@ -91,6 +91,8 @@ export async function checkNoRepliesAlerts(deps: NoRepliesAlertDeps): Promise<Al
       deps.metrics?.setNoRepliesAlert(integration.id, silent);
     }
   }
+  // A removed integration's alert goes with it (its id may be given to a new one).
+  for (const id of raisedBefore.keys()) if (!integrations.some((integration) => integration.id === id)) await deps.alerts.clear(id);
   check.delivered = Promise.all(deliveries).then(() => undefined);
   return check;
 }
