@@ -10,6 +10,7 @@ import { startNoRepliesAlerts } from './sync/no-replies-alert';
 import { Scheduler } from './sync/scheduler';
 import { startWebhooks } from './sync/webhooks';
 import { createWebApp } from './web/create-web-app';
+import { stopLivePages } from './web/live/live-pages';
 
 /** Waits for SIGINT/SIGTERM, then stops the parts in reverse order. */
 function onShutdown(stop: () => Promise<void>): void {
@@ -52,6 +53,8 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     alerts.stop();
     await scheduler.stop();
     await webhooks.stop();
+    // Open event streams would keep server.close() waiting.
+    await stopLivePages(services);
     await new Promise((resolve) => server.close(resolve));
     await services.close();
   });

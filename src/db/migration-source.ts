@@ -16,6 +16,7 @@ import * as oneIntegrationPerTweetField from '../../migrations/20261202000200_on
 import * as createSandboxTables from '../../migrations/20261202000300_create_sandbox_tables';
 import * as createUnreadableWindows from '../../migrations/20261202000310_create_unreadable_windows';
 import * as createAccountWebhooks from '../../migrations/20261202000500_create_account_webhooks';
+import * as indexPublicationsUpdatedAt from '../../migrations/20261202000600_index_publications_updated_at';
 import * as addNoRepliesAlerts from '../../migrations/20261202000800_add_no_replies_alerts';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
@@ -39,6 +40,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261202000300_create_sandbox_tables', createSandboxTables],
   ['20261202000310_create_unreadable_windows', createUnreadableWindows],
   ['20261202000500_create_account_webhooks', createAccountWebhooks],
+  ['20261202000600_index_publications_updated_at', indexPublicationsUpdatedAt],
   ['20261202000800_add_no_replies_alerts', addNoRepliesAlerts],
 ];
 

@@ -9,6 +9,7 @@ import type { SchedulerControl, WebContext } from './context';
 import { formOnce } from './middleware/form-once';
 import { FormTokenStore } from '../store/form-tokens';
 import { firstRunGate, requireSignedIn } from './middleware/auth';
+import { createLivePages, type LivePagesOptions } from './live/live-pages';
 import { csrfProtection } from './middleware/csrf';
 import { errorHandler, notFound, setPageLocals } from './middleware/errors';
 import { verifyPassword } from '../lib/password';
@@ -24,6 +25,7 @@ import { healthRoutes } from './routes/health';
 import { noRepliesAlertRoutes } from './routes/no-replies-alerts';
 import { metricsRoutes } from './routes/metrics';
 import { integrationRoutes } from './routes/integrations';
+import { liveRoutes } from './routes/live';
 import { retryRoutes } from './routes/retry';
 import { recordRoutes } from './routes/records';
 import { sandboxRoutes } from './routes/sandbox';
@@ -44,6 +46,8 @@ export interface WebAppOptions {
   loginLimiter?: LoginLimiter;
   /** The sign-in password check; tests pass one that counts its calls. */
   checkPassword?: (password: string, hash: string) => Promise<boolean>;
+  /** The pages that update themselves: how often other processes' changes are looked for, and the stream caps. */
+  live?: LivePagesOptions;
 }
 
 /** Without a scheduler (e.g. in tests), "Run now" runs one cycle directly. */
@@ -66,6 +70,9 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
     forms: formOnce(new FormTokenStore(services.db, services.clock)),
     checkPassword: options.checkPassword ?? verifyPassword,
   };
+  // In-process writes poke the hub (no waiting for the next look); other processes' are found by the watcher's looks.
+  // stopLivePages(services) ends them at shutdown.
+  const live = createLivePages(services, options.live);
   const app = express();
   app.disable('x-powered-by');
   // Behind a proxy (TRUST_PROXY), the client's address and protocol come from its X-Forwarded-*
@@ -114,6 +121,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(csrfProtection(services.config.secretKey));
   app.use(firstRunGate(services));
   app.use(authRoutes(context));
+  app.use(liveRoutes(context, live.watcher, live.streams));
   app.use(requireSignedIn());
   for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));

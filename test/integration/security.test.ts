@@ -39,7 +39,7 @@ const concrete = (path: string) => path.replace(':table', 'articles').replace(/:
 // /metrics asks for its own bearer token (operations-metrics.test.ts).
 const PUBLIC = new Set(['get /login', 'post /login', 'get /setup', 'post /setup', 'get /healthz', 'get /metrics']);
 // What a viewer may do; an editor may also write records; everything else is an admin's.
-const VIEWER = [/^get \/records/, /^get \/communications$/, /^get \/me$/, /^post \/me\//, /^post \/logout$/];
+const VIEWER = [/^get \/records/, /^get \/communications$/, /^get \/live\/(communications|records\/)/, /^get \/me$/, /^post \/me\//, /^post \/logout$/];
 const EDITOR = [/^get \/records\/:table\/new$/, /^get \/records\/:table\/rows\/:key\/edit$/, /^post \/records\//];
 
 describeEachDatabase('security checks over every route of the web app', (database) => {

@@ -13,6 +13,7 @@ import { addAccount } from '../../src/setup/account-setup';
 import { addIntegration } from '../../src/setup/integration-setup';
 import type { Role } from '../../src/store/users';
 import { createWebApp } from '../../src/web/create-web-app';
+import { stopLivePages } from '../../src/web/live/live-pages';
 import type { WebAppOptions } from '../../src/web/create-web-app';
 import { TestEnv, type TestDatabase } from './test-env';
 
@@ -108,6 +109,7 @@ export class WebWorld {
   }
 
   async close(): Promise<void> {
+    await stopLivePages(this.services);
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

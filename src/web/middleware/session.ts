@@ -3,6 +3,7 @@ import cookieSignature from 'cookie-signature';
 import type express from 'express';
 import type { Services } from '../../app';
 import { toIso } from '../../lib/clock';
+import { isLiveRequest } from '../live/live-request';
 import type { Flash, SignedInUser } from '../types';
 import { clearCookie, readCookies, setCookie } from './cookies';
 
@@ -51,12 +52,13 @@ export class Sessions {
         if (session) {
           req.user = { id: session.userId, username: session.username, role: session.role };
           req.sessionIdHash = session.idHash;
-          if (session.flash) {
+          const byThePage = isLiveRequest(req);
+          if (session.flash && !byThePage) {
             res.locals.flash = JSON.parse(session.flash) as Flash;
             await this.services.sessions.setFlash(session.idHash, null);
           }
           // Sliding expiry, written at most about once per half lifetime.
-          if (Date.parse(session.expiresAt) - now.toMillis() < (SESSION_HOURS / 2) * 3600_000) {
+          if (!byThePage && Date.parse(session.expiresAt) - now.toMillis() < (SESSION_HOURS / 2) * 3600_000) {
             await this.services.sessions.extend(session.idHash, toIso(now.plus({ hours: SESSION_HOURS })));
             setCookie(req, res, SESSION_COOKIE, cookie as string, SESSION_HOURS * 3600_000);
           }
