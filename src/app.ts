@@ -2,8 +2,9 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Config } from './config';
 import { createDb, migrateToLatest, type Db } from './db/database';
-import { systemClock, type Clock } from './lib/clock';
+import { systemClock, toIso, type Clock } from './lib/clock';
 import { createLogger, type Logger } from './lib/logger';
+import { Metrics } from './lib/metrics';
 import { SecretBox } from './lib/secret-box';
 import type { AccountSetupDeps } from './setup/account-setup';
 import type { IntegrationSetupDeps } from './setup/integration-setup';
@@ -13,14 +14,17 @@ import { ApiTokenStore } from './store/api-tokens';
 import { CommunicationStore } from './store/communications';
 import { IntegrationStore } from './store/integrations';
 import { LeaseStore } from './store/leases';
+import { NoRepliesAlertStore } from './store/no-replies-alerts';
+import { OperationsReadings } from './store/operations';
 import { PublicationStore } from './store/publications';
 import { SessionStore } from './store/sessions';
 import { UnreadableWindowStore } from './store/unreadable-windows';
 import { UserStore } from './store/users';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/sync-deps';
+import type { NoRepliesAlertDeps } from './sync/no-replies-alert';
 import { WebhookService } from './sync/webhooks';
 import { SyncSignals } from './sync/wake';
-import { XClient } from './twitter/x-client';
+import { endpointKey, XClient } from './twitter/x-client';
 import type { XCredentials } from './twitter/x-client-factory';
 
 export interface Services {
@@ -44,6 +48,10 @@ export interface Services {
   integrationSetup: IntegrationSetupDeps;
   /** Real-time replies by webhook (X Activity API), per account. */
   webhooks: WebhookService;
+  /** This process's Prometheus metrics (its own registry). */
+  metrics: Metrics;
+  /** The "no replies for N hours" alerts: the daemon checks them, the dashboard shows them. */
+  noRepliesAlerts: NoRepliesAlertDeps;
   close(): Promise<void>;
 }
 
@@ -77,6 +85,10 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
   const apiTokens = new ApiTokenStore(db);
   const accountWebhooks = new AccountWebhookStore(db);
 
+  const workerId = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+  const metrics = new Metrics(new OperationsReadings(db, workerId, () => toIso(clock.now())), toIso(clock.now()));
+  const xApiCounting = metrics.xApiPlugin(endpointKey);
+
   const baseUrlFor = (environment: AccountEnvironment, apiBaseUrl: string | null) =>
     environment === 'sandbox' ? sandboxApiBaseUrl(config) : apiBaseUrl;
   const clientFor = (credentials: XCredentials, environment: AccountEnvironment, apiBaseUrl: string | null) => new XClient({
@@ -85,6 +97,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     clock,
     retryBaseMs: config.retryBaseMs,
     maxRateLimitWaitMs: config.maxRateLimitWaitMs,
+    plugins: [xApiCounting],
   });
 
   const signals = new SyncSignals();
@@ -98,9 +111,10 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
       leaseSeconds: config.leaseSeconds,
     },
     createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl),
-    workerId: `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`,
+    workerId,
     accountWebhooks,
     signals,
+    metrics,
   };
   const webhooks = new WebhookService({
     sync, accounts, store: accountWebhooks, clock, logger,
@@ -114,6 +128,8 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     accountSetup: { accounts, clock, clientFor },
     integrationSetup: { db, accounts, integrations, publications, communications, clock },
     webhooks,
+    metrics,
+    noRepliesAlerts: { integrations, accounts, clock, logger, metrics, alerts: new NoRepliesAlertStore(db), webhookUrl: config.alertWebhookUrl },
     close: async () => {
       await webhooks.ingestion.stop();
       await db.destroy();

@@ -44,6 +44,10 @@ export interface Config {
    * when unset (the mode is then available to sandbox accounts only).
    */
   publicUrl: string | null;
+  /** The bearer token /metrics asks for (METRICS_TOKEN); null leaves /metrics off. */
+  metricsToken: string | null;
+  /** Where a raised "no replies for N hours" alert is POSTed as JSON (ALERT_WEBHOOK_URL); null: nowhere. */
+  alertWebhookUrl: string | null;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[];
@@ -98,6 +102,15 @@ export const environmentSchema = z.object({
   // Its several forms are read by parseTrustProxy, which names the form it could not read.
   TRUST_PROXY: z.preprocess(unsetIfEmpty, z.string().optional()),
   PUBLIC_URL: z.preprocess(unsetIfEmpty, z.string().optional()),
+  METRICS_TOKEN: z.preprocess(unsetIfEmpty, z.string()
+    .refine((value) => value.trim().length >= 16 && !/\s/.test(value), { error: 'METRICS_TOKEN must be at least 16 characters long, without spaces (Prometheus sends it as a bearer token)' })
+    .optional()),
+  ALERT_WEBHOOK_URL: z.preprocess(unsetIfEmpty, z.string()
+    .refine((value) => URL.canParse(value.trim()) && /^https?:$/.test(new URL(value.trim()).protocol), {
+      error: (issue) => `ALERT_WEBHOOK_URL must be an http:// or https:// address, such as https://chat.example.org/hooks/kb, not "${String(issue.input)}"`,
+    })
+    .transform((value) => value.trim())
+    .optional()),
 });
 
 /** Validates against a schema; every problem, each naming its variable, in one error. */
@@ -197,6 +210,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     publishSweepMs: vars.KBTS_PUBLISH_SWEEP_MS,
     trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     publicUrl: parsePublicUrl(vars.PUBLIC_URL),
+    metricsToken: vars.METRICS_TOKEN ?? null,
+    alertWebhookUrl: vars.ALERT_WEBHOOK_URL ?? null,
   });
 }
 

@@ -6,6 +6,7 @@ import type { Config } from './config';
 import { errorMessage } from './lib/errors';
 import { testAccount } from './setup/account-setup';
 import { openKeptSandbox } from './setup/sandbox-setup';
+import { startNoRepliesAlerts } from './sync/no-replies-alert';
 import { Scheduler, type SchedulerOptions } from './sync/scheduler';
 import { startWebhooks } from './sync/webhooks';
 import { createWebApp } from './web/create-web-app';
@@ -46,6 +47,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
       services.logger.warn('restored sandbox account failed its login test', { accountId, error: errorMessage(error) }));
   }
   await scheduler.start();
+  const alerts = startNoRepliesAlerts(services.noRepliesAlerts);
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const webhooks = startWebhooks(services.webhooks, services.accounts, services.logger, url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//127.0.0.1:'));
@@ -53,6 +55,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   process.stdout.write(whereToOpen(config.host, port, os.hostname()));
   process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
   onShutdown(async () => {
+    alerts.stop();
     await scheduler.stop();
     await webhooks.stop();
     // Open event streams would keep server.close() waiting.
@@ -81,8 +84,10 @@ export async function pollForever(config: Readonly<Config>): Promise<void> {
   const services = await buildServices(config);
   const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs, schedulerOptions(config));
   await scheduler.start();
+  const alerts = startNoRepliesAlerts(services.noRepliesAlerts);
   process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
   onShutdown(async () => {
+    alerts.stop();
     await scheduler.stop();
     await services.close();
   });

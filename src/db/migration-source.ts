@@ -19,6 +19,7 @@ import * as createAccountWebhooks from '../../migrations/20261202000500_create_a
 import * as indexPublicationsUpdatedAt from '../../migrations/20261202000600_index_publications_updated_at';
 import * as captureTriggersNotify from '../../migrations/20261202000400_capture_triggers_notify';
 import * as createXAppAndOAuthRequests from '../../migrations/20261202000900_create_x_app_and_oauth_requests';
+import * as addNoRepliesAlerts from '../../migrations/20261202000800_add_no_replies_alerts';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -43,6 +44,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261202000400_capture_triggers_notify', captureTriggersNotify],
   ['20261202000500_create_account_webhooks', createAccountWebhooks],
   ['20261202000600_index_publications_updated_at', indexPublicationsUpdatedAt],
+  ['20261202000800_add_no_replies_alerts', addNoRepliesAlerts],
   ['20261202000900_create_x_app_and_oauth_requests', createXAppAndOAuthRequests],
 ];
 

@@ -62,6 +62,17 @@ const cronExpression = z.string({ error: 'give the schedule as a cron expression
 const timeZone = z.string({ error: 'give a time zone such as UTC or Europe/Berlin' }).trim()
   .refine((value) => IANAZone.isValidZone(value), { error: (issue) => `${quoted(issue.input)} is not a time zone (use an IANA name such as UTC or Europe/Berlin)` });
 
+// Hours without a reply before the alert; blank or "off" turns it off. At most a year.
+const alertHours = z.preprocess(
+  (value) => (value === undefined || value === null || (typeof value === 'string' && /^\s*(off)?\s*$/i.test(value)) ? null
+    : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
+  z.number({ error: (issue) => `the no-replies alert must be a whole number of hours from 1 to 8760, or off, not ${quoted(issue.input)}` })
+    .int({ error: (issue) => `the no-replies alert must be a whole number of hours from 1 to 8760, or off, not ${quoted(issue.input)}` })
+    .min(1, { error: (issue) => `the no-replies alert must be a whole number of hours from 1 to 8760, or off, not ${quoted(issue.input)}` })
+    .max(8760, { error: (issue) => `the no-replies alert must be a whole number of hours from 1 to 8760, or off, not ${quoted(issue.input)}` })
+    .nullable(),
+);
+
 function setting<S extends z.ZodType>(spec: SettingSpec<S>): SettingSpec<S> {
   return spec;
 }
@@ -101,6 +112,11 @@ export const INTEGRATION_SETTINGS = {
   longTextPolicy: setting({
     label: 'long-text policy', schema: oneOf(LONG_TEXT_POLICIES, 'long-text policy').default('reject'), option: '--long-text <policy>',
     optionHelp: 'reject, truncate or thread', required: false, json: 'long_text', column: 'long_text_policy', changeable: true,
+  }),
+  alertNoRepliesHours: setting({
+    label: 'no-replies alert', schema: alertHours, option: '--alert-no-replies-hours <hours>',
+    optionHelp: 'alert the admins when no reply arrived for this many hours (off unless given; "off" turns it off)',
+    required: false, json: 'alert_no_replies_hours', column: 'alert_no_replies_hours', changeable: true,
   }),
   backfill: setting({
     label: 'backfill', schema: z.boolean({ error: 'backfill is either on or off' }).default(false), option: '--backfill',

@@ -23,6 +23,13 @@ export interface SchedulerOptions {
   publishSweepMs?: number;
 }
 
+/** Whether the scheduler is started and still reading its task list (wall-clock times). */
+export interface SchedulerLiveness {
+  running: boolean;
+  lastRefreshAt: Date | null;
+  refreshEveryMs: number;
+}
+
 interface ScheduledIntegration {
   schedule: string;
   timeZone: string;
@@ -48,6 +55,7 @@ export class Scheduler {
   private sweepTimer: NodeJS.Timeout | null = null;
   private watch: ChangeWatch | null = null;
   private unsubscribe: (() => void) | null = null;
+  private lastRefresh: Date | null = null;
 
   // node-cron reports a skipped overlapping run as a warning; here that is the design working.
   private readonly cronLogger = {
@@ -125,6 +133,11 @@ export class Scheduler {
     }
   }
 
+  /** For /healthz: when the task list was last read from the database, and how often it should be. */
+  liveness(): SchedulerLiveness {
+    return { running: this.refreshTimer !== null, lastRefreshAt: this.lastRefresh, refreshEveryMs: this.refreshEveryMs };
+  }
+
   nextRun(integrationId: number): Date | null {
     return this.tasks.get(integrationId)?.task.getNextRun() ?? null;
   }
@@ -151,6 +164,7 @@ export class Scheduler {
       }
     }
     for (const integration of active) if (!this.tasks.has(integration.id)) this.schedule(integration);
+    this.lastRefresh = new Date();
   }
 
   private schedule(integration: Integration): void {

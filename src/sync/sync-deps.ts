@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
+import type { Metrics } from '../lib/metrics';
 import type { Account, AccountStore } from '../store/accounts';
 import type { AccountWebhookStore } from '../store/account-webhooks';
 import type { CommunicationStore } from '../store/communications';
@@ -42,6 +43,8 @@ export interface SyncDeps {
   accountWebhooks?: AccountWebhookStore;
   /** In-process "something changed" signals (src/sync/wake.ts). */
   signals: SyncSignals;
+  /** This process's /metrics counters; absent where nobody scrapes (some tests). */
+  metrics?: Metrics;
 }
 
 export const DEFAULT_SYNC_SETTINGS: Omit<SyncSettings, 'retryBaseMs' | 'maxRateLimitWaitMs' | 'replyOverlapSeconds' | 'leaseSeconds'> = {

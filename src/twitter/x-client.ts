@@ -30,6 +30,8 @@ export interface XClientOptions {
   maxRateLimitWaitMs: number;
   /** Reads are retried this many times on transient errors before giving up for this cycle. */
   maxReadAttempts?: number;
+  /** More twitter-api-v2 plugins, e.g. the /metrics counters. */
+  plugins?: ITwitterApiClientPlugin[];
 }
 
 interface RawTweet {
@@ -54,7 +56,7 @@ const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,r
 const SEARCH_WINDOW_MS = SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000 - 60_000;
 
 // Reads the path of the URL the hooks already hold: parsing it again, twice per call, showed in the publish profile.
-function endpointKey(method: string, url: URL): string {
+export function endpointKey(method: string, url: URL): string {
   // Only ids after the version: "/2/" itself is not an id.
   const path = url.pathname.replace(/^.*?\/2\//, '');
   return `${method.toUpperCase()} /2/${path.replace(/(^|\/)\d+(?=\/|$)/g, '$1:id')}`;
@@ -83,7 +85,7 @@ export class XClient {
         if (error.rateLimit) this.rateLimits.set(endpointKey(params.method ?? 'GET', url), { ...error.rateLimit });
       },
     };
-    this.api = createTwitterApi(options.credentials, options.apiBaseUrl, [tracker]);
+    this.api = createTwitterApi(options.credentials, options.apiBaseUrl, [tracker, ...(options.plugins ?? [])]);
     this.maxReadAttempts = options.maxReadAttempts ?? 4;
   }
 

@@ -1,6 +1,7 @@
 import type { Services } from '../app';
 import type { EmulatorState } from '../emulator/emulator';
 import type { CycleCounts } from '../sync/poll-cycle';
+import type { SchedulerLiveness } from '../sync/scheduler';
 import type { LoginLimiter } from '../store/login-limits';
 import type { FormOnce } from './middleware/form-once';
 import type { Sessions } from './middleware/session';
@@ -10,6 +11,8 @@ export interface SchedulerControl {
   runNow(integrationId: number): Promise<CycleCounts>;
   nextRun(integrationId: number): Date | null;
   refresh(): Promise<void>;
+  /** For /healthz; absent when no scheduler runs in this process. */
+  liveness?(): SchedulerLiveness;
 }
 
 /** What every route module is handed by the web app's composition. */

@@ -23,6 +23,9 @@ import { apiRoutes } from './routes/api';
 import { authRoutes } from './routes/auth';
 import { communicationRoutes } from './routes/communications';
 import { dashboardRoutes } from './routes/dashboard';
+import { healthRoutes } from './routes/health';
+import { noRepliesAlertRoutes } from './routes/no-replies-alerts';
+import { metricsRoutes } from './routes/metrics';
 import { integrationRoutes } from './routes/integrations';
 import { liveRoutes } from './routes/live';
 import { retryRoutes } from './routes/retry';
@@ -100,7 +103,8 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
     strictTransportSecurity: false,
   }));
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'public'), { maxAge: '1h' }));
-  app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
+  app.use(healthRoutes(services, options.scheduler));
+  app.use(metricsRoutes(services));
   // X's webhook deliveries and CRC checks: signed by X, so outside sign-in and CSRF.
   app.use(webhookRoutes(services));
 
@@ -121,7 +125,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(authRoutes(context));
   app.use(liveRoutes(context, live.watcher, live.streams));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());

@@ -68,7 +68,12 @@ describeEachDatabase('scheduler', (database) => {
   it('runs as a daemon with `serve`: a row inserted by SQL is tweeted by the scheduled poll', async () => {
     const daemon = await world.startServe();
     try {
-      assert.deepEqual(await (await fetch(`${daemon.url}/healthz`)).json(), { ok: true });
+      const health = await fetch(`${daemon.url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), {
+        status: 'ok',
+        checks: { database: { status: 'ok', detail: 'the database answered' }, scheduler: { status: 'ok', detail: 'the scheduler is running' } },
+      });
       const home = await fetch(daemon.url);
       assert.match(home.url, /\/setup$/, 'a server without users leads to the first-run page');
       assert.match(await home.text(), /<h1>Welcome to kb-twitter-sync<\/h1>/);

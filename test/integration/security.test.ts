@@ -35,8 +35,9 @@ const isPage = (route: Route) => !route.path.startsWith('/api/') && !route.path.
 // Ids of the world built below stand in for the route parameters.
 const concrete = (path: string) => path.replace(':table', 'articles').replace(/:key|:id/g, '1');
 
-// Routes open to everyone: signing in, the first-run form (closed once a user exists), health.
-const PUBLIC = new Set(['get /login', 'post /login', 'get /setup', 'post /setup', 'get /healthz']);
+// Routes open to everyone: signing in, the first-run form (closed once a user exists), health;
+// /metrics asks for its own bearer token (operations-metrics.test.ts).
+const PUBLIC = new Set(['get /login', 'post /login', 'get /setup', 'post /setup', 'get /healthz', 'get /metrics']);
 // What a viewer may do; an editor may also write records; everything else is an admin's.
 const VIEWER = [/^get \/records/, /^get \/communications$/, /^get \/live\/(communications|records\/)/, /^get \/me$/, /^post \/me\//, /^post \/logout$/];
 const EDITOR = [/^get \/records\/:table\/new$/, /^get \/records\/:table\/rows\/:key\/edit$/, /^post \/records\//];

@@ -5,7 +5,8 @@ import { buildServices, type Services } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { EmulatorState } from '../../src/emulator/emulator';
 import { createExampleTable } from '../../src/kb/example-table';
-import { toIso } from '../../src/lib/clock';
+import { DateTime } from 'luxon';
+import { systemClock, toIso } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
 import { hashPassword } from '../../src/lib/password';
 import { addAccount } from '../../src/setup/account-setup';
@@ -52,13 +53,15 @@ export class WebWorld {
     readonly url: string,
   ) {}
 
-  static async create(options: { database?: TestDatabase; web?: (services: Services) => Omit<WebAppOptions, 'sandbox'>; env?: NodeJS.ProcessEnv } = {}): Promise<WebWorld> {
+  /** `sandboxClock`: the product keeps the sandbox emulator's time, so moving that clock (changeClock) moves both. */
+  static async create(options: { database?: TestDatabase; web?: (services: Services) => Omit<WebAppOptions, 'sandbox'>; env?: NodeJS.ProcessEnv; sandboxClock?: boolean } = {}): Promise<WebWorld> {
     const env = await TestEnv.create(options.database ?? 'sqlite');
     const port = await freePort();
     const config = loadConfig({ ...env.env, LOG_LEVEL: 'debug', PORT: String(port), ...options.env });
     const logLines: string[] = [];
-    const services = await buildServices(config, { logger: createLogger('debug', (line) => logLines.push(line)) });
     const sandbox = new EmulatorState();
+    const clock = options.sandboxClock ? { now: () => DateTime.fromMillis(sandbox.clock.now(), { zone: 'utc' }), sleep: systemClock.sleep } : undefined;
+    const services = await buildServices(config, { clock, logger: createLogger('debug', (line) => logLines.push(line)) });
     const app = createWebApp(services, { ...options.web?.(services), sandbox });
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));

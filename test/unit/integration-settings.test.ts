@@ -13,7 +13,7 @@ describe('integration settings schema', () => {
     const { values, errors } = parseSettings(valid);
     assert.deepEqual(errors, []);
     assert.deepEqual(values, {
-      ...valid, accountId: 3, schedule: '*/5 * * * *', timeZone: 'UTC', longTextPolicy: 'reject', backfill: false,
+      ...valid, accountId: 3, schedule: '*/5 * * * *', timeZone: 'UTC', longTextPolicy: 'reject', alertNoRepliesHours: null, backfill: false,
     });
   });
 
@@ -47,27 +47,37 @@ describe('integration settings schema', () => {
     assert.equal(parseSettings({ accountId: 1.5 }, ['accountId']).errors[0].message, "account id must be a positive whole number, not '1.5'");
   });
 
+  it('takes the no-replies alert as whole hours, off when blank or "off", and says why otherwise', () => {
+    assert.deepEqual(parseSettings({ alertNoRepliesHours: '12' }, ['alertNoRepliesHours']).values, { alertNoRepliesHours: 12 });
+    assert.deepEqual(parseSettings({}, ['alertNoRepliesHours']).values, { alertNoRepliesHours: null });
+    assert.deepEqual(parseSettings({ alertNoRepliesHours: 'off' }, ['alertNoRepliesHours']).values, { alertNoRepliesHours: null });
+    for (const wrong of ['0', '1.5', 'soon', '9000']) {
+      assert.equal(parseSettings({ alertNoRepliesHours: wrong }, ['alertNoRepliesHours']).errors[0].message,
+        `the no-replies alert must be a whole number of hours from 1 to 8760, or off, not '${wrong}'`, wrong);
+    }
+  });
+
   it('checks only the settings asked for', () => {
     assert.deepEqual(parseSettings({ table: 'articles' }, ['table']), { values: { table: 'articles' }, errors: [] });
   });
 
   it('maps the stored settings to their columns and back, and names them as `integration list --json` does', () => {
     const stored: StoredSettings = {
-      accountId: 1, tweetField: 't', responseField: 'r', responseMode: 'prepend', continueField: 'c', schedule: '0 * * * *', timeZone: 'Europe/Paris', longTextPolicy: 'thread',
+      accountId: 1, tweetField: 't', responseField: 'r', responseMode: 'prepend', continueField: 'c', schedule: '0 * * * *', timeZone: 'Europe/Paris', longTextPolicy: 'thread', alertNoRepliesHours: 6,
     };
     const row = settingsToRow(stored);
     assert.deepEqual(row, {
-      account_id: 1, tweet_field: 't', response_field: 'r', response_mode: 'prepend', continue_field: 'c', schedule: '0 * * * *', time_zone: 'Europe/Paris', long_text_policy: 'thread',
+      account_id: 1, tweet_field: 't', response_field: 'r', response_mode: 'prepend', continue_field: 'c', schedule: '0 * * * *', time_zone: 'Europe/Paris', long_text_policy: 'thread', alert_no_replies_hours: 6,
     });
     assert.deepEqual(rowToSettings({ ...row, id: 9, status: 'active' }), stored);
     assert.deepEqual(settingsToJson(stored), {
-      account_id: 1, tweet_field: 't', response_field: 'r', mode: 'prepend', continue_field: 'c', every: '0 * * * *', timezone: 'Europe/Paris', long_text: 'thread',
+      account_id: 1, tweet_field: 't', response_field: 'r', mode: 'prepend', continue_field: 'c', every: '0 * * * *', timezone: 'Europe/Paris', long_text: 'thread', alert_no_replies_hours: 6,
     });
     assert.deepEqual(settingsToRow({ schedule: '* * * * *' }), { schedule: '* * * * *' }, 'a partial change writes only its columns');
   });
 
   it('keeps account, table and backfill out of what an update may change, and describes each setting once', () => {
-    assert.deepEqual(CHANGEABLE_SETTING_KEYS, ['tweetField', 'responseField', 'responseMode', 'continueField', 'schedule', 'timeZone', 'longTextPolicy']);
+    assert.deepEqual(CHANGEABLE_SETTING_KEYS, ['tweetField', 'responseField', 'responseMode', 'continueField', 'schedule', 'timeZone', 'longTextPolicy', 'alertNoRepliesHours']);
     assert.ok(!STORED_SETTING_KEYS.includes('table' as never) && !STORED_SETTING_KEYS.includes('backfill' as never));
     const options = SETTING_KEYS.map((key) => INTEGRATION_SETTINGS[key].option.split(' ')[0]);
     assert.equal(new Set(options).size, options.length, 'each setting has its own option');

@@ -60,6 +60,7 @@ export async function ingestReplies(
       await deps.accounts.with(trx).setMentionsCursor(account.id, cursor);
     }
   });
+  deps.metrics?.repliesIngested(counts.repliesApplied, counts.repliesLogged);
   return counts;
 }
 

@@ -133,6 +133,7 @@ export async function publishDueRecords(
         for (const { publication, parts } of group.begun) {
           unattempted.shift();
           const result = await publishClaimed(deps, integration, account, channel, publication, parts, group.attemptAt, writes);
+          deps.metrics?.post(integration.id, typeof result === 'string' ? result : result.kind);
           if (result === 'sent') counts.published++;
           else if (result === 'failed') counts.failed++;
           else if (result === 'deferred') counts.deferred++;
