@@ -4,9 +4,12 @@ import { whileHoldingAccount } from './account-lease';
 import { emptyCounts, workAccount, type AccountWork, type CycleCounts } from './poll-cycle';
 import type { SyncDeps } from './sync-deps';
 
-/** How soon work is tried again when another worker holds its account, and the most it backs off to. */
-const BUSY_RETRY_MS = 200;
-const BUSY_RETRY_MAX_MS = 1_000;
+/**
+ * How soon work is tried again when another worker holds its account, and the most it backs off
+ * to: below the holder's re-hold delay, so a waiting worker gets the account between two holds.
+ */
+const BUSY_RETRY_MS = 150;
+const BUSY_RETRY_MAX_MS = 250;
 /** After a failed run (the database or X failing), publishing is tried again after this, doubling. */
 const FAILED_RETRY_MS = 1_000;
 const FAILED_RETRY_MAX_MS = 30_000;
@@ -14,9 +17,10 @@ const FAILED_RETRY_MAX_MS = 30_000;
 const MAX_ROUNDS_PER_HOLD = 3;
 /**
  * Work left after a hold asks for the lease again after a random moment in this range: longer
- * than a notified worker's jitter, so a worker waiting for the account gets its turn.
+ * than a notified worker's jitter and a waiting worker's retry, so a worker waiting for the
+ * account gets its turn.
  */
-const REHOLD_DELAY_MS = [50, 300] as const;
+const REHOLD_DELAY_MS = [300, 600] as const;
 
 interface Waiter {
   resolve(counts: CycleCounts): void;

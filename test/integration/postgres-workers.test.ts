@@ -108,7 +108,8 @@ function publishedBy(worker: Daemon): number {
       assert.ok(tweetsAtKill < RECORDS, 'the worker was killed while work remained');
       const survivors = workers.slice(1).map(publishedBy);
       if (process.env.KBTS_TEST_VERBOSE) console.log({ killed: publishedBy(workers[0]), survivors, tweetsAtKill });
-      for (const count of survivors) assert.ok(count > 0, `each survivor published some of the work (${survivors.join(', ')})`);
+      // How the work spreads over the workers is issue 17's (scale-out) to measure; since publishing
+      // follows notifications, one worker may well do all of it. What must hold is above: once each.
       // A SIGKILL loses the log line of the tick it cuts short, so only the work done after the
       // kill is surely logged: by the survivors, less what their last tick may not have logged yet.
       const logged = publishedBy(workers[0]) + survivors[0] + survivors[1];
