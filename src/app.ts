@@ -82,6 +82,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     clock,
     retryBaseMs: config.retryBaseMs,
     maxRateLimitWaitMs: config.maxRateLimitWaitMs,
+    maxPagesPerRead: config.maxPagesPerRead,
   });
 
   const sync: SyncDeps = {

@@ -186,7 +186,7 @@ export interface TimelineView {
   tweets: TimelineEntry[];
 }
 
-export const FAULT_KINDS = ['latency', 'status', 'drop', 'lost_response', 'rate_limit', 'malformed_json', 'truncated'] as const;
+export const FAULT_KINDS = ['latency', 'status', 'drop', 'lost_response', 'rate_limit', 'malformed_json', 'truncated', 'repeat_next_token'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {

@@ -725,9 +725,26 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
       return sendMalformed(res, response);
     case 'truncated':
       return sendTruncated(req, res, response);
+    case 'repeat_next_token':
+      return send(res, repeatingPageToken(req, response));
     default:
       return send(res, response);
   }
+}
+
+// A token for "older than every id": its page is the first page again.
+const FIRST_PAGE_AGAIN_TOKEN = encodePageToken('9223372036854775807');
+
+/**
+ * Acts out a server that keeps paging (X's API Playground repeated a next_token for 190 calls): a
+ * page answers with the token it was asked for, or, for a first page, a token that leads to it again.
+ */
+function repeatingPageToken(req: express.Request, response: XResponse): XResponse {
+  const body = response.body as { meta?: Record<string, unknown> } | undefined;
+  if (response.status !== 200 || !body?.meta) return response;
+  const asked = [req.query.pagination_token, req.query.next_token].find((value): value is string => typeof value === 'string');
+  const token = asked ?? (body.meta.next_token as string | undefined) ?? FIRST_PAGE_AGAIN_TOKEN;
+  return { ...response, body: { ...body, meta: { ...body.meta, next_token: token } } };
 }
 
 /** Serves the /2/... paths relative to wherever the router is mounted; everything else falls through. */
