@@ -93,6 +93,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
       maxRateLimitWaitMs: config.maxRateLimitWaitMs,
       replyOverlapSeconds: config.replyOverlapSeconds,
       leaseSeconds: config.leaseSeconds,
+      reconcileGraceSeconds: config.reconcileGraceSeconds,
     },
     createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl),
     workerId: `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`,

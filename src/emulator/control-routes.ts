@@ -88,6 +88,14 @@ export function createControlRouter(state: EmulatorState): express.Router {
     res.json({ faults: [] });
   }));
 
+  // X's soft guarantees, acted out: late timelines, no duplicate refusal.
+  router.get('/behaviour', guarded((_req, res) => {
+    res.json(state.behaviour());
+  }));
+  router.post('/behaviour', guarded((req, res) => {
+    res.json(state.setBehaviour(body(req)));
+  }));
+
   router.post('/rate-limits', guarded((req, res) => {
     state.setRateLimit(body(req) as never);
     res.json({ ok: true });

@@ -309,9 +309,9 @@ function timelinePage(ctx: Context, allowed: readonly string[], newestFirst: Twe
   return { status: 200, body };
 }
 
-function newestFirst(tweets: readonly TweetRecord[], keep: (t: TweetRecord) => boolean, reach = Infinity): TweetRecord[] {
+function newestFirst(state: EmulatorState, tweets: readonly TweetRecord[], keep: (t: TweetRecord) => boolean, reach = Infinity): TweetRecord[] {
   const out: TweetRecord[] = [];
-  for (let i = tweets.length - 1; i >= 0 && out.length < reach; i -= 1) if (!tweets[i].hidden && keep(tweets[i])) out.push(tweets[i]);
+  for (let i = tweets.length - 1; i >= 0 && out.length < reach; i -= 1) if (state.isShown(tweets[i]) && keep(tweets[i])) out.push(tweets[i]);
   return out;
 }
 
@@ -420,7 +420,7 @@ function mentions(ctx: Context): XResponse {
   const target = ctx.state.getUser(id);
   if (!target) return unknownUserTimeline(ctx, TIMELINE_PARAMS, id);
   // X only ever serves the 800 newest mentions, whatever the filters.
-  const reachable = newestFirst(ctx.state.mentionsOf(target.username), () => true, MENTIONS_REACH);
+  const reachable = newestFirst(ctx.state, ctx.state.mentionsOf(target.username), () => true, MENTIONS_REACH);
   return timelinePage(ctx, TIMELINE_PARAMS, reachable, { min: 5, max: 100, fallback: 10, tokenParams: ['pagination_token'] });
 }
 
@@ -429,7 +429,7 @@ function userTweets(ctx: Context): XResponse {
   const id = requirePathId(ctx.pathParams[0]);
   const target = ctx.state.getUser(id);
   if (!target) return unknownUserTimeline(ctx, allowed, id);
-  const reachable = newestFirst(ctx.state.tweetsBy(id), () => true, USER_TWEETS_REACH);
+  const reachable = newestFirst(ctx.state, ctx.state.tweetsBy(id), () => true, USER_TWEETS_REACH);
   return timelinePage(ctx, allowed, reachable, {
     min: 5,
     max: 100,
@@ -447,7 +447,7 @@ function searchRecent(ctx: Context): XResponse {
   const now = ctx.state.now();
   const windowStart = now - SEARCH_WINDOW_MS;
   const state = ctx.state;
-  const recent = newestFirst(state.allTweets(), (t) => t.createdAtMs >= windowStart);
+  const recent = newestFirst(state, state.allTweets(), (t) => t.createdAtMs >= windowStart);
   return timelinePage(ctx, allowed, recent, {
     min: 10,
     max: 100,

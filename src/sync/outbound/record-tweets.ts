@@ -222,7 +222,14 @@ async function publishClaimed(
     },
   };
   return postExactlyOnce(
-    { parts, replyTo: null, posted, outcomeWasUnknown: publication.state === 'sending', startedAt: publication.attemptStartedAt ?? attemptAt },
-    channel, ledger, deps.clock, { retryBaseMs: deps.settings.retryBaseMs, maxAttemptsPerCycle: deps.settings.maxPostAttemptsPerCycle },
+    {
+      parts, replyTo: null, posted, outcomeWasUnknown: publication.state === 'sending', startedAt: publication.attemptStartedAt ?? attemptAt,
+      // The row as read before this attempt: it last changed when the earlier attempt ended (or began, after a crash).
+      unknownSince: publication.state === 'sending' ? publication.updatedAt : null,
+    },
+    channel, ledger, deps.clock, {
+      retryBaseMs: deps.settings.retryBaseMs, maxAttemptsPerCycle: deps.settings.maxPostAttemptsPerCycle,
+      reconcileGraceMs: deps.settings.reconcileGraceSeconds * 1000,
+    },
   );
 }
