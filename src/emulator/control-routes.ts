@@ -51,6 +51,10 @@ export function createControlRouter(state: EmulatorState): express.Router {
     state.restoreUser(param(req, 'username'));
     res.json({ ok: true });
   }));
+  router.post('/users/:username/long-posts', guarded((req, res) => {
+    state.setLongPosts(param(req, 'username'), body(req).allowed);
+    res.json({ ok: true });
+  }));
   router.post('/users/:username/access', guarded((req, res) => {
     state.setAccessLevel(param(req, 'username'), body(req).level as AccessLevel);
     res.json({ ok: true });

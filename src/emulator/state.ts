@@ -107,6 +107,8 @@ export interface UserRecord {
   credentials?: Credentials;
   revoked: boolean;
   access: AccessLevel;
+  /** May post long posts (X Premium): up to 25,000 characters through POST /2/tweets. */
+  longPosts?: boolean;
 }
 
 export interface TweetRecord {
@@ -586,6 +588,13 @@ export class EmulatorState {
     const user = this.requireUser(username);
     user.access = level;
     this.keepUser(user);
+  }
+
+  /** Lets the user post long posts through the API, or not (X Premium). */
+  setLongPosts(username: string, allowed: unknown): void {
+    if (typeof allowed !== 'boolean') throw new EmulatorInputError(400, 'allowed must be true or false');
+    const user = this.requireUser(username);
+    user.longPosts = allowed;
   }
 
   // ---- OAuth lookups -----------------------------------------------------------------------

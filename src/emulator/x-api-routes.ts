@@ -16,6 +16,7 @@ import {
   type ParameterError,
   type XResponse,
 } from './problems';
+import { MAX_TWEET_WEIGHT, weightedLength } from '../twitter/weighted-length';
 import { WEBHOOK_ROUTES } from './webhook-routes';
 import { matchesSearch, parseSearchQuery, SearchQueryError } from './search-query';
 import { snowflakeTime } from './snowflake';
@@ -186,8 +187,14 @@ function iso(ms: number): string {
 
 // ---- rendering --------------------------------------------------------------------------------
 
+// A long post's `text` as v2 gives it: cut near 280 characters; the whole text is in note_tweet.
+const LONG_POST_TEXT_CUT = 280;
+
 function renderTweet(tweet: TweetRecord, fields: Set<string>): Record<string, unknown> {
-  const out: Record<string, unknown> = { id: tweet.id, text: tweet.text, edit_history_tweet_ids: [tweet.id] };
+  const long = weightedLength(tweet.text) > MAX_TWEET_WEIGHT;
+  const text = long ? Array.from(tweet.text).slice(0, LONG_POST_TEXT_CUT).join('') : tweet.text;
+  const out: Record<string, unknown> = { id: tweet.id, text, edit_history_tweet_ids: [tweet.id] };
+  if (long && fields.has('note_tweet')) out.note_tweet = { text: tweet.text };
   if (fields.has('author_id')) out.author_id = tweet.authorId;
   if (fields.has('created_at')) out.created_at = iso(tweet.createdAtMs);
   if (fields.has('conversation_id')) out.conversation_id = tweet.conversationId;
@@ -374,7 +381,7 @@ function createTweet(ctx: Context): XResponse {
   if (errors.length > 0) throw new XApiProblem(invalidRequest(errors));
   const text = typeof input.text === 'string' ? input.text : '';
   try {
-    const tweet = ctx.state.createTweet(ctx.user.id, text, { inReplyToTweetId: inReplyTo });
+    const tweet = ctx.state.createTweet(ctx.user.id, text, { inReplyToTweetId: inReplyTo, longPost: ctx.user.longPosts === true });
     return { status: 201, body: { data: { id: tweet.id, text: tweet.text, edit_history_tweet_ids: [tweet.id] } } };
   } catch (error) {
     if (!(error instanceof TweetRejection)) throw error;

@@ -42,6 +42,8 @@ interface RawTweet {
   conversation_id?: string;
   in_reply_to_user_id?: string;
   referenced_tweets?: Array<{ type: string; id: string }>;
+  /** A long post's whole text: `text` is then cut near 280 characters. */
+  note_tweet?: { text?: string };
 }
 
 interface RawPage {
@@ -50,7 +52,8 @@ interface RawPage {
   meta?: { result_count?: number; next_token?: string; newest_id?: string };
 }
 
-const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets';
+// note_tweet: a long post's whole text comes only there (its `text` is cut near 280 characters).
+const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet';
 
 const DEFAULT_MAX_PAGES_PER_READ = 20;
 
@@ -208,7 +211,7 @@ export class XClient {
 function toTweet(raw: RawTweet, usernames: Map<string, string>): XTweet {
   return {
     id: raw.id,
-    text: raw.text,
+    text: raw.note_tweet?.text || raw.text,
     authorId: raw.author_id ?? null,
     authorUsername: raw.author_id ? usernames.get(raw.author_id) ?? null : null,
     createdAt: raw.created_at ?? null,
