@@ -98,6 +98,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     retryBaseMs: config.retryBaseMs,
     maxRateLimitWaitMs: config.maxRateLimitWaitMs,
     plugins: [xApiCounting],
+    maxPagesPerRead: config.maxPagesPerRead,
   });
 
   const signals = new SyncSignals();
@@ -109,6 +110,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
       maxRateLimitWaitMs: config.maxRateLimitWaitMs,
       replyOverlapSeconds: config.replyOverlapSeconds,
       leaseSeconds: config.leaseSeconds,
+      reconcileGraceSeconds: config.reconcileGraceSeconds,
     },
     createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl),
     workerId,

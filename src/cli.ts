@@ -11,7 +11,7 @@ import { defaultOf, INTEGRATION_SETTINGS, SETTING_KEYS, settingsToJson, type Int
 import type { Account } from './store/accounts';
 import type { Integration } from './store/integrations';
 import { ROLES, type Role } from './store/users';
-import { runPollCycle } from './sync/poll-cycle';
+import { runPollCycle, type AccountOutcome } from './sync/poll-cycle';
 import { pollForever, serve } from './serve';
 import { parseInstant } from './emulator/clock';
 import { startEmulator } from './emulator/emulator';
@@ -58,6 +58,20 @@ function integrationSummary(integration: Integration) {
     last_error: integration.lastError,
     duplicate_of: integration.duplicateOf,
   };
+}
+
+/** `poll --once` exit status when the cycle ran but an account's or integration's work failed or was paused. */
+const POLL_WORK_FAILED_EXIT = 3;
+
+function describeAccountOutcome(account: AccountOutcome): string {
+  const head = `account ${account.accountId}: `;
+  switch (account.outcome) {
+    case 'done': return `${head}published ${account.published}, replies applied ${account.repliesApplied}`;
+    case 'busy': return `${head}worked by another process`;
+    case 'rate_limited': return `${head}rate-limited by X until ${account.rateLimitedUntil}`;
+    case 'paused': return `${head}paused: ${account.reason}`;
+    case 'failed': return `${head}failed: ${account.reason}`;
+  }
 }
 
 async function readStdin(): Promise<string> {
@@ -143,12 +157,21 @@ export function buildProgram(): Command {
           published: counts.published, skipped: counts.skipped, failed: counts.failed, deferred: counts.deferred,
           replies_applied: counts.repliesApplied, replies_logged: counts.repliesLogged, api_calls: counts.apiCalls,
           accounts_busy: counts.accountsBusy, errors: counts.errors,
+          accounts: counts.accounts.map((account) => ({
+            account_id: account.accountId, outcome: account.outcome, published: account.published, failed: account.failed,
+            replies_applied: account.repliesApplied, rate_limited_until: account.rateLimitedUntil, reason: account.reason,
+          })),
         }, [
           `published ${counts.published}, skipped ${counts.skipped}, failed ${counts.failed}, deferred ${counts.deferred}`,
           `replies applied ${counts.repliesApplied}, replies logged only ${counts.repliesLogged}, API calls ${counts.apiCalls}`,
           ...(counts.accountsBusy ? [`${counts.accountsBusy} account(s) were being worked by another process`] : []),
+          ...counts.accounts.map(describeAccountOutcome),
           ...counts.errors.map((error) => `problem: ${error}`),
         ].join('\n'));
+        // A cron job or a script must notice: the cycle ran, but some account's work did not get done.
+        if (counts.accounts.some((account) => account.outcome === 'failed' || account.outcome === 'paused') || counts.errors.length > 0) {
+          process.exitCode = POLL_WORK_FAILED_EXIT;
+        }
       });
     });
 

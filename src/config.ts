@@ -33,6 +33,10 @@ export interface Config {
   changeCheckMs: number;
   /** How often a running daemon looks for due records whatever it was told, the backstop of tweet-on-commit. */
   publishSweepMs: number;
+  /** A read of X stops after this many pages (a server that keeps paging must not spend the account's calls). */
+  maxPagesPerRead: number;
+  /** After a lost answer, how long a post not found among the account's own posts still may be X showing it late. */
+  reconcileGraceSeconds: number;
   /**
    * Express's `trust proxy`: false (no proxy, the default), a number of proxy hops, or the
    * addresses of the proxies. Behind a trusted proxy the client's address comes from
@@ -99,6 +103,8 @@ export const environmentSchema = z.object({
   KBTS_LEASE_SECONDS: wholeNumber('KBTS_LEASE_SECONDS', 60, 2, 3600),
   KBTS_CHANGE_CHECK_MS: wholeNumber('KBTS_CHANGE_CHECK_MS', 250, 20, 60_000),
   KBTS_PUBLISH_SWEEP_MS: wholeNumber('KBTS_PUBLISH_SWEEP_MS', 30_000, 100, 3_600_000),
+  KBTS_MAX_PAGES_PER_READ: wholeNumber('KBTS_MAX_PAGES_PER_READ', 20, 1, 1000),
+  KBTS_RECONCILE_GRACE_SECONDS: wholeNumber('KBTS_RECONCILE_GRACE_SECONDS', 120, 0, 86_400),
   // Its several forms are read by parseTrustProxy, which names the form it could not read.
   TRUST_PROXY: z.preprocess(unsetIfEmpty, z.string().optional()),
   PUBLIC_URL: z.preprocess(unsetIfEmpty, z.string().optional()),
@@ -208,6 +214,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     leaseSeconds: vars.KBTS_LEASE_SECONDS,
     changeCheckMs: vars.KBTS_CHANGE_CHECK_MS,
     publishSweepMs: vars.KBTS_PUBLISH_SWEEP_MS,
+    maxPagesPerRead: vars.KBTS_MAX_PAGES_PER_READ,
+    reconcileGraceSeconds: vars.KBTS_RECONCILE_GRACE_SECONDS,
     trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     publicUrl: parsePublicUrl(vars.PUBLIC_URL),
     metricsToken: vars.METRICS_TOKEN ?? null,

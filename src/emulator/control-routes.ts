@@ -51,6 +51,10 @@ export function createControlRouter(state: EmulatorState): express.Router {
     state.restoreUser(param(req, 'username'));
     res.json({ ok: true });
   }));
+  router.post('/users/:username/long-posts', guarded((req, res) => {
+    state.setLongPosts(param(req, 'username'), body(req).allowed);
+    res.json({ ok: true });
+  }));
   router.post('/users/:username/access', guarded((req, res) => {
     state.setAccessLevel(param(req, 'username'), body(req).level as AccessLevel);
     res.json({ ok: true });
@@ -86,6 +90,14 @@ export function createControlRouter(state: EmulatorState): express.Router {
   router.delete('/faults', guarded((_req, res) => {
     state.clearFaults();
     res.json({ faults: [] });
+  }));
+
+  // X's soft guarantees, acted out: late timelines, no duplicate refusal.
+  router.get('/behaviour', guarded((_req, res) => {
+    res.json(state.behaviour());
+  }));
+  router.post('/behaviour', guarded((req, res) => {
+    res.json(state.setBehaviour(body(req)));
   }));
 
   router.post('/rate-limits', guarded((req, res) => {

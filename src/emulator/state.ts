@@ -107,6 +107,8 @@ export interface UserRecord {
   credentials?: Credentials;
   revoked: boolean;
   access: AccessLevel;
+  /** May post long posts (X Premium): up to 25,000 characters through POST /2/tweets. */
+  longPosts?: boolean;
 }
 
 export interface TweetRecord {
@@ -121,7 +123,19 @@ export interface TweetRecord {
   mentions: Set<string>;
   /** Not yet visible to API reads: X can show a tweet later than its id suggests. */
   hidden?: boolean;
+  /** Emulator time (ms) from which timelines and search show it (the timeline-delay behaviour). */
+  shownAtMs?: number;
 }
+
+/** How the emulator acts out X's soft guarantees (control API: POST /_emulator/behaviour). */
+export interface EmulatorBehaviour {
+  /** New posts appear in timelines, mentions and search only this long (emulator clock) after they are made. */
+  timeline_delay_ms: number;
+  /** X's refusal of a text identical to a recent post of the same author; X does not promise it. */
+  refuse_duplicates: boolean;
+}
+
+const DEFAULT_BEHAVIOUR: EmulatorBehaviour = { timeline_delay_ms: 0, refuse_duplicates: true };
 
 export interface CreateUserInput {
   username: string;
@@ -186,7 +200,7 @@ export interface TimelineView {
   tweets: TimelineEntry[];
 }
 
-export const FAULT_KINDS = ['latency', 'status', 'drop', 'lost_response', 'rate_limit', 'malformed_json', 'truncated'] as const;
+export const FAULT_KINDS = ['latency', 'status', 'drop', 'lost_response', 'rate_limit', 'malformed_json', 'truncated', 'repeat_next_token'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {
@@ -358,6 +372,7 @@ export class EmulatorState {
 
   private faults: ActiveFault[] = [];
   private calls = new Map<string, number>();
+  private behaviourNow: EmulatorBehaviour = { ...DEFAULT_BEHAVIOUR };
   private keeper: EmulatorKeeper | null = null;
 
   /** Webhooks, Activity API subscriptions and signed event delivery (src/emulator/webhooks.ts). */
@@ -575,6 +590,13 @@ export class EmulatorState {
     this.keepUser(user);
   }
 
+  /** Lets the user post long posts through the API, or not (X Premium). */
+  setLongPosts(username: string, allowed: unknown): void {
+    if (typeof allowed !== 'boolean') throw new EmulatorInputError(400, 'allowed must be true or false');
+    const user = this.requireUser(username);
+    user.longPosts = allowed;
+  }
+
   // ---- OAuth lookups -----------------------------------------------------------------------
 
   consumerSecret(consumerKey: string): string | undefined {
@@ -636,7 +658,7 @@ export class EmulatorState {
     }
     const now = this.now();
     const since = now - DAY_MS;
-    for (const other of this.byContent.get(contentKey(authorId, text)) ?? []) {
+    for (const other of this.behaviourNow.refuse_duplicates ? this.byContent.get(contentKey(authorId, text)) ?? [] : []) {
       if (other.createdAtMs >= since) {
         throw new TweetRejection('duplicate', 'Duplicate of a tweet the same author posted in the last 24 hours.');
       }
@@ -656,6 +678,7 @@ export class EmulatorState {
       tweet.inReplyToUserId = parent.authorId;
     }
     if (options.hidden) tweet.hidden = true;
+    if (this.behaviourNow.timeline_delay_ms > 0) tweet.shownAtMs = now + this.behaviourNow.timeline_delay_ms;
     this.index(tweet);
     this.keepTweet(tweet);
     this.webhooks.tweetCreated({ ...tweet, authorUsername: author.username, authorName: author.name });
@@ -704,6 +727,33 @@ export class EmulatorState {
       if (user && user.id !== authorId && !handles.includes(user.username)) handles.push(user.username);
     }
     return handles.map((h) => `@${h} `).join('');
+  }
+
+  /** Whether timelines, mentions and search show the tweet yet. */
+  isShown(tweet: TweetRecord): boolean {
+    return !tweet.hidden && (tweet.shownAtMs === undefined || tweet.shownAtMs <= this.now());
+  }
+
+  behaviour(): EmulatorBehaviour {
+    return { ...this.behaviourNow };
+  }
+
+  /** Changes the given behaviours, keeping the others; bad values are refused in words. */
+  setBehaviour(change: Record<string, unknown>): EmulatorBehaviour {
+    const next = { ...this.behaviourNow };
+    for (const [name, value] of Object.entries(change)) {
+      if (name === 'timeline_delay_ms') {
+        if (!(typeof value === 'number' && Number.isInteger(value) && value >= 0)) throw new EmulatorInputError(400, 'timeline_delay_ms must be a whole number of milliseconds, 0 or more');
+        next.timeline_delay_ms = value;
+      } else if (name === 'refuse_duplicates') {
+        if (typeof value !== 'boolean') throw new EmulatorInputError(400, 'refuse_duplicates must be true or false');
+        next.refuse_duplicates = value;
+      } else {
+        throw new EmulatorInputError(400, `unknown behaviour '${name}'; known: ${Object.keys(DEFAULT_BEHAVIOUR).join(', ')}`);
+      }
+    }
+    this.behaviourNow = next;
+    return { ...next };
   }
 
   /** Makes a hidden tweet visible to API reads, with the id it always had. */
@@ -956,6 +1006,7 @@ export class EmulatorState {
     this.blocks.clear();
     this.faults = [];
     this.calls.clear();
+    this.behaviourNow = { ...DEFAULT_BEHAVIOUR };
     this.keeper?.record({ kind: 'reset' });
     this.webhooks.reset();
   }

@@ -16,6 +16,7 @@ import {
   type ParameterError,
   type XResponse,
 } from './problems';
+import { MAX_TWEET_WEIGHT, weightedLength } from '../twitter/weighted-length';
 import { WEBHOOK_ROUTES } from './webhook-routes';
 import { matchesSearch, parseSearchQuery, SearchQueryError } from './search-query';
 import { snowflakeTime } from './snowflake';
@@ -186,8 +187,14 @@ function iso(ms: number): string {
 
 // ---- rendering --------------------------------------------------------------------------------
 
+// A long post's `text` as v2 gives it: cut near 280 characters; the whole text is in note_tweet.
+const LONG_POST_TEXT_CUT = 280;
+
 function renderTweet(tweet: TweetRecord, fields: Set<string>): Record<string, unknown> {
-  const out: Record<string, unknown> = { id: tweet.id, text: tweet.text, edit_history_tweet_ids: [tweet.id] };
+  const long = weightedLength(tweet.text) > MAX_TWEET_WEIGHT;
+  const text = long ? Array.from(tweet.text).slice(0, LONG_POST_TEXT_CUT).join('') : tweet.text;
+  const out: Record<string, unknown> = { id: tweet.id, text, edit_history_tweet_ids: [tweet.id] };
+  if (long && fields.has('note_tweet')) out.note_tweet = { text: tweet.text };
   if (fields.has('author_id')) out.author_id = tweet.authorId;
   if (fields.has('created_at')) out.created_at = iso(tweet.createdAtMs);
   if (fields.has('conversation_id')) out.conversation_id = tweet.conversationId;
@@ -309,9 +316,9 @@ function timelinePage(ctx: Context, allowed: readonly string[], newestFirst: Twe
   return { status: 200, body };
 }
 
-function newestFirst(tweets: readonly TweetRecord[], keep: (t: TweetRecord) => boolean, reach = Infinity): TweetRecord[] {
+function newestFirst(state: EmulatorState, tweets: readonly TweetRecord[], keep: (t: TweetRecord) => boolean, reach = Infinity): TweetRecord[] {
   const out: TweetRecord[] = [];
-  for (let i = tweets.length - 1; i >= 0 && out.length < reach; i -= 1) if (!tweets[i].hidden && keep(tweets[i])) out.push(tweets[i]);
+  for (let i = tweets.length - 1; i >= 0 && out.length < reach; i -= 1) if (state.isShown(tweets[i]) && keep(tweets[i])) out.push(tweets[i]);
   return out;
 }
 
@@ -374,7 +381,7 @@ function createTweet(ctx: Context): XResponse {
   if (errors.length > 0) throw new XApiProblem(invalidRequest(errors));
   const text = typeof input.text === 'string' ? input.text : '';
   try {
-    const tweet = ctx.state.createTweet(ctx.user.id, text, { inReplyToTweetId: inReplyTo });
+    const tweet = ctx.state.createTweet(ctx.user.id, text, { inReplyToTweetId: inReplyTo, longPost: ctx.user.longPosts === true });
     return { status: 201, body: { data: { id: tweet.id, text: tweet.text, edit_history_tweet_ids: [tweet.id] } } };
   } catch (error) {
     if (!(error instanceof TweetRejection)) throw error;
@@ -420,7 +427,7 @@ function mentions(ctx: Context): XResponse {
   const target = ctx.state.getUser(id);
   if (!target) return unknownUserTimeline(ctx, TIMELINE_PARAMS, id);
   // X only ever serves the 800 newest mentions, whatever the filters.
-  const reachable = newestFirst(ctx.state.mentionsOf(target.username), () => true, MENTIONS_REACH);
+  const reachable = newestFirst(ctx.state, ctx.state.mentionsOf(target.username), () => true, MENTIONS_REACH);
   return timelinePage(ctx, TIMELINE_PARAMS, reachable, { min: 5, max: 100, fallback: 10, tokenParams: ['pagination_token'] });
 }
 
@@ -429,7 +436,7 @@ function userTweets(ctx: Context): XResponse {
   const id = requirePathId(ctx.pathParams[0]);
   const target = ctx.state.getUser(id);
   if (!target) return unknownUserTimeline(ctx, allowed, id);
-  const reachable = newestFirst(ctx.state.tweetsBy(id), () => true, USER_TWEETS_REACH);
+  const reachable = newestFirst(ctx.state, ctx.state.tweetsBy(id), () => true, USER_TWEETS_REACH);
   return timelinePage(ctx, allowed, reachable, {
     min: 5,
     max: 100,
@@ -447,7 +454,7 @@ function searchRecent(ctx: Context): XResponse {
   const now = ctx.state.now();
   const windowStart = now - SEARCH_WINDOW_MS;
   const state = ctx.state;
-  const recent = newestFirst(state.allTweets(), (t) => t.createdAtMs >= windowStart);
+  const recent = newestFirst(state, state.allTweets(), (t) => t.createdAtMs >= windowStart);
   return timelinePage(ctx, allowed, recent, {
     min: 10,
     max: 100,
@@ -725,9 +732,26 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
       return sendMalformed(res, response);
     case 'truncated':
       return sendTruncated(req, res, response);
+    case 'repeat_next_token':
+      return send(res, repeatingPageToken(req, response));
     default:
       return send(res, response);
   }
+}
+
+// A token for "older than every id": its page is the first page again.
+const FIRST_PAGE_AGAIN_TOKEN = encodePageToken('9223372036854775807');
+
+/**
+ * Acts out a server that keeps paging (X's API Playground repeated a next_token for 190 calls): a
+ * page answers with the token it was asked for, or, for a first page, a token that leads to it again.
+ */
+function repeatingPageToken(req: express.Request, response: XResponse): XResponse {
+  const body = response.body as { meta?: Record<string, unknown> } | undefined;
+  if (response.status !== 200 || !body?.meta) return response;
+  const asked = [req.query.pagination_token, req.query.next_token].find((value): value is string => typeof value === 'string');
+  const token = asked ?? (body.meta.next_token as string | undefined) ?? FIRST_PAGE_AGAIN_TOKEN;
+  return { ...response, body: { ...body, meta: { ...body.meta, next_token: token } } };
 }
 
 /** Serves the /2/... paths relative to wherever the router is mounted; everything else falls through. */

@@ -10,7 +10,7 @@ import { RESPONSE_MODES } from '../kb/schema';
  * Checks against the live schema (table and columns exist, types) stay in setup/.
  */
 
-export const LONG_TEXT_POLICIES = ['reject', 'truncate', 'thread'] as const;
+export const LONG_TEXT_POLICIES = ['reject', 'truncate', 'thread', 'long'] as const;
 export type LongTextPolicy = (typeof LONG_TEXT_POLICIES)[number];
 
 export const DEFAULT_SCHEDULE = '*/5 * * * *';
@@ -111,7 +111,7 @@ export const INTEGRATION_SETTINGS = {
   }),
   longTextPolicy: setting({
     label: 'long-text policy', schema: oneOf(LONG_TEXT_POLICIES, 'long-text policy').default('reject'), option: '--long-text <policy>',
-    optionHelp: 'reject, truncate or thread', required: false, json: 'long_text', column: 'long_text_policy', changeable: true,
+    optionHelp: 'reject, truncate, thread, or long (one long post, for accounts X allows long posts: X Premium)', required: false, json: 'long_text', column: 'long_text_policy', changeable: true,
   }),
   alertNoRepliesHours: setting({
     label: 'no-replies alert', schema: alertHours, option: '--alert-no-replies-hours <hours>',

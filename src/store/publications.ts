@@ -17,6 +17,8 @@ export interface Publication {
   nextAttemptAt: string | null;
   sentAt: string | null;
   createdAt: string;
+  /** When the row last changed: for a record left "sending", the latest moment its unknown attempt may have posted. */
+  updatedAt: string;
 }
 
 interface PublicationRow {
@@ -32,6 +34,7 @@ interface PublicationRow {
   next_attempt_at: string | null;
   sent_at: string | null;
   created_at: string;
+  updated_at: string;
 }
 
 function toPublication(row: PublicationRow): Publication {
@@ -48,6 +51,7 @@ function toPublication(row: PublicationRow): Publication {
     nextAttemptAt: row.next_attempt_at,
     sentAt: row.sent_at,
     createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
 }
 

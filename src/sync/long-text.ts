@@ -4,6 +4,8 @@ import type { LongTextPolicy } from '../store/integrations';
 export type TweetPlan = { ok: true; parts: string[] } | { ok: false; reason: string };
 
 const ELLIPSIS = '…';
+// X Premium's limit for one long post.
+const LONG_POST_MAX = 25_000;
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 function graphemes(text: string): string[] {
@@ -86,6 +88,11 @@ export function planTweet(value: unknown, policy: LongTextPolicy): TweetPlan {
       const parts = splitIntoThread(text);
       if (parts.length > 99) return { ok: false, reason: `the tweet text is ${weight} weighted characters, too long even for a thread of 99 posts` };
       return { ok: true, parts };
+    }
+    case 'long': {
+      const length = Array.from(text).length;
+      if (length > LONG_POST_MAX) return { ok: false, reason: `the tweet text is ${length} characters; a long post on X is at most ${LONG_POST_MAX} (long-text policy: long)` };
+      return { ok: true, parts: [text] };
     }
     default:
       return {

@@ -21,10 +21,46 @@ export interface CycleCounts {
   /** Accounts left alone because another worker holds them. */
   accountsBusy: number;
   errors: string[];
+  /** What became of each account's work in this cycle, for `poll --once --json` and its exit code. */
+  accounts: AccountOutcome[];
+}
+
+/**
+ * One account's cycle: `done` (its work ran; records may still have failed on their own),
+ * `rate_limited` (waits until X's reset), `paused` (X refused the account: a person must act),
+ * `failed` (its work or an integration's work failed), `busy` (another worker holds it).
+ */
+export interface AccountOutcome {
+  accountId: number;
+  outcome: 'done' | 'rate_limited' | 'paused' | 'failed' | 'busy';
+  published: number;
+  failed: number;
+  repliesApplied: number;
+  rateLimitedUntil: string | null;
+  reason: string | null;
 }
 
 export function emptyCounts(): CycleCounts {
-  return { published: 0, skipped: 0, failed: 0, deferred: 0, repliesApplied: 0, repliesLogged: 0, apiCalls: 0, accountsBusy: 0, errors: [] };
+  return { published: 0, skipped: 0, failed: 0, deferred: 0, repliesApplied: 0, repliesLogged: 0, apiCalls: 0, accountsBusy: 0, errors: [], accounts: [] };
+}
+
+/** Reads the account's outcome from what its work added to the cycle's counts and left in the store. */
+async function accountOutcome(deps: SyncDeps, accountId: number, before: CycleCounts, after: CycleCounts, held: boolean): Promise<AccountOutcome> {
+  const outcome: AccountOutcome = {
+    accountId, outcome: held ? 'done' : 'busy', published: after.published - before.published, failed: after.failed - before.failed,
+    repliesApplied: after.repliesApplied - before.repliesApplied, rateLimitedUntil: null, reason: null,
+  };
+  if (!held) return outcome;
+  const problems = after.errors.slice(before.errors.length);
+  const paused = (await deps.integrations.listForAccount(accountId)).find((integration) => integration.status === 'paused' && integration.pausedReason);
+  const account = await deps.accounts.get(accountId);
+  const nowIso = toIso(deps.clock.now());
+  if (problems.length > 0 && paused && problems.some((problem) => problem.includes(paused.pausedReason as string))) {
+    return { ...outcome, outcome: 'paused', reason: paused.pausedReason };
+  }
+  if (problems.length > 0) return { ...outcome, outcome: 'failed', reason: problems.join('; ') };
+  if (account?.rateLimitedUntil && account.rateLimitedUntil > nowIso) return { ...outcome, outcome: 'rate_limited', rateLimitedUntil: account.rateLimitedUntil };
+  return outcome;
 }
 
 /** What a run for an account does: publish its due records, collect its replies, or both. */
@@ -51,14 +87,20 @@ export async function runPollCycle(deps: SyncDeps, options: { integrationId?: nu
     byAccount.set(integration.accountId, [...(byAccount.get(integration.accountId) ?? []), integration]);
   }
   for (const [accountId, accountIntegrations] of byAccount) {
+    const before = { ...counts, errors: [...counts.errors] };
+    let held = true;
     try {
       const worked = await whileHoldingAccount(deps, accountId, () => workAccount(deps, accountId, accountIntegrations, counts, BOTH));
+      held = worked.held;
       if (!worked.held) counts.accountsBusy++;
     } catch (error) {
       // The lease itself could not be read (the database failing): this account waits for the next cycle.
       counts.errors.push(`account ${accountId}: ${errorMessage(error)}`);
       deps.logger.child({ accountId }).error('poll of account failed', { error: errorMessage(error) });
     }
+    counts.accounts.push(await accountOutcome(deps, accountId, before, counts, held).catch((error) => ({
+      accountId, outcome: 'failed' as const, published: 0, failed: 0, repliesApplied: 0, rateLimitedUntil: null, reason: errorMessage(error),
+    })));
   }
   return counts;
 }

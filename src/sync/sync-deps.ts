@@ -22,6 +22,11 @@ export interface SyncSettings {
   maxPostAttemptsPerCycle: number;
   /** Records published per integration per cycle, so one tick stays bounded. */
   publishBatchSize: number;
+  /**
+   * After an answer from X was lost, how long "not found among the account's posts" still means
+   * "maybe not shown yet" rather than "not posted": X shows a new post there only after a delay.
+   */
+  reconcileGraceSeconds: number;
 }
 
 export interface SyncDeps {
@@ -50,4 +55,5 @@ export interface SyncDeps {
 export const DEFAULT_SYNC_SETTINGS: Omit<SyncSettings, 'retryBaseMs' | 'maxRateLimitWaitMs' | 'replyOverlapSeconds' | 'leaseSeconds'> = {
   maxPostAttemptsPerCycle: 3,
   publishBatchSize: 1000,
+  reconcileGraceSeconds: 120,
 };

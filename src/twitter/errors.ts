@@ -44,12 +44,35 @@ export class XTransientError extends XApiError {}
 export class XUnknownOutcomeError extends XApiError {}
 export class XPermanentError extends XApiError {}
 
+/**
+ * A paged read that did not finish: X repeated a page token, or the read reached the page cap.
+ * The pages read so far come with it; whoever moves a cursor must not move it past them.
+ */
+export class XIncompleteReadError<T = unknown> extends XTransientError {
+  constructor(message: string, readonly partial: T[]) {
+    super(message);
+  }
+}
+
 const DUPLICATE = /duplicate content/i;
 
-function problemText(data: unknown): string {
-  const problem = (data ?? {}) as { detail?: string; title?: string; errors?: Array<{ message?: string }>; reason?: string };
-  const parts = [problem.detail || problem.title, problem.errors?.map((error) => error.message).filter(Boolean).join('; ')]
-    .filter((part) => part && String(part).trim() !== '');
+/**
+ * X puts its reason in different places: `detail` or `title` (often a generic "One or more
+ * parameters to your request was invalid."), and the specific one in `errors[].message` or
+ * `errors[].detail`. All of them are kept, the general one first.
+ */
+export function problemText(data: unknown): string {
+  const problem = (data && typeof data === 'object' ? data : {}) as { detail?: unknown; title?: unknown; errors?: unknown };
+  const textOf = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value.trim() : null);
+  const general = textOf(problem.detail) ?? textOf(problem.title);
+  const specific: string[] = [];
+  for (const entry of Array.isArray(problem.errors) ? problem.errors : []) {
+    const item = (entry ?? {}) as { message?: unknown; detail?: unknown; title?: unknown };
+    for (const text of [textOf(item.message), textOf(item.detail) ?? textOf(item.title)]) {
+      if (text && text !== general && !specific.includes(text)) specific.push(text);
+    }
+  }
+  const parts = [general, specific.join('; ')].filter((part): part is string => !!part);
   return parts.length > 0 ? parts.join(': ') : 'no details given';
 }
 

@@ -1,6 +1,6 @@
 import type { TwitterApi, ITwitterApiClientPlugin } from 'twitter-api-v2';
 import type { Clock } from '../lib/clock';
-import { classifyXError, XRateLimitError, XTransientError, XUnknownOutcomeError } from './errors';
+import { classifyXError, XIncompleteReadError, XRateLimitError, XTransientError, XUnknownOutcomeError } from './errors';
 import { SEARCH_WINDOW_DAYS } from './limits';
 import { tweetIdTimeMs } from './snowflake';
 import { createTwitterApi, type XCredentials } from './x-client-factory';
@@ -32,6 +32,8 @@ export interface XClientOptions {
   maxReadAttempts?: number;
   /** More twitter-api-v2 plugins, e.g. the /metrics counters. */
   plugins?: ITwitterApiClientPlugin[];
+  /** A paged read stops after this many pages (default 20), with XIncompleteReadError. */
+  maxPagesPerRead?: number;
 }
 
 interface RawTweet {
@@ -42,6 +44,8 @@ interface RawTweet {
   conversation_id?: string;
   in_reply_to_user_id?: string;
   referenced_tweets?: Array<{ type: string; id: string }>;
+  /** A long post's whole text: `text` is then cut near 280 characters. */
+  note_tweet?: { text?: string };
 }
 
 interface RawPage {
@@ -50,7 +54,10 @@ interface RawPage {
   meta?: { result_count?: number; next_token?: string; newest_id?: string };
 }
 
-const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets';
+// note_tweet: a long post's whole text comes only there (its `text` is cut near 280 characters).
+const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet';
+
+const DEFAULT_MAX_PAGES_PER_READ = 20;
 
 // A minute less than X's window leaves room for clock skew and the request's own time.
 const SEARCH_WINDOW_MS = SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000 - 60_000;
@@ -143,17 +150,31 @@ export class XClient {
     return this.readAllPages('tweets/search/recent', query, 'next_token');
   }
 
+  /**
+   * Every page of a read. A server that repeats a page token (X's API Playground did, 190 times)
+   * or pages without end is stopped: a token already followed is never followed again, and the
+   * read ends at the page cap. Either way the read is incomplete and says so.
+   */
   private async readAllPages(path: string, query: Record<string, string | number>, pageParameter: 'pagination_token' | 'next_token'): Promise<XTweet[]> {
+    const maxPages = this.options.maxPagesPerRead ?? DEFAULT_MAX_PAGES_PER_READ;
     const tweets: XTweet[] = [];
+    const followed = new Set<string>();
     let token: string | undefined;
-    do {
+    for (let pages = 0; ; pages++) {
+      if (token !== undefined && followed.has(token)) {
+        throw new XIncompleteReadError(`X repeated a page token while reading ${path} (after ${pages} pages); the read stopped there and is not complete`, tweets);
+      }
+      if (pages >= maxPages) {
+        throw new XIncompleteReadError(`the read of ${path} reached the cap of ${maxPages} pages (KBTS_MAX_PAGES_PER_READ) and is not complete`, tweets);
+      }
+      if (token !== undefined) followed.add(token);
       const pageQuery = token ? { ...query, [pageParameter]: token } : query;
       const page = await this.read(() => this.api.v2.get<RawPage>(path, pageQuery));
       const usernames = new Map((page.includes?.users ?? []).map((user) => [user.id, user.username]));
       for (const raw of page.data ?? []) tweets.push(toTweet(raw, usernames));
-      token = page.meta?.next_token;
-    } while (token);
-    return tweets;
+      token = page.meta?.next_token || undefined;
+      if (token === undefined) return tweets;
+    }
   }
 
   private async read<T>(call: () => Promise<T>): Promise<T> {
@@ -192,7 +213,7 @@ export class XClient {
 function toTweet(raw: RawTweet, usernames: Map<string, string>): XTweet {
   return {
     id: raw.id,
-    text: raw.text,
+    text: raw.note_tweet?.text || raw.text,
     authorId: raw.author_id ?? null,
     authorUsername: raw.author_id ? usernames.get(raw.author_id) ?? null : null,
     createdAt: raw.created_at ?? null,

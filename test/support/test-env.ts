@@ -190,6 +190,9 @@ export class TestEnv {
       LOG_LEVEL: 'silent',
       KBTS_RETRY_BASE_MS: '20',
       KBTS_MAX_RATE_LIMIT_WAIT_MS: '10000',
+      // The emulator shows a new post at once unless a test turns its timeline delay on
+      // (test/integration/late-timeline.test.ts), so a lost answer that hid no post is retried at once.
+      KBTS_RECONCILE_GRACE_SECONDS: '0',
     };
   }
 

@@ -14,7 +14,7 @@ describe('holding an account while working on it', () => {
   let leases: LeaseStore;
   const deps = (workerId: string, overrides: Partial<LeaseDeps> = {}): LeaseDeps => ({
     leases, clock: systemClock, logger: silentLogger, workerId,
-    settings: { leaseSeconds: 60, retryBaseMs: 1, maxRateLimitWaitMs: 0, replyOverlapSeconds: 0, maxPostAttemptsPerCycle: 1, publishBatchSize: 1 },
+    settings: { leaseSeconds: 60, retryBaseMs: 1, maxRateLimitWaitMs: 0, replyOverlapSeconds: 0, maxPostAttemptsPerCycle: 1, publishBatchSize: 1, reconcileGraceSeconds: 0 },
     ...overrides,
   });
   const leaseRows = async () => db('kbts_leases').select('name', 'holder');

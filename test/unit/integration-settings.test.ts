@@ -29,7 +29,7 @@ describe('integration settings schema', () => {
       { field: 'responseMode', message: "response mode must be one of append, prepend, overwrite, not 'sideways'" },
       { field: 'schedule', message: "'every minute' is not a cron expression (for example */5 * * * * for every 5 minutes)" },
       { field: 'timeZone', message: "'Mars/Olympus' is not a time zone (use an IANA name such as UTC or Europe/Berlin)" },
-      { field: 'longTextPolicy', message: "long-text policy must be one of reject, truncate, thread, not 'shout'" },
+      { field: 'longTextPolicy', message: "long-text policy must be one of reject, truncate, thread, long, not 'shout'" },
     ]);
   });
 

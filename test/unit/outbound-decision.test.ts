@@ -60,6 +60,19 @@ describe('classifying what X answers', () => {
     assert.equal((classifyXError(X_ANSWERS['rate limit 429'](), false) as XRateLimitError).resetAt, RESET_S * 1000);
   });
 
+  it('keeps X\'s reason wherever X puts it: detail, title, errors[].message or errors[].detail', () => {
+    const inDetail = classifyXError(response(400, {
+      title: 'Invalid Request', detail: 'One or more parameters to your request was invalid.',
+      errors: [{ parameters: { since_id: ['1'] }, detail: "Invalid 'since_id': it must be a post id created after 2030-02-25" }],
+    }), false);
+    assert.equal(inDetail.message, "X refused the request (400: One or more parameters to your request was invalid.: Invalid 'since_id': it must be a post id created after 2030-02-25)");
+    const inMessage = classifyXError(response(400, { title: 'Invalid Request', errors: [{ message: 'text is too long' }, { message: 'reply is not allowed' }] }), true);
+    assert.equal(inMessage.message, 'X refused the request (400: Invalid Request: text is too long; reply is not allowed)');
+    const onlyErrors = classifyXError(response(404, { errors: [{ title: 'Not Found Error', detail: 'Could not find user with id: [1].' }] }), false);
+    assert.equal(onlyErrors.message, 'X refused the request (404: Could not find user with id: [1].)');
+    assert.equal(classifyXError(response(400, {}), false).message, 'X refused the request (400: no details given)');
+  });
+
   it('says in words that a 402 means the credits are used up', () => {
     assert.match(classifyXError(X_ANSWERS['credits depleted 402'](), true).message, /credits are used up \(402: credits depleted\)/);
   });

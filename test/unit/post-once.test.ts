@@ -25,8 +25,11 @@ class FakeX implements OutboundChannel {
     return { id: post.id };
   }
 
+  /** Posts made at or after this index are not shown yet (X shows a new post late). */
+  shownUpTo = Infinity;
+
   async ownPostsSince(): Promise<OwnPost[]> {
-    return [...this.timeline].reverse();
+    return this.timeline.slice(0, this.shownUpTo).reverse();
   }
 }
 
@@ -55,9 +58,9 @@ class MemoryLedger implements OutboundLedger {
 }
 
 const clock: Clock = { now: () => DateTime.fromISO('2030-01-01T00:00:00.000Z'), sleep: async () => undefined };
-const SETTINGS = { retryBaseMs: 1, maxAttemptsPerCycle: 3 };
+const SETTINGS = { retryBaseMs: 1, maxAttemptsPerCycle: 3, reconcileGraceMs: 0 };
 const item = (parts: string[], overrides: Partial<OutboundItem> = {}): OutboundItem => ({
-  parts, replyTo: null, posted: [], outcomeWasUnknown: false, startedAt: '2030-01-01T00:00:00.000Z', ...overrides,
+  parts, replyTo: null, posted: [], outcomeWasUnknown: false, startedAt: '2030-01-01T00:00:00.000Z', unknownSince: null, ...overrides,
 });
 
 describe('posting an outbound item exactly once', () => {
@@ -137,6 +140,47 @@ describe('posting an outbound item exactly once', () => {
     const result = await postExactlyOnce(item(['hello']), x, ledger, clock, SETTINGS);
     assert.deepEqual(result, { kind: 'account_refused', reason: 'X refused the account\'s credentials (401)' });
     assert.equal(ledger.settled?.state, 'pending');
+  });
+});
+
+describe('posting exactly once when X shows a new post late', () => {
+  const GRACE = { ...SETTINGS, reconcileGraceMs: 120_000 };
+  const at = (iso: string): Clock => ({ now: () => DateTime.fromISO(iso, { zone: 'utc' }), sleep: async () => undefined });
+
+  it('waits, saying why, instead of posting again when a lost answer\'s post is not shown yet', async () => {
+    const x = new FakeX();
+    x.script = ['lost_after_posting'];
+    x.shownUpTo = 0;
+    const ledger = new MemoryLedger();
+    assert.equal(await postExactlyOnce(item(['hello']), x, ledger, at('2030-01-01T00:00:00.000Z'), GRACE), 'deferred');
+    assert.equal(x.sends, 1, 'never a second post within the grace period');
+    assert.equal(ledger.settled?.state, 'sending');
+    assert.equal(ledger.settled?.nextAttemptAt, '2030-01-01T00:02:00.000Z');
+    assert.match(ledger.settled?.reason ?? '', /answer to the post was lost.*X can show a new post late/);
+  });
+
+  it('still waits when the next attempt comes inside the grace period, then finds the post once X shows it', async () => {
+    const x = new FakeX();
+    x.timeline.push({ id: '9', text: 'hello', inReplyToId: null });
+    x.shownUpTo = 0;
+    const lost = item(['hello'], { outcomeWasUnknown: true, unknownSince: '2030-01-01T00:00:00.000Z' });
+    const early = new MemoryLedger();
+    assert.equal(await postExactlyOnce(lost, x, early, at('2030-01-01T00:01:00.000Z'), GRACE), 'deferred');
+    assert.equal(x.sends, 0);
+    x.shownUpTo = Infinity;
+    const later = new MemoryLedger();
+    assert.equal(await postExactlyOnce(lost, x, later, at('2030-01-01T00:02:00.000Z'), GRACE), 'sent');
+    assert.equal(x.sends, 0);
+    await later.flush();
+    assert.deepEqual([...later.logged], [[0, '9']]);
+  });
+
+  it('posts again once the grace period has passed and the post is still not there (the lost answer hid no post)', async () => {
+    const x = new FakeX();
+    const lost = item(['hello'], { outcomeWasUnknown: true, unknownSince: '2030-01-01T00:00:00.000Z' });
+    const ledger = new MemoryLedger();
+    assert.equal(await postExactlyOnce(lost, x, ledger, at('2030-01-01T00:02:00.000Z'), GRACE), 'sent');
+    assert.equal(x.sends, 1);
   });
 });
 

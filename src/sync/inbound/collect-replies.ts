@@ -1,4 +1,5 @@
 import { toIso } from '../../lib/clock';
+import { XIncompleteReadError } from '../../twitter/errors';
 import type { Account } from '../../store/accounts';
 import type { Integration } from '../../store/integrations';
 import { mentionsOutOfReach, SEARCH_WINDOW_DAYS } from '../../twitter/limits';
@@ -25,23 +26,43 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
 
   const mentions: XTweet[] = [];
   let newestSeen: string | null = null;
+  // A read cut short (a repeated page token, the page cap) still gives its pages to ingestion,
+  // which is idempotent, but the cursor stays: the pages it did not read are read next time.
+  const unfinished: string[] = [];
+  const finished = async <T>(read: () => Promise<T>, partial: (tweets: XTweet[]) => T): Promise<T> => {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof XIncompleteReadError)) throw error;
+      unfinished.push(error.message);
+      deps.logger.warn('read of X stopped before its end', { accountId: account.id, reason: error.message, pagesRead: error.partial.length });
+      return partial(error.partial as XTweet[]);
+    }
+  };
   const due = await mentionsReadDue(deps, account);
   if (due.read) {
-    const timeline = await readMentionsTimeline(x, account, sinceId);
+    const timeline = await finished(() => readMentionsTimeline(x, account, sinceId), (tweets) => ({ tweets, reachedLimit: false }));
     mentions.push(...timeline.tweets);
     const oldest = minTweetId(mentions.map((tweet) => tweet.id));
     if (timeline.reachedLimit && oldest) {
-      mentions.push(...await searchMentionsBacklog(x, account, sinceId, oldest));
-      await noteWhatXCannotServe(deps, account, sinceId, oldest);
+      mentions.push(...await finished(() => searchMentionsBacklog(x, account, sinceId, oldest), (tweets) => tweets));
+      if (unfinished.length === 0) await noteWhatXCannotServe(deps, account, sinceId, oldest);
     }
-    newestSeen = maxTweetId(mentions.map((tweet) => tweet.id));
+    newestSeen = unfinished.length === 0 ? maxTweetId(mentions.map((tweet) => tweet.id)) : null;
     // Counted from a read that worked: a failed one is tried again at the next poll.
-    if (due.backstop) await deps.accountWebhooks?.update(account.id, { lastBackstopAt: toIso(deps.clock.now()) }, toIso(deps.clock.now()));
+    if (due.backstop && unfinished.length === 0) await deps.accountWebhooks?.update(account.id, { lastBackstopAt: toIso(deps.clock.now()) }, toIso(deps.clock.now()));
   }
 
   const conversations = await conversationsToSearch(deps, account, integrations, mentions);
-  const subThreads = conversations.length > 0 ? await searchConversations(x, conversations, sinceId) : [];
-  return ingestReplies(deps, account, integrations, [...mentions, ...subThreads], { moveCursorTo: newestSeen });
+  const subThreads = conversations.length > 0 ? await finished(() => searchConversations(x, conversations, sinceId), (tweets) => tweets) : [];
+  const counts = await ingestReplies(deps, account, integrations, [...mentions, ...subThreads], { moveCursorTo: newestSeen });
+  if (unfinished.length > 0) {
+    // Said as the account's problem (poll result, the integration's last error); nothing is lost.
+    throw new XIncompleteReadError(
+      `${unfinished.join('; ')}; ${counts.repliesApplied} replies read so far were written and the reply cursor was not moved`, [],
+    );
+  }
+  return counts;
 }
 
 /**

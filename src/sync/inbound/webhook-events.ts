@@ -43,7 +43,8 @@ export function parseActivityEvent(body: unknown): ParsedEvent | { invalid: stri
     eventUuid,
     tweet: {
       id: post.id,
-      text: post.text,
+      // A long post's whole text is in note_tweet; its text is cut near 280 characters.
+      text: str((post.note_tweet as { text?: unknown } | undefined)?.text) || post.text,
       authorId,
       authorUsername: str(author?.username),
       createdAt: str(post.created_at),

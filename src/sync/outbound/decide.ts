@@ -51,6 +51,23 @@ export interface DecisionContext {
   jitter: number;
 }
 
+/**
+ * After an unknown outcome, a post not found among the account's own posts may be one X has not
+ * shown there yet (it does so late), and X's duplicate refusal may not fire: until the grace
+ * period has passed since the attempt, the item waits "sending" and is looked for again, never
+ * posted again. Null once "not found" means "not posted".
+ */
+export function waitForLatePost(unknownSinceMs: number | null, nowMs: number, graceMs: number): Settlement | null {
+  if (unknownSinceMs === null || Number.isNaN(unknownSinceMs) || nowMs - unknownSinceMs >= graceMs) return null;
+  const lookAgainAt = new Date(unknownSinceMs + graceMs).toISOString();
+  return {
+    state: 'sending',
+    nextAttemptAt: lookAgainAt,
+    reason: `X's answer to the post was lost and the post is not among the account's posts yet; X can show a new post late, so it is looked for again at ${lookAgainAt} before any new attempt`,
+    result: 'deferred',
+  };
+}
+
 // When X gives no reset time with a 429, the length of its rate-limit window.
 const RATE_WINDOW_MS = 15 * 60_000;
 

@@ -1,7 +1,7 @@
 import type { Clock } from '../../lib/clock';
-import { XApiError } from '../../twitter/errors';
+import { XApiError, XDuplicateError } from '../../twitter/errors';
 import { unescapeXText } from '../response-format';
-import { decideAfterError, type ItemResult, type NextStep, type OutboundPhase, type Settlement } from './decide';
+import { decideAfterError, waitForLatePost, type ItemResult, type NextStep, type OutboundPhase, type Settlement } from './decide';
 
 /**
  * One thing the product posts exactly once — a record's tweet (one part, or a thread's parts),
@@ -18,6 +18,8 @@ export interface OutboundItem {
   outcomeWasUnknown: boolean;
   /** When the first attempt began: bounds the search among the account's recent posts. */
   startedAt: string;
+  /** With an unknown outcome: the latest moment that attempt may have posted (X may not show that post yet). */
+  unknownSince: string | null;
 }
 
 export interface OwnPost {
@@ -47,6 +49,8 @@ export interface OutboundLedger {
 export interface PostOnceSettings {
   retryBaseMs: number;
   maxAttemptsPerCycle: number;
+  /** How long after an unknown outcome a post not found may still be one X has not shown yet. */
+  reconcileGraceMs: number;
 }
 
 // How far before the first attempt reconciliation looks, for clock differences with X.
@@ -117,6 +121,10 @@ export async function postExactlyOnce(
     return found;
   };
 
+  let unknownSinceMs = item.outcomeWasUnknown && item.unknownSince ? Date.parse(item.unknownSince) : null;
+  /** Not found, yet too soon to tell: X may show the lost post later, so the item waits rather than posts. */
+  const tooSoonToTell = () => waitForLatePost(unknownSinceMs, clock.now().toMillis(), settings.reconcileGraceMs);
+
   let unknownAttempts = 0;
   const decide = (error: XApiError, phase: OutboundPhase): NextStep => decideAfterError(error, phase, {
     mayHavePosted: item.outcomeWasUnknown || posted.length > 0,
@@ -136,7 +144,10 @@ export async function postExactlyOnce(
   };
 
   try {
-    if (item.outcomeWasUnknown) await reconcile();
+    if (item.outcomeWasUnknown && !(await reconcile())) {
+      const wait = tooSoonToTell();
+      if (wait) return settle(wait);
+    }
     while (posted.length < item.parts.length) {
       const index = posted.length;
       try {
@@ -151,7 +162,10 @@ export async function postExactlyOnce(
         unknownAttempts++; // read only for outcomes that stay unknown
         let step = decide(error, 'post');
         if (step.step === 'reconcile') {
+          if (!(error instanceof XDuplicateError)) unknownSinceMs = clock.now().toMillis();
           if (await reconcile()) continue;
+          const wait = tooSoonToTell();
+          if (wait) return settle(wait);
           step = step.ifNotFound;
         }
         if (step.step === 'retry') {

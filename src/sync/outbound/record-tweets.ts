@@ -6,6 +6,8 @@ import type { Account } from '../../store/accounts';
 import type { Integration } from '../../store/integrations';
 import type { NewCommunication } from '../../store/communications';
 import type { Publication } from '../../store/publications';
+import { XPermanentError } from '../../twitter/errors';
+import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length';
 import type { XClient } from '../../twitter/x-client';
 import { planTweet } from '../long-text';
 import type { SyncDeps } from '../sync-deps';
@@ -173,10 +175,30 @@ function planFirstAttempt(integration: Integration, record: KbRecord | undefined
 /** Tweets, found again among the account's own timeline. */
 function tweetChannel(account: Account, x: XClient): OutboundChannel {
   return {
-    send: (text, inReplyTo) => x.postTweet(text, inReplyTo),
+    send: async (text, inReplyTo) => {
+      try {
+        return await x.postTweet(text, inReplyTo);
+      } catch (error) {
+        throw explainLongPostRefusal(error, text);
+      }
+    },
     ownPostsSince: async (since) => (await x.ownTweetsSince(account.xUserId as string, since))
       .map((tweet) => ({ id: tweet.id, text: tweet.text, inReplyToId: tweet.inReplyToTweetId })),
   };
+}
+
+/**
+ * X refuses a long post from an account it does not allow them (no X Premium) with its generic
+ * "too long": said in words, as the record's reason. The record fails, not the account: its
+ * shorter records still post.
+ */
+function explainLongPostRefusal(error: unknown, text: string): unknown {
+  if (!(error instanceof XPermanentError) || error.status !== 400 || weightedLength(text) <= MAX_TWEET_WEIGHT) return error;
+  return new XPermanentError(
+    `X refused a long post: this account may not post more than ${MAX_TWEET_WEIGHT} characters (long posts need X Premium); `
+      + `give the account X Premium, or choose the long-text policy truncate or thread, then retry the record (${error.message})`,
+    { status: error.status },
+  );
 }
 
 /** A claimed record's tweet through the post-exactly-once unit, its state kept in its publication. */
@@ -223,7 +245,14 @@ async function publishClaimed(
     },
   };
   return postExactlyOnce(
-    { parts, replyTo: null, posted, outcomeWasUnknown: publication.state === 'sending', startedAt: publication.attemptStartedAt ?? attemptAt },
-    channel, ledger, deps.clock, { retryBaseMs: deps.settings.retryBaseMs, maxAttemptsPerCycle: deps.settings.maxPostAttemptsPerCycle },
+    {
+      parts, replyTo: null, posted, outcomeWasUnknown: publication.state === 'sending', startedAt: publication.attemptStartedAt ?? attemptAt,
+      // The row as read before this attempt: it last changed when the earlier attempt ended (or began, after a crash).
+      unknownSince: publication.state === 'sending' ? publication.updatedAt : null,
+    },
+    channel, ledger, deps.clock, {
+      retryBaseMs: deps.settings.retryBaseMs, maxAttemptsPerCycle: deps.settings.maxPostAttemptsPerCycle,
+      reconcileGraceMs: deps.settings.reconcileGraceSeconds * 1000,
+    },
   );
 }

@@ -37,6 +37,7 @@ export const LONG_TEXT_EXPLANATIONS: Record<string, string> = {
   reject: 'a text over 280 characters is not tweeted; the record shows why',
   truncate: 'a text over 280 characters is cut to fit, ending with an ellipsis',
   thread: 'a text over 280 characters is posted as numbered parts, each a reply to the one before',
+  long: 'a text over 280 characters is posted whole as one long post (up to 25,000 characters); only for accounts X allows long posts (X Premium)',
 };
 
 // The settings the wizard's form sends under their own names; the schedule is sent as a
