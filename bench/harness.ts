@@ -220,11 +220,11 @@ export class Daemon {
   readonly logLines: Array<Record<string, any>> = [];
   private constructor(readonly child: ChildProcess) {}
 
-  /** `root`: another checkout of the product to run (the benchmark's "before" figures). */
-  static start(world: Pick<ProductWorld, 'dir'>, extraEnv: Record<string, string> = {}, root = ROOT): Daemon {
+  /** `root`: another checkout of the product to run (the benchmark's "before" figures); `command`: `serve` for the web server too. */
+  static start(world: Pick<ProductWorld, 'dir'>, extraEnv: Record<string, string> = {}, root = ROOT, command: 'poll' | 'serve' = 'poll'): Daemon {
     // As the tests start it: from source, bin/kb-twitter-sync.js cannot start `poll` today (its dynamic
     // import of ./serve escapes tsx/cjs).
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(root, 'src', 'cli.ts'), 'poll'], {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(root, 'src', 'cli.ts'), command], {
       cwd: world.dir,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ProductWorld.envFor(world.dir), LOG_LEVEL: 'info', ...extraEnv },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -8,6 +8,7 @@ import { callsPerTick } from './calls-per-tick';
 import { EmulatorProcess, ROOT } from './harness';
 import { latency } from './latency';
 import { publishOverhead } from './publish-overhead';
+import { repliesByWebhook } from './replies-by-webhook';
 import { replyIngestion } from './reply-ingestion';
 import { describeMachine, renderJson, renderMarkdown, type ScenarioResult } from './report';
 import { tableSize } from './table-size';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     // The 1-minute schedule is sampled for real only in the full run, where it fits the time budget.
     scenarios.push(...await attempt(6, 'latency', () => latency(emulator, quick ? 15 : 40, quick ? null : 150_000)));
     scenarios.push(...await attempt(6, 'tweet on commit', () => tweetOnCommit(emulator, quick ? 20 : 60)));
+    scenarios.push(...await attempt(6, 'replies by webhook', () => repliesByWebhook(emulator, quick ? 20 : 60)));
   } finally {
     await emulator.stop();
   }

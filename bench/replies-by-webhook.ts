@@ -1,0 +1,174 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import knexFactory from 'knex';
+import pg from 'pg';
+import { buildServices } from '../src/app';
+import { loadConfig } from '../src/config';
+import { silentLogger } from '../src/lib/logger';
+import { addAccount } from '../src/setup/account-setup';
+import { addIntegration } from '../src/setup/integration-setup';
+import { Daemon, EmulatorProcess, jitter, median, ProductWorld, quantile, ROOT, round, SECRET_KEY, sleep, waitFor } from './harness';
+import type { ScenarioResult } from './report';
+
+// Scenario 6, replies by webhook (issue 11): reply → record with the reply polling hourly, so
+// only the X Activity API delivery can explain a reply in the record within a second. The product
+// is `serve` in its own process, its PUBLIC_URL on loopback; the emulator (another process)
+// delivers signed events to it; the replies are posted and the record read by this process.
+
+const HOURLY = '0 * * * *';
+const TARGET_P95_MS = 1000;
+const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+
+interface Figures { median: number; p95: number; samples: number }
+
+const figures = (values: number[], digits = 0): Figures => ({ median: round(median(values), digits), p95: round(quantile(values, 0.95), digits), samples: values.length });
+
+interface Measured { replyToRecord: Figures; replyPost: Figures }
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = (probe.address() as net.AddressInfo);
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The admin's way in: `kb-twitter-sync account webhook enable ID`, as a process of its own. */
+function enableWebhookByCli(dir: string, env: Record<string, string>, accountId: number): Promise<void> {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), 'account', 'webhook', 'enable', String(accountId)], {
+    cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => { output += chunk; });
+  child.stderr!.on('data', (chunk) => { output += chunk; });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => (code === 0 && /real-time replies are on/.test(output) ? resolve() : reject(new Error(`account webhook enable ${accountId} failed (${code}): ${output.trim()}`))));
+  });
+}
+
+/**
+ * Starts `serve` with PUBLIC_URL on loopback, waits for the record's tweet, turns the webhook on,
+ * then posts `samples` replies one at a time as other users, each timed from its POST's start
+ * until its text is in the record's response field (read every 10 ms).
+ */
+async function measure(
+  emulator: EmulatorProcess, dir: string, env: Record<string, string>, account: { id: number; username: string }, samples: number, readReplies: () => Promise<string>,
+): Promise<Measured> {
+  const port = await freePort();
+  // The harness reads serve's info log to see it start.
+  const serveEnv = { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info' };
+  const server = Daemon.start({ dir }, serveEnv, ROOT, 'serve');
+  try {
+    await waitFor(async () => server.logLines.some((line) => line.message === 'kb-twitter-sync is serving') || (server.ticks(), false), 'serve to start', 60_000);
+    const [root] = await waitFor(async () => {
+      const tweets = await emulator.tweetsBy(account.username);
+      return tweets.length > 0 ? tweets : undefined;
+    }, 'the record tweeted', 30_000, 50);
+    await enableWebhookByCli(dir, serveEnv, account.id);
+    const toRecord: number[] = [];
+    const posts: number[] = [];
+    for (let index = 0; index < samples; index++) {
+      await sleep(jitter(100, 400));
+      const text = `Webhook reply ${account.username} ${index}`;
+      const started = performance.now();
+      await emulator.control('POST', '/tweets', { as: `bench_fan_${index % 7}`, text, in_reply_to_tweet_id: root.id });
+      posts.push(performance.now() - started);
+      await waitFor(async () => (await readReplies()).includes(text), `reply ${index} in the record`, 30_000, 10);
+      toRecord.push(performance.now() - started);
+    }
+    return { replyToRecord: figures(toRecord), replyPost: figures(posts, 1) };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function onSqlite(emulator: EmulatorProcess, samples: number): Promise<Measured> {
+  const world = await ProductWorld.create(emulator, 'bench_wh_lite', { schedule: HOURLY });
+  world.insertArticles(['Tell us what you think, by webhook']);
+  await world.handOver();
+  const reader = new Database(world.file, { readonly: true });
+  try {
+    const read = reader.prepare('SELECT replies FROM articles WHERE id = 1');
+    const { id } = reader.prepare('SELECT id FROM kbts_accounts').get() as { id: number };
+    return await measure(emulator, world.dir, ProductWorld.envFor(world.dir), { id, username: world.user.username }, samples,
+      async () => ((read.get() as { replies: string | null } | undefined)?.replies ?? ''));
+  } finally {
+    reader.close();
+    world.removeFiles();
+  }
+}
+
+async function onPostgres(emulator: EmulatorProcess, serverUrl: string, samples: number): Promise<Measured> {
+  const name = `kbts_bench_wh_${Date.now()}`;
+  const admin = knexFactory({ client: 'pg', connection: serverUrl });
+  await admin.raw(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-bench-wh-pg-'));
+  const env = { ...ProductWorld.envFor(dir), DATABASE_URL: url.toString(), SECRET_KEY };
+  const reader = new pg.Client({ connectionString: url.toString() });
+  try {
+    const services = await buildServices(loadConfig(env), { logger: silentLogger });
+    const user = await emulator.createUser('bench_wh_pg');
+    let accountId: number;
+    try {
+      await services.db.raw('CREATE TABLE articles (id SERIAL PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)');
+      const c = user.credentials;
+      const account = await addAccount(services.accountSetup, {
+        description: 'benchmark', environment: 'custom', apiBaseUrl: emulator.url,
+        credentials: { apiKey: c.api_key, apiKeySecret: c.api_key_secret, accessToken: c.access_token, accessTokenSecret: c.access_token_secret },
+      });
+      accountId = account.id;
+      await addIntegration(services.integrationSetup, {
+        accountId: account.id, table: 'articles', tweetField: 'tweet_text', responseField: 'replies', responseMode: 'append', continueField: 'keep_going', schedule: HOURLY,
+      });
+      await services.db.raw("INSERT INTO articles (tweet_text, keep_going) VALUES ('Tell us what you think, by webhook', 'Yes')");
+    } finally {
+      await services.close();
+    }
+    await reader.connect();
+    return await measure(emulator, dir, env, { id: accountId, username: user.username }, samples,
+      async () => (await reader.query('SELECT replies FROM articles WHERE id = 1')).rows[0]?.replies ?? '');
+  } finally {
+    await reader.end().catch(() => undefined);
+    await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** 6 (replies by webhook). Reply → record with the reply polling hourly: `serve` receiving the emulator's signed deliveries. */
+export async function repliesByWebhook(emulator: EmulatorProcess, samples: number): Promise<ScenarioResult> {
+  await emulator.reset();
+  const sqlite = await onSqlite(emulator, samples);
+  const serverUrl = process.env.KBTS_BENCH_POSTGRES_URL ?? process.env.KBTS_TEST_POSTGRES_URL;
+  const postgres = serverUrl ? await onPostgres(emulator, serverUrl, samples) : null;
+  const met = sqlite.replyToRecord.p95 <= TARGET_P95_MS && (postgres === null || postgres.replyToRecord.p95 <= TARGET_P95_MS);
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const pair = (f: Figures) => `${seconds(f.median)} / ${seconds(f.p95)}`;
+  const post = (m: Measured) => `${m.replyPost.median} / ${m.replyPost.p95} ms`;
+  return {
+    id: 6,
+    title: 'Replies by webhook, reply → record with hourly reply polling (median / 95th percentile)',
+    values: {
+      sqlite: { reply_to_record_ms: sqlite.replyToRecord, reply_post_round_trip_ms: sqlite.replyPost },
+      postgres: postgres ? { reply_to_record_ms: postgres.replyToRecord, reply_post_round_trip_ms: postgres.replyPost } : 'not measured: set KBTS_BENCH_POSTGRES_URL (or KBTS_TEST_POSTGRES_URL)',
+    },
+    target: `reply → record p95 ≤ ${seconds(TARGET_P95_MS)} in webhook mode`,
+    met,
+    figure: `SQLite ${pair(sqlite.replyToRecord)} (reply POST ${post(sqlite)}); PostgreSQL ${postgres ? `${pair(postgres.replyToRecord)} (reply POST ${post(postgres)})` : 'not measured'}`,
+    method: '`kb-twitter-sync serve` in its own process, PUBLIC_URL on loopback, the integration\'s reply polling hourly; real-time replies '
+      + 'turned on with `account webhook enable` (the emulator checks the CRC and subscribes the account). One record tweeted, then '
+      + 'replies posted one at a time, 0.1-0.4 s apart, as other users through the emulator\'s control API; each timed from the start '
+      + 'of its POST until its text is in the record\'s response field, read by the benchmark process every 10 ms (SQLite: its own '
+      + 'read-only connection; PostgreSQL: its own pg connection). The reply POST is that POST\'s own round trip, the part X takes '
+      + 'before it delivers the event.',
+  };
+}
