@@ -16,6 +16,8 @@ import { tweetOnCommit } from './tweet-on-commit';
 
 const quick = process.argv.includes('--quick');
 const asJson = process.argv.includes('--json');
+// `--only=NAME` (e.g. `--only="replies by webhook"`): just that scenario, and docs/performance.md is left as it is.
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? null;
 const mode = quick ? 'quick' : 'full';
 // Quick mode keeps every size the issue names and takes fewer runs and samples.
 const RUNS = quick ? 3 : 5;
@@ -26,6 +28,7 @@ const log = (message: string) => {
 
 /** A scenario that fails is reported as such, and the others still run. */
 async function attempt(id: number, title: string, run: () => Promise<ScenarioResult | ScenarioResult[]>): Promise<ScenarioResult[]> {
+  if (only !== null && only !== title) return [];
   const started = performance.now();
   log(`${id}. ${title}…`);
   try {
@@ -58,14 +61,18 @@ async function main(): Promise<void> {
   }
   machine.load_at_end = Number(os.loadavg()[0].toFixed(2));
   const seconds = (performance.now() - started) / 1000;
-  fs.mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'docs', 'performance.md'), renderMarkdown(machine, mode, RUNS, scenarios, seconds));
+  if (only === null) {
+    fs.mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
+    fs.writeFileSync(path.join(ROOT, 'docs', 'performance.md'), renderMarkdown(machine, mode, RUNS, scenarios, seconds));
+  } else if (scenarios.length === 0) {
+    throw new Error(`--only=${only} names no scenario`);
+  }
   if (asJson) {
     process.stdout.write(renderJson(machine, mode, RUNS, scenarios) + '\n');
   } else {
     process.stdout.write(['', '| # | measured | target | met |', '|---|---|---|---|',
       ...scenarios.map((s) => `| ${s.id} | ${s.figure} | ${s.target ?? '—'} | ${s.met === null ? '—' : s.met ? 'yes' : 'NO'} |`),
-      '', `${mode} run, ${seconds.toFixed(0)} s; written to docs/performance.md`, ''].join('\n'));
+      '', `${mode} run, ${seconds.toFixed(0)} s; ${only === null ? 'written to docs/performance.md' : 'docs/performance.md left as it was (--only)'}`, ''].join('\n'));
   }
   // A scenario that failed half-way may have left a connection open; the run is over.
   process.exit(0);
