@@ -82,7 +82,7 @@ describeEachDatabase('live pages in Chromium: new tweets, replies and polls appe
     const admin = await tab('ada', 'admin');
     const { page } = admin;
     await page.goto('/');
-    const lastPoll = page.locator(`#integration-${integrationId} .facts div:has(dt:text-is("Last poll")) dd`);
+    const lastPoll = page.locator(`#integration-${integrationId} .facts div:has(dt:text-is("Last reply poll")) dd`);
     assert.equal((await lastPoll.textContent())?.trim(), '—');
     await waitUntilLive(admin);
     await markWindow(page);
