@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import Database from 'better-sqlite3';
+import knexFactory from 'knex';
 import type { TwitterApi } from 'twitter-api-v2';
 import { buildServices, type Services } from '../src/app';
 import { loadConfig } from '../src/config';
@@ -315,4 +316,48 @@ export function round(value: number, digits = 3): number {
 /** A random whole number of milliseconds in [low, high). */
 export function jitter(low: number, high: number): number {
   return Math.floor(low + Math.random() * (high - low));
+}
+
+/**
+ * A scenario's own PostgreSQL database with the `articles` table and one integration on a new
+ * emulator user, its reply polling at `schedule`: what the real-time scenarios start their
+ * products on. `seed` runs on the services before they close; `drop()` removes it all.
+ */
+export async function postgresArticlesWorld(
+  emulator: EmulatorProcess, serverUrl: string, options: { prefix: string; username: string; schedule: string; seed?: (services: Services) => Promise<void> },
+): Promise<{ url: string; dir: string; env: Record<string, string>; accountId: number; username: string; drop(): Promise<void> }> {
+  const name = `${options.prefix}_${Date.now()}`;
+  const admin = knexFactory({ client: 'pg', connection: serverUrl });
+  await admin.raw(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${options.prefix.replace(/_/g, '-')}-`));
+  const env = { ...ProductWorld.envFor(dir), DATABASE_URL: url.toString(), SECRET_KEY };
+  const drop = async () => {
+    await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const services = await buildServices(loadConfig(env), { logger: silentLogger });
+    try {
+      const user = await emulator.createUser(options.username);
+      await services.db.raw('CREATE TABLE articles (id SERIAL PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)');
+      const c = user.credentials;
+      const account = await addAccount(services.accountSetup, {
+        description: 'benchmark', environment: 'custom', apiBaseUrl: emulator.url,
+        credentials: { apiKey: c.api_key, apiKeySecret: c.api_key_secret, accessToken: c.access_token, accessTokenSecret: c.access_token_secret },
+      });
+      await addIntegration(services.integrationSetup, {
+        accountId: account.id, table: 'articles', tweetField: 'tweet_text', responseField: 'replies', responseMode: 'append', continueField: 'keep_going', schedule: options.schedule,
+      });
+      await options.seed?.(services);
+      return { url: url.toString(), dir, env, accountId: account.id, username: user.username, drop };
+    } finally {
+      await services.close();
+    }
+  } catch (error) {
+    await drop();
+    throw error;
+  }
 }

@@ -1,19 +1,11 @@
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
-import knexFactory from 'knex';
 import pg from 'pg';
-import { buildServices } from '../src/app';
-import { loadConfig } from '../src/config';
-import { silentLogger } from '../src/lib/logger';
-import { addAccount } from '../src/setup/account-setup';
-import { addIntegration } from '../src/setup/integration-setup';
-import { Daemon, EmulatorProcess, jitter, median, ProductWorld, quantile, ROOT, round, SECRET_KEY, sleep, waitFor } from './harness';
+import { Daemon, EmulatorProcess, jitter, median, postgresArticlesWorld, ProductWorld, quantile, ROOT, round, sleep, waitFor } from './harness';
 import type { ScenarioResult } from './report';
 
 // Scenario 6, replies by webhook (issue 11): reply → record with the reply polling hourly, so
@@ -117,41 +109,18 @@ async function onSqlite(emulator: EmulatorProcess, samples: number): Promise<Mea
 }
 
 async function onPostgres(emulator: EmulatorProcess, serverUrl: string, samples: number): Promise<Measured> {
-  const name = `kbts_bench_wh_${Date.now()}`;
-  const admin = knexFactory({ client: 'pg', connection: serverUrl });
-  await admin.raw(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-bench-wh-pg-'));
-  const env = { ...ProductWorld.envFor(dir), DATABASE_URL: url.toString(), SECRET_KEY };
-  const reader = new pg.Client({ connectionString: url.toString() });
+  const world = await postgresArticlesWorld(emulator, serverUrl, {
+    prefix: 'kbts_bench_wh', username: 'bench_wh_pg', schedule: HOURLY,
+    seed: async (services) => { await services.db.raw("INSERT INTO articles (tweet_text, keep_going) VALUES ('Tell us what you think, by webhook', 'Yes')"); },
+  });
+  const reader = new pg.Client({ connectionString: world.url });
   try {
-    const services = await buildServices(loadConfig(env), { logger: silentLogger });
-    const user = await emulator.createUser('bench_wh_pg');
-    let accountId: number;
-    try {
-      await services.db.raw('CREATE TABLE articles (id SERIAL PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)');
-      const c = user.credentials;
-      const account = await addAccount(services.accountSetup, {
-        description: 'benchmark', environment: 'custom', apiBaseUrl: emulator.url,
-        credentials: { apiKey: c.api_key, apiKeySecret: c.api_key_secret, accessToken: c.access_token, accessTokenSecret: c.access_token_secret },
-      });
-      accountId = account.id;
-      await addIntegration(services.integrationSetup, {
-        accountId: account.id, table: 'articles', tweetField: 'tweet_text', responseField: 'replies', responseMode: 'append', continueField: 'keep_going', schedule: HOURLY,
-      });
-      await services.db.raw("INSERT INTO articles (tweet_text, keep_going) VALUES ('Tell us what you think, by webhook', 'Yes')");
-    } finally {
-      await services.close();
-    }
     await reader.connect();
-    return await measure(emulator, dir, env, { id: accountId, username: user.username }, samples,
+    return await measure(emulator, world.dir, world.env, { id: world.accountId, username: world.username }, samples,
       async () => (await reader.query('SELECT replies FROM articles WHERE id = 1')).rows[0]?.replies ?? '');
   } finally {
     await reader.end().catch(() => undefined);
-    await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await admin.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await world.drop();
   }
 }
 

@@ -1,15 +1,6 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import knexFactory from 'knex';
 import pg from 'pg';
-import { buildServices } from '../src/app';
-import { loadConfig } from '../src/config';
-import { silentLogger } from '../src/lib/logger';
-import { addAccount } from '../src/setup/account-setup';
-import { addIntegration } from '../src/setup/integration-setup';
-import { bareClient, Daemon, EmulatorProcess, jitter, median, ProductWorld, quantile, round, SECRET_KEY, sleep, waitFor } from './harness';
+import { bareClient, Daemon, EmulatorProcess, jitter, median, postgresArticlesWorld, ProductWorld, quantile, round, sleep, waitFor } from './harness';
 import type { ScenarioResult } from './report';
 
 // Scenario 6, tweet on commit (issue 11): insert → tweet with the reply polling hourly, so only
@@ -69,43 +60,20 @@ async function onSqlite(emulator: EmulatorProcess, samples: number): Promise<Fig
 }
 
 async function onPostgres(emulator: EmulatorProcess, serverUrl: string, samples: number): Promise<Figures> {
-  const name = `kbts_bench_${Date.now()}`;
-  const admin = knexFactory({ client: 'pg', connection: serverUrl });
-  await admin.raw(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-bench-pg-'));
-  const env = { ...ProductWorld.envFor(dir), DATABASE_URL: url.toString(), SECRET_KEY };
+  const world = await postgresArticlesWorld(emulator, serverUrl, { prefix: 'kbts_bench_toc', username: 'bench_toc_pg', schedule: HOURLY });
   const workers: Daemon[] = [];
-  const writer = new pg.Client({ connectionString: url.toString() });
+  const writer = new pg.Client({ connectionString: world.url });
   try {
-    const services = await buildServices(loadConfig(env), { logger: silentLogger });
-    const user = await emulator.createUser('bench_toc_pg');
-    try {
-      await services.db.raw('CREATE TABLE articles (id SERIAL PRIMARY KEY, tweet_text TEXT, replies TEXT, keep_going TEXT)');
-      const c = user.credentials;
-      const account = await addAccount(services.accountSetup, {
-        description: 'benchmark', environment: 'custom', apiBaseUrl: emulator.url,
-        credentials: { apiKey: c.api_key, apiKeySecret: c.api_key_secret, accessToken: c.access_token, accessTokenSecret: c.access_token_secret },
-      });
-      await addIntegration(services.integrationSetup, {
-        accountId: account.id, table: 'articles', tweetField: 'tweet_text', responseField: 'replies', responseMode: 'append', continueField: 'keep_going', schedule: HOURLY,
-      });
-    } finally {
-      await services.close();
-    }
-    for (let i = 0; i < 2; i++) workers.push(Daemon.start({ dir }, { DATABASE_URL: url.toString() }));
+    for (let i = 0; i < 2; i++) workers.push(Daemon.start({ dir: world.dir }, { DATABASE_URL: world.url }));
     for (const worker of workers) await waitFor(async () => worker.logLines.some((line) => line.message === 'scheduler started'), 'the workers to start', 60_000);
     await writer.connect();
-    return figures(await insertAndMeasure(emulator, user.username, samples, async (text) => {
+    return figures(await insertAndMeasure(emulator, world.username, samples, async (text) => {
       await writer.query("INSERT INTO articles (tweet_text, keep_going) VALUES ($1, 'Yes')", [text]);
     }));
   } finally {
     await writer.end().catch(() => undefined);
     for (const worker of workers) await worker.stop();
-    await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await admin.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await world.drop();
   }
 }
 
