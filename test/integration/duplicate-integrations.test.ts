@@ -91,18 +91,20 @@ describeEachDatabase('the unique-integration migration on an installation that h
 
   it('keeps the oldest of each group working and pauses the later ones with the reason, instead of failing', async () => {
     const db = createDb(loadConfig(world.env).database);
+    // Rows stored by an earlier version, a day before the test's clock.
+    const storedAt = new Date(Date.now() - 86_400_000).toISOString();
     try {
       await migrateBeforeTheIndex(db);
       await world.sql(articlesTable(world));
       const [account] = await db('kbts_accounts').insert({
         description: 'old', environment: 'live', api_base_url: null, api_key_sealed: 'x', api_key_secret_sealed: 'x', access_token_sealed: 'x', access_token_secret_sealed: 'x',
-        created_at: '2026-11-30T10:00:00.000Z', updated_at: '2026-11-30T10:00:00.000Z',
+        created_at: storedAt, updated_at: storedAt,
       }).returning('id');
       const accountId = typeof account === 'object' ? account.id : account;
       const row = (tweetField: string) => ({
         account_id: accountId, table_name: 'articles', primary_key_column: 'id', tweet_field: tweetField, response_field: 'replies', response_mode: 'append',
         continue_field: 'keep_going', schedule: '*/5 * * * *', time_zone: 'UTC', long_text_policy: 'reject', status: 'active',
-        created_at: '2026-11-30T10:00:00.000Z', updated_at: '2026-11-30T10:00:00.000Z',
+        created_at: storedAt, updated_at: storedAt,
       });
       for (const field of ['tweet_text', 'tweet_text', 'title', 'tweet_text']) await db('kbts_integrations').insert(row(field));
       const applied = await migrateToLatest(db);

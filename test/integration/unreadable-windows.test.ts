@@ -94,7 +94,7 @@ describeEachDatabase('replies beyond X\'s reach are named, not skipped in silenc
     assert.match((await agent.get('/')).text, /There is no listed window \d+: it was dismissed already/);
 
     // The command line dismisses too (a window noted directly, as a later read would).
-    await (await world.services()).unreadableWindows.note({ accountId, from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', reason: 'mentions_beyond_reach' }, '2026-01-09T00:00:00.000Z');
+    await (await world.services()).unreadableWindows.note({ accountId, from: new Date(now - 9 * DAY_MS).toISOString(), to: new Date(now - 8 * DAY_MS).toISOString(), reason: 'mentions_beyond_reach' }, new Date(now).toISOString());
     const [second] = await (await world.services()).unreadableWindows.listOpen();
     const dismissed = await world.cli(['integration', 'dismiss-window', String(second.id), '--json']);
     assert.deepEqual(dismissed.json, { id: second.id, dismissed: true });
