@@ -57,7 +57,7 @@ interface RawPage {
 // note_tweet: a long post's whole text comes only there (its `text` is cut near 280 characters).
 const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet';
 
-const DEFAULT_MAX_PAGES_PER_READ = 20;
+const DEFAULT_MAX_PAGES_PER_READ = 100;
 
 // A minute less than X's window leaves room for clock skew and the request's own time.
 const SEARCH_WINDOW_MS = SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000 - 60_000;
