@@ -13,6 +13,7 @@ import { replyIngestion } from './reply-ingestion';
 import { describeMachine, renderJson, renderMarkdown, type ScenarioResult } from './report';
 import { tableSize } from './table-size';
 import { tweetOnCommit } from './tweet-on-commit';
+import { webhookIngestion } from './webhook-ingestion';
 
 const quick = process.argv.includes('--quick');
 const asJson = process.argv.includes('--json');
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     scenarios.push(...await attempt(6, 'latency', () => latency(emulator, quick ? 15 : 40, quick ? null : 150_000)));
     scenarios.push(...await attempt(6, 'tweet on commit', () => tweetOnCommit(emulator, quick ? 20 : 60)));
     scenarios.push(...await attempt(6, 'replies by webhook', () => repliesByWebhook(emulator, quick ? 20 : 60)));
+    scenarios.push(...await attempt(7, 'webhook ingestion', () => webhookIngestion(emulator, 5000, RUNS)));
   } finally {
     await emulator.stop();
   }

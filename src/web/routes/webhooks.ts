@@ -62,7 +62,8 @@ export function webhookRoutes(services: Services, options: { refusalsPerMinute?:
       const outcome = accountId === null
         ? { status: 404 as const, reason: 'the account id is not a number', accepted: false }
         : await services.webhooks.receive(accountId, raw, req.get('x-twitter-webhooks-signature'));
-      if (outcome.accepted) log.info('webhook event accepted', { accountId, reason: outcome.reason });
+      // Accepted ones at debug: X may send hundreds a second, and each batch written is logged at info.
+      if (outcome.accepted) log.debug('webhook event accepted', { accountId, reason: outcome.reason });
       else log.warn('webhook event refused', { accountId, status: outcome.status, reason: outcome.reason });
       res.status(outcome.status).json(outcome.status === 200 ? { ok: true } : { error: outcome.reason });
     } catch (error) {
