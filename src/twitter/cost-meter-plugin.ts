@@ -72,7 +72,7 @@ export function billableOf(method: string, path: string, request: { query: unkno
 /** What the plugin needs of the meter, for one account. */
 export interface AccountMeter {
   /** Refuses the call before it is made when the account's monthly budget is reached. */
-  checkBudget(): void;
+  checkBudget(): Promise<void>;
   /** Counts what X returned. */
   count(billable: Billable): Promise<void>;
   /** X answered 402: the account's credits are used up. */
@@ -89,7 +89,7 @@ const apiPath = (url: URL) => url.pathname.replace(/^.*?\/2\//, '');
  */
 export function costMeterPlugin(meter: AccountMeter, ownUserId: string | null): ITwitterApiClientPlugin {
   return {
-    onBeforeRequestConfig: () => { meter.checkBudget(); },
+    onBeforeRequestConfig: async () => { await meter.checkBudget(); },
     onAfterRequest: async ({ url, params, response }) => {
       const billable = billableOf(params.method ?? 'GET', apiPath(url), { query: params.query, body: params.body }, response.data, ownUserId);
       if (billable) await meter.count(billable);
