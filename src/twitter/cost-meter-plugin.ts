@@ -2,14 +2,9 @@ import type { ITwitterApiClientPlugin } from 'twitter-api-v2';
 import type { BillableUnit } from '../settings/prices';
 import { classifyXError, XAccountRefusedError } from './errors';
 
-// twitter-text is X's own reference for what counts as a URL in a post (it ships no types).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const twitterText: { extractUrls(text: string): string[] } = require('twitter-text');
+import { containsUrl } from './url-price';
 
-/** Whether X bills a post of this text at the URL price: it contains a URL as X finds them. */
-export function containsUrl(text: string): boolean {
-  return twitterText.extractUrls(text).length > 0;
-}
+export { containsUrl };
 
 /**
  * What one answered call is billed as: a unit, how many, and (for reads) the resources returned,
@@ -51,7 +46,7 @@ export function billableOf(method: string, path: string, request: { query: unkno
   if (verb === 'POST') {
     if (first === 'tweets' && segments.length === 1) {
       const text = field(request.body, 'text');
-      return { unit: typeof text === 'string' && containsUrl(text) ? 'post_created_with_url' : 'post_created', count: 1 };
+      return { unit: containsUrl(text) ? 'post_created_with_url' : 'post_created', count: 1 };
     }
     if (first === 'dm_conversations' && (segments.length === 1 || segments[segments.length - 1] === 'messages')) return { unit: 'dm_created', count: 1 };
     return null;
