@@ -17,6 +17,7 @@ import { parseInstant } from './emulator/clock';
 import { startEmulator } from './emulator/emulator';
 import { addAccountWebhookCommands } from './cli/account-webhook';
 import { addAccountCostCommands } from './cli/account-costs';
+import { probeHeldAccounts } from './sync/credits-probe';
 
 type Output = { json: boolean };
 
@@ -153,6 +154,8 @@ export function buildProgram(): Command {
         if (integrationId !== undefined && !(await services.integrations.get(integrationId))) {
           throw new UserFacingError('not_found', `integration ${integrationId} does not exist`);
         }
+        // Without a daemon, the cycle is where a held account's probe runs when due (credits back, the budget's month turned).
+        await probeHeldAccounts(services.costs.probe);
         const counts = await runPollCycle(services.sync, { integrationId });
         print(out(command), {
           published: counts.published, skipped: counts.skipped, failed: counts.failed, deferred: counts.deferred,
