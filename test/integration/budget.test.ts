@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { DateTime } from 'luxon';
 import { buildServices, type Services } from '../../src/app';
 import { loadConfig } from '../../src/config';
-import type { Clock } from '../../src/lib/clock';
 import { silentLogger } from '../../src/lib/logger';
 import { setMonthlyBudget, type AccountCostsDeps } from '../../src/sync/account-costs';
 import { probeHeldAccounts } from '../../src/sync/credits-probe';
 import { runPollCycle } from '../../src/sync/poll-cycle';
+import { movableClock } from '../support/movable-clock';
 import { articlesTable, describeEachDatabase, TestEnv } from '../support/test-env';
-
-function movableClock(start: DateTime): Clock & { set(to: DateTime): void } {
-  let now = start;
-  return { now: () => now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), set: (to) => { now = to; } };
-}
 
 describeEachDatabase('a monthly budget per account', (database) => {
   let world: TestEnv;

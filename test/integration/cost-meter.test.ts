@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict';
-import { DateTime } from 'luxon';
 import { buildServices, type Services } from '../../src/app';
 import { loadConfig } from '../../src/config';
-import type { Clock } from '../../src/lib/clock';
 import { silentLogger } from '../../src/lib/logger';
 import type { Account } from '../../src/store/accounts';
 import { runPollCycle } from '../../src/sync/poll-cycle';
+import { movableClock } from '../support/movable-clock';
 import { parsePrometheusText, sampleValue } from '../support/prometheus-text';
 import { articlesTable, describeEachDatabase, TestEnv } from '../support/test-env';
-
-/** A clock the test moves, starting at the emulator's time: the meter's UTC day is the test's. */
-function testClock(start: DateTime): Clock & { advanceDays(days: number): void } {
-  let now = start;
-  return {
-    now: () => now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    advanceDays: (days) => { now = now.plus({ days }); },
-  };
-}
 
 describeEachDatabase('the cost meter counts what X returned, per account and UTC day', (database) => {
   let world: TestEnv;
   let services: Services;
-  let clock: ReturnType<typeof testClock>;
+  let clock: ReturnType<typeof movableClock>;
   let accountId: number;
   let account: Account;
 
@@ -31,7 +20,8 @@ describeEachDatabase('the cost meter counts what X returned, per account and UTC
     await world.sql(articlesTable(world));
     accountId = await world.addAccount(await world.createXUser('kb_meter'));
     await world.createXUser('reader');
-    clock = testClock(await world.emulatorNow());
+    // The emulator's time: the meter's UTC day is the test's.
+    clock = movableClock(await world.emulatorNow());
     services = await buildServices(loadConfig({ ...world.env, METRICS_TOKEN: 'a-metrics-token-of-16+' }), { logger: silentLogger, clock, migrate: false });
     account = (await services.accounts.get(accountId))!;
   });
@@ -74,7 +64,7 @@ describeEachDatabase('the cost meter counts what X returned, per account and UTC
     assert.equal(estimate.today.usd, Math.round((4 * 0.001 + 3 * 0.005 + 0.010 + 0.015 + 0.200) * 1e6) / 1e6);
 
     // The next UTC day charges the same resources again.
-    clock.advanceDays(1);
+    clock.set(clock.now().plus({ days: 1 }));
     await world.setEmulatorClock({ advance_ms: 86_400_000 });
     const tomorrow = await services.sync.createXClient(account);
     await tomorrow.me();
