@@ -4,6 +4,7 @@ import { probeHeldAccounts } from '../../src/sync/credits-probe';
 import { runPollCycle } from '../../src/sync/poll-cycle';
 import { resumeIntegration } from '../../src/setup/integration-setup';
 import { articlesTable, describeEachDatabase, TestEnv } from '../support/test-env';
+import { until } from '../support/webhook-product';
 
 const REASON = /^X credits are used up; add credits in the X developer console, then resume \(X answered 402: credits depleted\)$/;
 
@@ -99,5 +100,28 @@ describeEachDatabase('X answering 402: the account\'s credits are used up', (dat
     for (const n of [1, 50, 100, 105]) assert.equal(replies.match(new RegExp(`answer ${n}(?!\\d)`, 'g'))?.length, 1, `answer ${n} is written once`);
     const counted = await world.sql<{ n: number | string }>("SELECT COUNT(*) AS n FROM kbts_communications WHERE direction = 'in'");
     assert.equal(Number(counted[0].n), 105);
+  });
+
+  it('a running daemon probes on its own and, once the credits are back, tweets the waiting record once', async function () {
+    this.timeout(120_000);
+    await credits(true);
+    const daemon = world.startDaemon(['poll'], {
+      LOG_LEVEL: 'info', KBTS_CREDITS_PROBE_SECONDS: '10', KBTS_SCHEDULER_REFRESH_MS: '500', KBTS_PUBLISH_SWEEP_MS: '500',
+    });
+    try {
+      await until('the scheduler to start', async () => daemon.logLines.some((line) => line.msg === 'scheduler started' || line.message === 'scheduler started'), 60_000);
+      await world.sql('INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)', ['a', 'Waiting for credits', 'Yes']);
+      await until('the account to pause', async () => (await services.integrations.get(integrationId))?.status === 'paused', 30_000);
+      assert.match((await services.integrations.get(integrationId))?.pausedReason ?? '', REASON);
+      await credits(false);
+      await until('the waiting record to be tweeted', async () => (await world.tweetsBy('kb_paying')).length > 0, 60_000);
+      assert.ok(daemon.logLines.some((line) => /account hold lifted/.test(String(line.msg ?? line.message))), 'the probe lifted the hold');
+      // A record made after the resume goes out too; the first is not tweeted again meanwhile.
+      await world.sql('INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)', ['b', 'After the credits', 'Yes']);
+      await until('the second record to be tweeted', async () => (await world.tweetsBy('kb_paying')).length > 1, 30_000);
+      assert.deepEqual((await world.tweetsBy('kb_paying')).map((tweet) => tweet.text).sort(), ['After the credits', 'Waiting for credits']);
+    } finally {
+      await daemon.stop();
+    }
   });
 });
