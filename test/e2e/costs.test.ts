@@ -35,9 +35,13 @@ describeEachDatabase('X prices and costs on the pages, in Chromium', (database) 
     await page().goto('/records/articles/new');
     const counter = page().locator(`#counter-${integrationId} .counter-text`);
     await page().fill('#field-tweet_text', 'A plain sentence');
+    const note = page().locator(`#counter-${integrationId} .url-price-note`);
     assert.equal(await counter.textContent(), '16 of 280');
+    assert.equal(await note.isVisible(), false);
     await page().fill('#field-tweet_text', 'Read example.com/guide');
-    assert.equal(await counter.textContent(), '28 of 280 · contains a URL: X charges the URL price, $0.200 instead of $0.015 for this post');
+    assert.equal(await counter.textContent(), '28 of 280');
+    assert.equal(await note.isVisible(), true);
+    assert.equal(await note.textContent(), ' · contains a URL: X charges the URL price, $0.200 instead of $0.015 for this post');
     assert.match(await page().locator(`#counter-${integrationId}`).getAttribute('class') ?? '', /\burl-price\b/);
     await tab.screenshot('counter-url-price');
   });
