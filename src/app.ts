@@ -25,6 +25,12 @@ import type { NoRepliesAlertDeps } from './sync/no-replies-alert';
 import { WebhookService } from './sync/webhooks';
 import { SyncSignals } from './sync/wake';
 import { endpointKey, XClient } from './twitter/x-client';
+import type { ITwitterApiClientPlugin } from 'twitter-api-v2';
+import { XUsageStore } from './store/x-usage';
+import { CostMeter } from './sync/cost-meter';
+import type { CreditsProbeDeps } from './sync/credits-probe';
+import { costMeterPlugin } from './twitter/cost-meter-plugin';
+import { resumeIntegration } from './setup/integration-setup';
 import type { XCredentials } from './twitter/x-client-factory';
 
 export interface Services {
@@ -52,6 +58,8 @@ export interface Services {
   metrics: Metrics;
   /** The "no replies for N hours" alerts: the daemon checks them, the dashboard shows them. */
   noRepliesAlerts: NoRepliesAlertDeps;
+  /** The cost meter (X's billable units per account and day), budgets, and the probe that lifts account holds. */
+  costs: { meter: CostMeter; probe: CreditsProbeDeps };
   close(): Promise<void>;
 }
 
@@ -91,15 +99,18 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
 
   const baseUrlFor = (environment: AccountEnvironment, apiBaseUrl: string | null) =>
     environment === 'sandbox' ? sandboxApiBaseUrl(config) : apiBaseUrl;
-  const clientFor = (credentials: XCredentials, environment: AccountEnvironment, apiBaseUrl: string | null) => new XClient({
+  const clientFor = (credentials: XCredentials, environment: AccountEnvironment, apiBaseUrl: string | null, meterPlugins: ITwitterApiClientPlugin[] = []) => new XClient({
     credentials,
     apiBaseUrl: baseUrlFor(environment, apiBaseUrl),
     clock,
     retryBaseMs: config.retryBaseMs,
     maxRateLimitWaitMs: config.maxRateLimitWaitMs,
-    plugins: [xApiCounting],
+    plugins: [xApiCounting, ...meterPlugins],
     maxPagesPerRead: config.maxPagesPerRead,
   });
+
+  const costMeter = new CostMeter(new XUsageStore(db), config.xPrices, clock, logger);
+  metrics.setCostSource(() => costMeter.currentUsd());
 
   const signals = new SyncSignals();
   const sync: SyncDeps = {
@@ -112,7 +123,9 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
       leaseSeconds: config.leaseSeconds,
       reconcileGraceSeconds: config.reconcileGraceSeconds,
     },
-    createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl),
+    // Every call of an account's client is metered (and stopped at its budget) by one plugin.
+    createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl,
+      [costMeterPlugin(await costMeter.forAccount(account), account.xUserId)]),
     workerId,
     accountWebhooks,
     signals,
@@ -125,10 +138,17 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     localUrl: sandboxApiBaseUrl(config).replace(/\/sandbox\/x$/, ''),
   });
 
+  const integrationSetup: IntegrationSetupDeps = { db, accounts, integrations, publications, communications, clock };
+  const creditsProbe: CreditsProbeDeps = {
+    meter: costMeter, accounts, integrations, clock, logger, probeEveryMs: config.creditsProbeSeconds * 1000,
+    createXClient: sync.createXClient, resume: (integrationId) => resumeIntegration(integrationSetup, integrationId),
+  };
+
   return {
     config, db, clock, logger, accounts, integrations, publications, communications, unreadableWindows, leases, users, sessions, apiTokens, sync, signals,
     accountSetup: { accounts, clock, clientFor },
-    integrationSetup: { db, accounts, integrations, publications, communications, clock },
+    integrationSetup,
+    costs: { meter: costMeter, probe: creditsProbe },
     webhooks,
     metrics,
     noRepliesAlerts: { integrations, accounts, clock, logger, metrics, alerts: new NoRepliesAlertStore(db), webhookUrl: config.alertWebhookUrl },

@@ -16,6 +16,8 @@ import { pollForever, serve } from './serve';
 import { parseInstant } from './emulator/clock';
 import { startEmulator } from './emulator/emulator';
 import { addAccountWebhookCommands } from './cli/account-webhook';
+import { addAccountCostCommands } from './cli/account-costs';
+import { probeHeldAccounts } from './sync/credits-probe';
 
 type Output = { json: boolean };
 
@@ -152,6 +154,8 @@ export function buildProgram(): Command {
         if (integrationId !== undefined && !(await services.integrations.get(integrationId))) {
           throw new UserFacingError('not_found', `integration ${integrationId} does not exist`);
         }
+        // Without a daemon, the cycle is where a held account's probe runs when due (credits back, the budget's month turned).
+        await probeHeldAccounts(services.costs.probe);
         const counts = await runPollCycle(services.sync, { integrationId });
         print(out(command), {
           published: counts.published, skipped: counts.skipped, failed: counts.failed, deferred: counts.deferred,
@@ -230,6 +234,7 @@ export function buildProgram(): Command {
   });
 
   addAccountWebhookCommands(account, { withServices, parseId, print: (command, value, human) => print(out(command), value, human) });
+  addAccountCostCommands(account, { withServices, parseId, print: (command, value, human) => print(out(command), value, human) });
 
   const integration = program.command('integration').description('table ↔ account integrations');
   const addCommand = integration.command('add').description('connect a table to an account (validated against the live schema)');

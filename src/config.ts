@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './lib/errors';
 import type { LogLevel } from './lib/logger';
+import { parsePriceTable, type PriceTable } from './settings/prices';
 
 export interface DatabaseConfig {
   client: 'sqlite' | 'postgres';
@@ -52,6 +53,10 @@ export interface Config {
   metricsToken: string | null;
   /** Where a raised "no replies for N hours" alert is POSTed as JSON (ALERT_WEBHOOK_URL); null: nowhere. */
   alertWebhookUrl: string | null;
+  /** X's prices per billable unit (KBTS_X_PRICES overrides X's list prices), for the cost meter. */
+  xPrices: PriceTable;
+  /** How often an account whose X credits were used up is asked again (KBTS_CREDITS_PROBE_SECONDS). */
+  creditsProbeSeconds: number;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[];
@@ -105,6 +110,16 @@ export const environmentSchema = z.object({
   KBTS_PUBLISH_SWEEP_MS: wholeNumber('KBTS_PUBLISH_SWEEP_MS', 30_000, 100, 3_600_000),
   KBTS_MAX_PAGES_PER_READ: wholeNumber('KBTS_MAX_PAGES_PER_READ', 100, 1, 1000),
   KBTS_RECONCILE_GRACE_SECONDS: wholeNumber('KBTS_RECONCILE_GRACE_SECONDS', 120, 0, 86_400),
+  KBTS_CREDITS_PROBE_SECONDS: wholeNumber('KBTS_CREDITS_PROBE_SECONDS', 900, 10, 86_400),
+  KBTS_X_PRICES: z.preprocess(unsetIfEmpty, z.string().optional()
+    .transform((value, context) => {
+      const table = parsePriceTable(value);
+      if ('problem' in table) {
+        context.addIssue({ code: 'custom', message: table.problem });
+        return z.NEVER;
+      }
+      return table.prices;
+    })),
   // Its several forms are read by parseTrustProxy, which names the form it could not read.
   TRUST_PROXY: z.preprocess(unsetIfEmpty, z.string().optional()),
   PUBLIC_URL: z.preprocess(unsetIfEmpty, z.string().optional()),
@@ -220,6 +235,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     publicUrl: parsePublicUrl(vars.PUBLIC_URL),
     metricsToken: vars.METRICS_TOKEN ?? null,
     alertWebhookUrl: vars.ALERT_WEBHOOK_URL ?? null,
+    xPrices: vars.KBTS_X_PRICES,
+    creditsProbeSeconds: vars.KBTS_CREDITS_PROBE_SECONDS,
   });
 }
 

@@ -7,6 +7,7 @@ import { errorMessage } from './lib/errors';
 import { testAccount } from './setup/account-setup';
 import { openKeptSandbox } from './setup/sandbox-setup';
 import { startNoRepliesAlerts } from './sync/no-replies-alert';
+import { startCreditsProbe } from './sync/credits-probe';
 import { Scheduler, type SchedulerOptions } from './sync/scheduler';
 import { startWebhooks } from './sync/webhooks';
 import { createWebApp } from './web/create-web-app';
@@ -48,6 +49,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   }
   await scheduler.start();
   const alerts = startNoRepliesAlerts(services.noRepliesAlerts);
+  const probe = startCreditsProbe(services.costs.probe);
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const webhooks = startWebhooks(services.webhooks, services.accounts, services.logger, url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//127.0.0.1:'));
@@ -56,6 +58,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
   onShutdown(async () => {
     alerts.stop();
+    probe.stop();
     await scheduler.stop();
     await webhooks.stop();
     // Open event streams would keep server.close() waiting.
@@ -85,9 +88,11 @@ export async function pollForever(config: Readonly<Config>): Promise<void> {
   const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs, schedulerOptions(config));
   await scheduler.start();
   const alerts = startNoRepliesAlerts(services.noRepliesAlerts);
+  const probe = startCreditsProbe(services.costs.probe);
   process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
   onShutdown(async () => {
     alerts.stop();
+    probe.stop();
     await scheduler.stop();
     await services.close();
   });

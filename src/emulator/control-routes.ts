@@ -55,6 +55,10 @@ export function createControlRouter(state: EmulatorState): express.Router {
     state.setLongPosts(param(req, 'username'), body(req).allowed);
     res.json({ ok: true });
   }));
+  router.post('/users/:username/credits', guarded((req, res) => {
+    state.setCreditsDepleted(param(req, 'username'), body(req).depleted);
+    res.json({ ok: true });
+  }));
   router.post('/users/:username/access', guarded((req, res) => {
     state.setAccessLevel(param(req, 'username'), body(req).level as AccessLevel);
     res.json({ ok: true });

@@ -58,6 +58,11 @@ export function tooManyRequests(): XResponse {
   return blankProblem(429, 'Too Many Requests', 'Too Many Requests');
 }
 
+/** X's answer once an account's pay-per-use credits are used up (the shape of ../shared/x-api/README.md, "2026"). */
+export function creditsDepleted(): XResponse {
+  return { status: 402, body: { title: 'Payment Required', detail: 'credits depleted', type: `${PROBLEM_BASE}credits-depleted` } };
+}
+
 export function duplicateContent(): XResponse {
   return blankProblem(403, DUPLICATE_CONTENT_DETAIL, 'Forbidden');
 }

@@ -109,6 +109,8 @@ export interface UserRecord {
   access: AccessLevel;
   /** May post long posts (X Premium): up to 25,000 characters through POST /2/tweets. */
   longPosts?: boolean;
+  /** Pay-per-use credits used up: every API call of the user is answered 402 until they are added. */
+  creditsDepleted?: boolean;
 }
 
 export interface TweetRecord {
@@ -213,6 +215,8 @@ export interface FaultRule {
   probability?: number;
   /** Only calls made with this user's token. */
   username?: string;
+  /** Lets this many matching calls through before the rule hits (e.g. a 402 on a read's second page). */
+  skip?: number;
   /** latency: delay in ms. */
   ms?: number;
   /** status: the HTTP status to answer with. */
@@ -224,6 +228,7 @@ export interface FaultRule {
 interface ActiveFault {
   rule: FaultRule;
   remaining: number;
+  skipped?: number;
 }
 
 export interface FaultSelection {
@@ -597,6 +602,12 @@ export class EmulatorState {
     user.longPosts = allowed;
   }
 
+  /** Uses up the user's pay-per-use credits (every call answered 402), or adds them again. */
+  setCreditsDepleted(username: string, depleted: unknown): void {
+    if (typeof depleted !== 'boolean') throw new EmulatorInputError(400, 'depleted must be true or false');
+    this.requireUser(username).creditsDepleted = depleted;
+  }
+
   // ---- OAuth lookups -----------------------------------------------------------------------
 
   consumerSecret(consumerKey: string): string | undefined {
@@ -936,6 +947,7 @@ export class EmulatorState {
       throw new EmulatorInputError(400, 'resetInSeconds must be a positive number');
     }
     if (rule.username !== undefined && typeof rule.username !== 'string') throw new EmulatorInputError(400, 'username must be a string');
+    if (rule.skip !== undefined && (!Number.isInteger(rule.skip) || rule.skip < 0)) throw new EmulatorInputError(400, 'skip must be a whole number, 0 or more');
     return { ...rule };
   }
 
@@ -960,6 +972,10 @@ export class EmulatorState {
       if (rule.username !== undefined && rule.username.toLowerCase() !== username?.toLowerCase()) continue;
       if (rule.kind !== 'latency' && selection.terminal) continue;
       if (rule.probability !== undefined && this.random() >= rule.probability) continue;
+      if ((fault.skipped ?? 0) < (rule.skip ?? 0)) {
+        fault.skipped = (fault.skipped ?? 0) + 1;
+        continue;
+      }
       fault.remaining -= 1;
       if (rule.kind === 'latency') selection.latencyMs += rule.ms ?? 0;
       else selection.terminal = rule;

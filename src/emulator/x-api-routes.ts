@@ -12,6 +12,7 @@ import {
   TOO_LONG_MESSAGE,
   tooManyRequests,
   unauthorized,
+  creditsDepleted,
   XApiProblem,
   type ParameterError,
   type XResponse,
@@ -651,6 +652,7 @@ async function answer(
   });
   if (!verdict.ok) return unauthorized();
   const user = state.userForToken(verdict.token) as UserRecord;
+  if (user.creditsDepleted) return creditsDepleted();
 
   if (forcedRateLimit) {
     const decision = state.blockRateLimit(user.id, route.key, forcedRateLimit.resetInSeconds ?? 60);
@@ -710,7 +712,8 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
     if (req.destroyed && (error as NodeJS.ErrnoException).code === 'ECONNRESET') return;
     throw error;
   }
-  if (fate?.kind === 'status') return send(res, blankProblem(fate.status ?? 503));
+  // X's only 402 is "credits depleted", in its own shape.
+  if (fate?.kind === 'status') return send(res, fate.status === 402 ? creditsDepleted() : blankProblem(fate.status ?? 503));
   if (!found) return send(res, blankProblem(404, 'The requested resource does not exist in this emulator.', 'Not Found'));
 
   const response = await answer(state, req, found, body, fate?.kind === 'rate_limit' ? fate : undefined);

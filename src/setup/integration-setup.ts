@@ -1,3 +1,4 @@
+import { liftAccountHoldFor } from '../sync/credits-probe';
 import type { Knex } from 'knex';
 import { installCaptureTrigger, removeCaptureTrigger } from '../db/dialect';
 import { checkFieldMapping, type TableInfo } from '../kb/schema';
@@ -186,6 +187,8 @@ export async function resumeIntegration(deps: IntegrationSetupDeps, id: number):
   await deps.integrations.resume(id, toIso(deps.clock.now()));
   const resumed = await getIntegrationOrFail(deps, id);
   await applyRepliesHeldByPause(deps, resumed);
+  // Credits used up or a budget reached held the whole account: its other integrations resume too.
+  for (const otherId of await liftAccountHoldFor(deps, paused)) await resumeIntegration(deps, otherId);
   return resumed;
 }
 

@@ -56,6 +56,9 @@ export class XIncompleteReadError<T = unknown> extends XTransientError {
 
 const DUPLICATE = /duplicate content/i;
 
+/** The words people see while an account's X credits are used up (dashboard, record page, CLI). */
+export const CREDITS_USED_UP = 'X credits are used up; add credits in the X developer console, then resume';
+
 /**
  * X puts its reason in different places: `detail` or `title` (often a generic "One or more
  * parameters to your request was invalid."), and the specific one in `errors[].message` or
@@ -93,7 +96,7 @@ export function classifyXError(error: unknown, isWrite: boolean): XApiError {
     }
     if (status === 402) {
       return new XCreditsDepletedError(
-        `X refused the account's calls because its credits are used up (402: ${detail}); add credits or raise the spending limit in the X developer console, then resume`,
+        `${CREDITS_USED_UP} (X answered 402: ${detail})`,
         { status },
       );
     }

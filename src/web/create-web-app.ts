@@ -25,6 +25,7 @@ import { communicationRoutes } from './routes/communications';
 import { dashboardRoutes } from './routes/dashboard';
 import { healthRoutes } from './routes/health';
 import { noRepliesAlertRoutes } from './routes/no-replies-alerts';
+import { xCostRoutes } from './routes/x-costs';
 import { metricsRoutes } from './routes/metrics';
 import { integrationRoutes } from './routes/integrations';
 import { liveRoutes } from './routes/live';
@@ -125,7 +126,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(authRoutes(context));
   app.use(liveRoutes(context, live.watcher, live.streams));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, xCostRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());

@@ -74,7 +74,7 @@ describe('classifying what X answers', () => {
   });
 
   it('says in words that a 402 means the credits are used up', () => {
-    assert.match(classifyXError(X_ANSWERS['credits depleted 402'](), true).message, /credits are used up \(402: credits depleted\)/);
+    assert.match(classifyXError(X_ANSWERS['credits depleted 402'](), true).message, /^X credits are used up; add credits in the X developer console, then resume \(X answered 402: credits depleted\)$/);
   });
 });
 

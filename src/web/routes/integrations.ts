@@ -15,6 +15,7 @@ import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length'
 import type { WebContext } from '../context';
 import { byField, positiveId, raw, text, type FieldErrors } from '../forms';
 import { knownTable } from '../kb-tables';
+import { wizardPricing } from '../price-notes';
 import { requirePermission } from '../middleware/auth';
 import { FORM_TOKEN_FIELD } from '../middleware/form-once';
 
@@ -171,6 +172,8 @@ export function integrationRoutes({ services, sessions, scheduler, forms }: WebC
       formError: view.formError ?? null,
       preview: previewEntries(state, services.clock.now()),
       tweetPreview,
+      pricing: state.step === 4 && table && state.tweetField
+        ? await wizardPricing(services.db, table, state.tweetField, view.problems?.existingRecords ?? null, tweetPreview?.text ?? null, services.costs.meter.prices) : null,
       maxTweet: MAX_TWEET_WEIGHT,
       schedule: scheduleOf(state),
       frequencies: FREQUENCIES,
