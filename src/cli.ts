@@ -16,6 +16,7 @@ import { pollForever, serve } from './serve';
 import { parseInstant } from './emulator/clock';
 import { startEmulator } from './emulator/emulator';
 import { addAccountWebhookCommands } from './cli/account-webhook';
+import { addAgentReplyCommand } from './cli/agent-reply';
 
 type Output = { json: boolean };
 
@@ -230,6 +231,7 @@ export function buildProgram(): Command {
   });
 
   addAccountWebhookCommands(account, { withServices, parseId, print: (command, value, human) => print(out(command), value, human) });
+  addAgentReplyCommand(program, { withServices, parseId, print: (command, value, human) => print(out(command), value, human) });
 
   const integration = program.command('integration').description('table ↔ account integrations');
   const addCommand = integration.command('add').description('connect a table to an account (validated against the live schema)');

@@ -28,6 +28,7 @@ import { noRepliesAlertRoutes } from './routes/no-replies-alerts';
 import { metricsRoutes } from './routes/metrics';
 import { integrationRoutes } from './routes/integrations';
 import { liveRoutes } from './routes/live';
+import { agentReplyRoutes } from './routes/agent-replies';
 import { retryRoutes } from './routes/retry';
 import { recordRoutes } from './routes/records';
 import { sandboxRoutes } from './routes/sandbox';
@@ -125,7 +126,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(authRoutes(context));
   app.use(liveRoutes(context, live.watcher, live.streams));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, dashboardRoutes, retryRoutes, agentReplyRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());
