@@ -158,3 +158,51 @@ describeEachDatabase('agent replies from the record', (database) => {
     assert.equal(Number((await world.world.sql("SELECT COUNT(*) AS n FROM kbts_communications WHERE text LIKE '%X client%'"))[0].n), 0);
   });
 });
+
+describeEachDatabase('the reply command', (database) => {
+  let world: ArticlesWorld;
+  let recordTweetId: string;
+
+  beforeEach(async () => {
+    world = await createArticlesWorld(database, { username: 'kbdesk' });
+    await world.world.sql("INSERT INTO articles (title, tweet_text, keep_going) VALUES ('Q', 'Is it out?', 'Yes')");
+    await world.world.pollOnce();
+    [{ id: recordTweetId }] = await world.world.tweetsBy('kbdesk');
+    await world.world.asNewProcess(async (services) => {
+      await services.users.create('ada', await hashPassword('a long enough password'), 'admin', toIso(services.clock.now()));
+      await services.users.create('vic', await hashPassword('a long enough password'), 'viewer', toIso(services.clock.now()));
+    });
+  });
+  afterEach(async () => world.world.close());
+
+  const reply = (args: string[], input: string) => world.world.cli(['--json', 'reply', '--integration', String(world.integrationId), ...args], {}, input);
+
+  it('queues the text from standard input; the next poll --once posts it and the record keeps it', async () => {
+    const queued = await reply(['--record', '1', '--as', 'ada'], 'Out on Monday.\n');
+    assert.equal(queued.code, 0, queued.stderr);
+    assert.deepEqual(Object.keys(queued.json).sort(), ['id', 'state', 'tweet_id']);
+    assert.deepEqual([queued.json.state, queued.json.tweet_id], ['pending', null]);
+    const poll = await world.world.cli(['--json', 'poll', '--once']);
+    assert.equal(poll.code, 0, poll.stderr);
+    const posted = (await world.world.tweetsBy('kbdesk')).filter((tweet) => tweet.id !== recordTweetId);
+    assert.deepEqual(posted.map((tweet) => tweet.text), ['Out on Monday.']);
+    const [row] = await world.world.sql('SELECT replies FROM articles WHERE id = 1');
+    assert.match(row.replies, /\] @kbdesk \(A\.\): Out on Monday\.$/);
+  });
+
+  it('refuses bad input with a non-zero exit and the reason, and queues nothing', async () => {
+    for (const [args, input, reason] of [
+      [['--record', '1', '--as', 'ada'], '   ', /the reply is empty/],
+      [['--record', '1', '--as', 'ada', '--to', '999'], 'Hi', /tweet 999 is not part of record 1's conversation/],
+      [['--record', '1', '--as', 'ada', '--to', 'abc'], 'Hi', /--to must be a tweet id/],
+      [['--record', '1', '--as', 'vic'], 'Hi', /your role \(viewer\) does not allow replying/],
+      [['--record', '5', '--as', 'ada'], 'Hi', /record 5 no longer exists/],
+      [['--record', '1', '--as', 'ada'], 'y'.repeat(281), /281 of 280 weighted characters/],
+    ] as const) {
+      const result = await reply([...args], input);
+      assert.notEqual(result.code, 0, `${args.join(' ')} fails`);
+      assert.match(result.json?.error ?? result.stderr, reason);
+    }
+    assert.equal(Number((await world.world.sql('SELECT COUNT(*) AS n FROM kbts_agent_replies'))[0].n), 0);
+  });
+});
