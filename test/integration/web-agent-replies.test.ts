@@ -55,6 +55,8 @@ describeEachDatabase('web app: replies from the record, the JSON API and the swi
     assert.match(reply.tweet_id, /^\d+$/);
     const onX = world.sandbox.listTweets({ author: 'kbdesk' }).filter((tweet: { id: string }) => tweet.id !== recordTweetId);
     assert.equal(onX.length, 1);
+    const log = await editor.get('/communications?direction=out');
+    assert.match(log.text, /@kbdesk <span class="hint">\(written by edith\)<\/span>/, 'the log names who wrote it');
   });
 
   it('refuses bad API requests in words, with the field, and a viewer\'s token', async () => {
