@@ -92,6 +92,21 @@ describeEachDatabase('agent replies from the record', (database) => {
     });
   }
 
+  it('waits untouched when X refuses the account (402), pausing it, and goes once when the account is resumed', async () => {
+    await queue({});
+    await world.world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'status', status: 402, count: 1 }] });
+    await world.world.pollOnce();
+    const [paused] = await world.world.sql('SELECT status, paused_reason FROM kbts_integrations');
+    assert.equal(paused.status, 'paused');
+    assert.match(paused.paused_reason, /credits are used up/);
+    const [waiting] = await world.world.sql('SELECT state FROM kbts_agent_replies');
+    assert.equal(waiting.state, 'pending', 'not failed: the account was refused, not the reply');
+    await world.world.sql("UPDATE kbts_integrations SET status = 'active', paused_reason = NULL");
+    await world.world.pollOnce();
+    assert.equal((await accountReplies()).length, 1);
+    assert.equal((await world.world.sql('SELECT state FROM kbts_agent_replies'))[0].state, 'sent');
+  });
+
   it('counts the initials and the DM link in the 280 and refuses a longer reply with the count, posting nothing', async () => {
     await switches(true, true);
     const suffix = ` - J.D ${dmDeepLink(world.account.id)}`;
