@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isPostgres, RECORDS_CHANNEL } from '../db/dialect';
 
 /** An agent's reply: pending → sending → sent | failed, as a record's tweet (DESIGN.md section 4). */
 export type AgentReplyState = 'pending' | 'sending' | 'sent' | 'failed';
@@ -91,6 +92,15 @@ export class AgentReplyStore {
       .orderBy('id').first();
     if (!existing) throw new Error('an agent reply was neither queued nor found');
     return { reply: toReply(existing), created: false };
+  }
+
+  /**
+   * Tells other processes' publishers at commit, as the capture trigger does for records: on
+   * PostgreSQL a notification on the records channel; SQLite's workers see the new row through
+   * PRAGMA data_version (src/sync/change-watch.ts).
+   */
+  async announce(integrationId: number): Promise<void> {
+    if (isPostgres(this.db)) await this.db.raw('SELECT pg_notify(?, ?)', [RECORDS_CHANNEL, String(integrationId)]);
   }
 
   async get(id: number): Promise<AgentReply | undefined> {

@@ -180,7 +180,7 @@ describeEachDatabase('the reply command', (database) => {
 
   beforeEach(async () => {
     world = await createArticlesWorld(database, { username: 'kbdesk' });
-    await world.world.sql("INSERT INTO articles (title, tweet_text, keep_going) VALUES ('Q', 'Is it out?', 'Yes')");
+    await world.world.sql("INSERT INTO articles (title, tweet_text, keep_going) VALUES ('Q', 'Is it out now', 'Yes')");
     await world.world.pollOnce();
     [{ id: recordTweetId }] = await world.world.tweetsBy('kbdesk');
     await world.world.asNewProcess(async (services) => {
@@ -203,6 +203,27 @@ describeEachDatabase('the reply command', (database) => {
     assert.deepEqual(posted.map((tweet) => tweet.text), ['Out on Monday.']);
     const [row] = await world.world.sql('SELECT replies FROM articles WHERE id = 1');
     assert.match(row.replies, /\] @kbdesk \(A\.\): Out on Monday\.$/);
+  });
+
+  it('is posted at once by a daemon running in another process', async () => {
+    // The sweep would take ten minutes: only the database's news of the queued reply can wake it.
+    const daemon = world.world.startDaemon(['poll'], { LOG_LEVEL: 'info', KBTS_PUBLISH_SWEEP_MS: '600000' });
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!daemon.logLines.some((line) => line.message === 'scheduler started')) {
+        assert.ok(Date.now() < deadline, 'the daemon starts');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const queued = await reply(['--record', '1', '--as', 'ada'], 'On its way.');
+      assert.equal(queued.code, 0, queued.stderr);
+      while ((await world.world.sql('SELECT state FROM kbts_agent_replies'))[0].state !== 'sent') {
+        assert.ok(Date.now() < deadline + 30_000, 'the running daemon posts the reply');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.deepEqual((await world.world.tweetsBy('kbdesk')).map((tweet) => tweet.text), ['Is it out now', 'On its way.']);
+    } finally {
+      await daemon.stop();
+    }
   });
 
   it('refuses bad input with a non-zero exit and the reason, and queues nothing', async () => {

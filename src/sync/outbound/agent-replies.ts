@@ -69,8 +69,8 @@ export async function recordConversation(deps: Pick<AgentReplyDeps, 'communicati
 /**
  * Queues an agent's reply from a record, after every check a person can act on (role, paused
  * integration, record gone, record not on X, a tweet outside its conversation, the text), each
- * refused in words with nothing queued. The running daemon of this process is woken at once;
- * others find it at their next sweep, and `poll --once` posts it too. Asking again with the
+ * refused in words with nothing queued. The running daemons are woken at once (this process by
+ * its signal, others by the database's news), and `poll --once` posts it too. Asking again with the
  * same key answers with the reply already queued (`created` false).
  */
 export async function queueAgentReply(deps: AgentReplyDeps, request: AgentReplyRequest): Promise<{ reply: AgentReply; created: boolean }> {
@@ -108,12 +108,16 @@ export async function queueAgentReply(deps: AgentReplyDeps, request: AgentReplyR
   const body = (request.text as string).trim();
   const text = composeReply(body, suffix);
   const contentKey = crypto.createHash('sha256').update(JSON.stringify([integration.id, target, text])).digest('hex');
-  const queued = await new AgentReplyStore(deps.db).queue({
+  const store = new AgentReplyStore(deps.db);
+  const queued = await store.queue({
     integrationId: integration.id, recordKey: request.recordKey, publicationId: publication.id, inReplyToTweetId: target,
     body, text, userId: user.id, username: user.username, initials, idempotencyKey: key, contentKey,
   }, toIso(deps.clock.now()));
-  // Committed: the publisher of this process posts it now.
-  if (queued.created) deps.signals?.recordsChanged(integration.tableName);
+  // Committed: the publisher of this process posts it now, and other processes' hear of it.
+  if (queued.created) {
+    deps.signals?.recordsChanged(integration.tableName);
+    await store.announce(integration.id);
+  }
   return queued;
 }
 
