@@ -16,7 +16,7 @@ import { pollForever, serve } from './serve';
 import { parseInstant } from './emulator/clock';
 import { startEmulator } from './emulator/emulator';
 import { addAccountWebhookCommands } from './cli/account-webhook';
-import { addAgentReplyCommand } from './cli/agent-reply';
+import { addAgentReplyCommand, addReplySwitchesCommand } from './cli/agent-reply';
 
 type Output = { json: boolean };
 
@@ -231,7 +231,6 @@ export function buildProgram(): Command {
   });
 
   addAccountWebhookCommands(account, { withServices, parseId, print: (command, value, human) => print(out(command), value, human) });
-  addAgentReplyCommand(program, { withServices, parseId, print: (command, value, human) => print(out(command), value, human) });
 
   const integration = program.command('integration').description('table ↔ account integrations');
   const addCommand = integration.command('add').description('connect a table to an account (validated against the live schema)');
@@ -329,6 +328,10 @@ export function buildProgram(): Command {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+
+  const replyTools = { withServices, parseId, print: (command: Command, value: Record<string, unknown>, human: string) => print(out(command), value, human) };
+  addAgentReplyCommand(program, replyTools);
+  addReplySwitchesCommand(program.commands.find((command) => command.name() === 'integration') as Command, replyTools);
 
   return program;
 }

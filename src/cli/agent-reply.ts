@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Command } from 'commander';
 import type { Services } from '../app';
 import { NotFoundError, ValidationError } from '../lib/errors';
+import { TalkbackSettingsStore } from '../store/agent-replies';
 import { queueAgentReply } from '../sync/outbound/agent-replies';
 
 interface CliTools {
@@ -53,6 +54,33 @@ export function addAgentReplyCommand(program: Command, tools: CliTools): void {
         tools.print(command, { id: reply.id, state: reply.state, tweet_id: reply.tweetId }, created
           ? `reply ${reply.id} queued (${reply.state}) to tweet ${reply.inReplyToTweetId}: the running daemon posts it, or the next poll --once`
           : `the same reply to tweet ${reply.inReplyToTweetId} is already queued or sent as reply ${reply.id} (${reply.state}); nothing new was queued`);
+      });
+    });
+}
+
+function onOff(value: string | undefined, option: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new ValidationError(`${option} takes on or off, not '${value}'`);
+}
+
+/** `integration replies ID [--initials on|off] [--dm-link on|off]`: the switches of replies from the record. */
+export function addReplySwitchesCommand(integration: Command, tools: CliTools): void {
+  integration.command('replies <id>').description('what replies from the record carry: the agent\'s initials, the DM deep link (X bills a post with a URL at a much higher price)')
+    .option('--initials <on|off>', 'sign replies " - J.D" from the writer\'s display name')
+    .option('--dm-link <on|off>', 'add https://x.com/messages/compose?recipient_id=<account> (a post with a URL costs $0.200 instead of $0.015)')
+    .action(async (id: string, options: { initials?: string; dmLink?: string }, command: Command) => {
+      const integrationId = tools.parseId(id, 'integration id');
+      const initials = onOff(options.initials, '--initials');
+      const dmLink = onOff(options.dmLink, '--dm-link');
+      await tools.withServices(async (services) => {
+        if (!(await services.integrations.get(integrationId))) throw new NotFoundError(`integration ${integrationId} does not exist`);
+        const store = new TalkbackSettingsStore(services.db);
+        const current = await store.switches(integrationId);
+        const next = { agentInitials: initials ?? current.agentInitials, dmDeepLink: dmLink ?? current.dmDeepLink };
+        await store.setSwitches(integrationId, next);
+        tools.print(command, { integration_id: integrationId, agent_initials: next.agentInitials, dm_deep_link: next.dmDeepLink },
+          `integration ${integrationId}: agent initials ${next.agentInitials ? 'on' : 'off'}, DM deep link ${next.dmDeepLink ? 'on (each reply with it is billed as a post with a URL)' : 'off'}`);
       });
     });
 }

@@ -226,6 +226,19 @@ describeEachDatabase('the reply command', (database) => {
     }
   });
 
+  it('switches the initials and the DM link with integration replies, and the next reply carries them', async () => {
+    const switched = await world.world.cli(['--json', 'integration', 'replies', String(world.integrationId), '--initials', 'on', '--dm-link', 'on']);
+    assert.equal(switched.code, 0, switched.stderr);
+    assert.deepEqual(switched.json, { integration_id: world.integrationId, agent_initials: true, dm_deep_link: true });
+    const wrong = await world.world.cli(['--json', 'integration', 'replies', String(world.integrationId), '--initials', 'maybe']);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.json.error, /--initials takes on or off, not 'maybe'/);
+    const queued = await reply(['--record', '1', '--as', 'ada'], 'Signed.');
+    assert.equal(queued.code, 0, queued.stderr);
+    const [row] = await world.world.sql('SELECT text FROM kbts_agent_replies');
+    assert.equal(row.text, `Signed. - A. ${dmDeepLink(world.account.id)}`);
+  });
+
   it('refuses bad input with a non-zero exit and the reason, and queues nothing', async () => {
     for (const [args, input, reason] of [
       [['--record', '1', '--as', 'ada'], '   ', /the reply is empty/],
