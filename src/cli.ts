@@ -18,6 +18,7 @@ import { startEmulator } from './emulator/emulator';
 import { addAccountWebhookCommands } from './cli/account-webhook';
 import { addAccountCostCommands } from './cli/account-costs';
 import { probeHeldAccounts } from './sync/credits-probe';
+import { addAgentReplyCommand, addReplySwitchesCommand } from './cli/agent-reply';
 
 type Output = { json: boolean };
 
@@ -332,6 +333,10 @@ export function buildProgram(): Command {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+
+  const replyTools = { withServices, parseId, print: (command: Command, value: Record<string, unknown>, human: string) => print(out(command), value, human) };
+  addAgentReplyCommand(program, replyTools);
+  addReplySwitchesCommand(program.commands.find((command) => command.name() === 'integration') as Command, replyTools);
 
   return program;
 }

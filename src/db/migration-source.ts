@@ -21,6 +21,7 @@ import * as captureTriggersNotify from '../../migrations/20261202000400_capture_
 import * as createXAppAndOAuthRequests from '../../migrations/20261202000900_create_x_app_and_oauth_requests';
 import * as addNoRepliesAlerts from '../../migrations/20261202000800_add_no_replies_alerts';
 import * as createXUsage from '../../migrations/20261203100100_create_x_usage';
+import * as createAgentReplies from '../../migrations/20261203110100_create_agent_replies';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -48,6 +49,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261202000800_add_no_replies_alerts', addNoRepliesAlerts],
   ['20261202000900_create_x_app_and_oauth_requests', createXAppAndOAuthRequests],
   ['20261203100100_create_x_usage', createXUsage],
+  ['20261203110100_create_agent_replies', createAgentReplies],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -381,6 +381,7 @@ function createTweet(ctx: Context): XResponse {
   }
   if (errors.length > 0) throw new XApiProblem(invalidRequest(errors));
   const text = typeof input.text === 'string' ? input.text : '';
+  refuseReplyNotEngaged(ctx, inReplyTo);
   try {
     const tweet = ctx.state.createTweet(ctx.user.id, text, { inReplyToTweetId: inReplyTo, longPost: ctx.user.longPosts === true });
     return { status: 201, body: { data: { id: tweet.id, text: tweet.text, edit_history_tweet_ids: [tweet.id] } } };
@@ -397,6 +398,21 @@ function createTweet(ctx: Context): XResponse {
         throw new XApiProblem(invalidRequest([{ message: 'The Post being replied to does not exist or is not visible to you.' }]));
     }
   }
+}
+
+/** X's words for a self-serve reply to a post whose author did not mention (or quote) the account. */
+export const REPLY_NOT_ENGAGED_DETAIL = 'Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the author of the post you are replying to.';
+
+/**
+ * X's self-serve rule for API replies: only to a post whose author mentioned the replying account
+ * (a reply to the account's own post counts; the emulator has no quotes). A missing parent is
+ * left to the creation's own 400.
+ */
+function refuseReplyNotEngaged(ctx: Context, inReplyTo: string | undefined): void {
+  if (inReplyTo === undefined) return;
+  const parent = ctx.state.getTweetRecord(inReplyTo);
+  if (!parent || parent.authorId === ctx.user.id || parent.mentions.has(ctx.user.username.toLowerCase())) return;
+  throw new XApiProblem(blankProblem(403, REPLY_NOT_ENGAGED_DETAIL, 'Forbidden'));
 }
 
 function deleteTweet(ctx: Context): XResponse {

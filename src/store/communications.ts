@@ -20,9 +20,11 @@ export interface Communication {
   /** Not applied only because the integration was paused: the resume writes it in. */
   heldUntilResume: boolean;
   recordedAt: string;
+  /** An agent's reply from the record: the user who wrote it. */
+  writtenBy: string | null;
 }
 
-export type NewCommunication = Omit<Communication, 'id' | 'heldUntilResume'> & { heldUntilResume?: boolean };
+export type NewCommunication = Omit<Communication, 'id' | 'heldUntilResume' | 'writtenBy'> & { heldUntilResume?: boolean; writtenBy?: string | null };
 
 interface CommunicationRow {
   id: number;
@@ -41,6 +43,7 @@ interface CommunicationRow {
   not_applied_reason: string | null;
   held_until_resume: boolean | number;
   recorded_at: string;
+  written_by: string | null;
 }
 
 function toCommunication(row: CommunicationRow): Communication {
@@ -61,6 +64,7 @@ function toCommunication(row: CommunicationRow): Communication {
     notAppliedReason: row.not_applied_reason,
     heldUntilResume: Boolean(row.held_until_resume),
     recordedAt: row.recorded_at,
+    writtenBy: row.written_by ?? null,
   };
 }
 
@@ -81,6 +85,7 @@ function toRow(entry: NewCommunication) {
     not_applied_reason: entry.notAppliedReason,
     held_until_resume: entry.heldUntilResume ?? false,
     recorded_at: entry.recordedAt,
+    written_by: entry.writtenBy ?? null,
   };
 }
 

@@ -41,6 +41,8 @@ class SqliteDataVersionWatch implements ChangeWatch {
   private timer: NodeJS.Timeout | null = null;
   private version = -1;
   private lastPublicationId = 0;
+  /** Agents' replies queued by other processes (the reply command) wake their integration's publishing too. */
+  private lastAgentReplyId = 0;
 
   constructor(private readonly file: string, private readonly handlers: ChangeWatchHandlers, private readonly logger: Logger, private readonly everyMs: number) {}
 
@@ -50,6 +52,7 @@ class SqliteDataVersionWatch implements ChangeWatch {
     this.db = db;
     this.version = Number(db.pragma('data_version', { simple: true }));
     this.lastPublicationId = Number((db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM kbts_publications').get() as { id: number }).id);
+    this.lastAgentReplyId = Number((db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM kbts_agent_replies').get() as { id: number }).id);
     this.timer = setInterval(() => this.check(), this.everyMs);
     this.timer.unref?.();
   }
@@ -63,9 +66,13 @@ class SqliteDataVersionWatch implements ChangeWatch {
       const rows = this.db.prepare(
         'SELECT integration_id, MAX(id) AS last FROM kbts_publications WHERE id > ? GROUP BY integration_id',
       ).all(this.lastPublicationId) as Array<{ integration_id: number; last: number }>;
-      if (rows.length === 0) return;
+      const replies = this.db.prepare(
+        'SELECT integration_id, MAX(id) AS last FROM kbts_agent_replies WHERE id > ? GROUP BY integration_id',
+      ).all(this.lastAgentReplyId) as Array<{ integration_id: number; last: number }>;
+      if (rows.length === 0 && replies.length === 0) return;
       this.lastPublicationId = Math.max(this.lastPublicationId, ...rows.map((row) => Number(row.last)));
-      this.handlers.newRecords(rows.map((row) => Number(row.integration_id)));
+      this.lastAgentReplyId = Math.max(this.lastAgentReplyId, ...replies.map((row) => Number(row.last)));
+      this.handlers.newRecords([...new Set([...rows, ...replies].map((row) => Number(row.integration_id)))]);
     } catch (error) {
       // A busy or briefly unreadable file: the next check looks again, and the sweep is there.
       this.logger.debug('change check failed', { error: errorMessage(error) });

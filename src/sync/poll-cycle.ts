@@ -8,6 +8,7 @@ import type { XClient } from '../twitter/x-client';
 import { whileHoldingAccount } from './account-lease';
 import { collectReplies } from './inbound/collect-replies';
 import { publishDueRecords } from './outbound/record-tweets';
+import { postDueAgentReplies } from './outbound/agent-replies';
 import type { SyncDeps } from './sync-deps';
 
 export interface CycleCounts {
@@ -159,6 +160,7 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
     const toPublish = work.publishOnly ? integrations.filter((integration) => work.publishOnly!.has(integration.id)) : integrations;
     const published = publish ? await publishForAccount(deps, account, toPublish, x, counts) : { refused: null, failedIntegrations: new Map<number, string>(), rateLimitedUntil: null };
     let refused = published.refused;
+    if (!refused && publish && published.rateLimitedUntil === null) refused = await postDueAgentReplies(deps, account, toPublish, x);
     if (!refused && work.collect) refused = await collectForAccount(deps, account, x, counts);
     if (refused) {
       // The whole account is refused: stop its integrations with the reason instead of retrying forever.

@@ -29,6 +29,7 @@ import { xCostRoutes } from './routes/x-costs';
 import { metricsRoutes } from './routes/metrics';
 import { integrationRoutes } from './routes/integrations';
 import { liveRoutes } from './routes/live';
+import { agentReplyRoutes } from './routes/agent-replies';
 import { retryRoutes } from './routes/retry';
 import { recordRoutes } from './routes/records';
 import { sandboxRoutes } from './routes/sandbox';
@@ -126,7 +127,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(authRoutes(context));
   app.use(liveRoutes(context, live.watcher, live.streams));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, xCostRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, xCostRoutes, dashboardRoutes, retryRoutes, agentReplyRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());

@@ -173,7 +173,7 @@ function planFirstAttempt(integration: Integration, record: KbRecord | undefined
 }
 
 /** Tweets, found again among the account's own timeline. */
-function tweetChannel(account: Account, x: XClient): OutboundChannel {
+export function tweetChannel(account: Account, x: XClient): OutboundChannel {
   return {
     send: async (text, inReplyTo) => {
       try {

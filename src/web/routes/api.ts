@@ -8,6 +8,7 @@ import { knownTableOrFail, pathProblem } from '../kb-tables';
 import { can } from '../middleware/auth';
 import { hashToken } from '../middleware/session';
 import { readStateFilter, recordsInState } from '../state-filter';
+import { addAgentReplyApi } from './agent-replies';
 
 const MAX_PAGE = 500;
 
@@ -128,6 +129,8 @@ export function apiRoutes(services: Services): express.Router {
     const record = key === null ? null : await readTableRecord(services.db, table, key);
     res.status(201).json({ table: table.name, key, record });
   });
+
+  addAgentReplyApi(services, router);
 
   router.use((_req, res) => {
     res.status(404).json({ error: 'no such API path; see GET /api/v1/tables' });

@@ -14,6 +14,7 @@ import { MAX_TWEET_WEIGHT, tweetOutcome } from '../../sync/tweet-outcome';
 import { PUBLICATION_STATES } from '../../store/publications';
 import { readStateFilter, recordsInState } from '../state-filter';
 import { postsExhaustedUntil } from '../../sync/poll-cycle';
+import { talkbackView } from './agent-replies';
 
 const PAGE_SIZE = 25;
 
@@ -232,6 +233,7 @@ export function recordRoutes(context: WebContext): express.Router {
         postsWaitUntil: account ? postsExhaustedUntil(account, services.clock.now()) : null,
         continueValue,
         conversation: publication ? await services.communications.listForPublication(publication.id) : [],
+        talkback: await talkbackView(services, integration, account, publication, req.user, key),
       };
     }));
     res.render('records/show', {

@@ -5,6 +5,7 @@ import { toIso } from '../../lib/clock';
 import { NotFoundError } from '../../lib/errors';
 import { hashPassword, verifyPassword } from '../../lib/password';
 import { ROLES, type Role } from '../../store/users';
+import { TalkbackSettingsStore } from '../../store/agent-replies';
 import type { WebContext } from '../context';
 import { checked, checkNewUser, positiveId, raw, text, type FieldErrors } from '../forms';
 import { requirePermission } from '../middleware/auth';
@@ -36,6 +37,7 @@ export function userRoutes({ services, sessions, forms }: WebContext): express.R
       formToken: await forms.issueFormToken(req, NEW_API_TOKEN),
       lifetimes: TOKEN_LIFETIMES,
       now: now(),
+      displayName: await new TalkbackSettingsStore(services.db).displayName(user.id),
     });
   }
 
