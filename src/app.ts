@@ -111,6 +111,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
       replyOverlapSeconds: config.replyOverlapSeconds,
       leaseSeconds: config.leaseSeconds,
       reconcileGraceSeconds: config.reconcileGraceSeconds,
+      media: config.media,
     },
     createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl),
     workerId,
