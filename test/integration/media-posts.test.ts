@@ -40,6 +40,13 @@ async function callsTo(world: TestEnv, endpoint: string): Promise<number> {
   return (await world.control('GET', '/calls')).by_endpoint[endpoint] ?? 0;
 }
 
+/** Waits out the record's retry backoff (short with the test settings), by the product's own clock. */
+async function untilDue(world: TestEnv): Promise<void> {
+  const [row] = await world.sql('SELECT next_attempt_at FROM kbts_publications');
+  const waitMs = row.next_attempt_at ? Date.parse(row.next_attempt_at) - Date.now() : 0;
+  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs + 20));
+}
+
 describeEachDatabase('media in posts', (database) => {
   let media: MediaWorld;
   afterEach(async () => media.world.close());
@@ -123,7 +130,7 @@ describeEachDatabase('media in posts', (database) => {
     const [waiting] = await media.world.sql('SELECT state, reason FROM kbts_publications');
     assert.equal(waiting.state, 'pending');
     assert.match(waiting.reason, /could not prepare the post/);
-    await new Promise((resolve) => setTimeout(resolve, 100)); // past the short retry backoff of the test settings
+    await untilDue(media.world);
     assert.equal((await media.world.pollOnce()).published, 1);
     assert.equal(await callsTo(media.world, 'POST /2/media/upload/initialize'), 2, 'the upload was made again');
     assert.equal((await media.world.tweetsBy('kb_news')).length, 1);
@@ -153,6 +160,7 @@ describeEachDatabase('media in posts', (database) => {
     await media.world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'status', status: 503, count: 3 }] });
     assert.equal((await media.world.pollOnce()).deferred, 1);
     assert.equal(Number((await media.world.sql('SELECT COUNT(*) AS n FROM kbts_media_uploads'))[0].n), 1);
+    await untilDue(media.world);
     // A day and more on X's clock: the media id expired there.
     await media.world.setEmulatorClock({ advance_ms: 25 * 60 * 60 * 1000 });
     const second = await media.world.pollOnce();
