@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { callsPerTick } from './calls-per-tick';
 import { EmulatorProcess, ROOT } from './harness';
 import { latency } from './latency';
+import { mediaVideo } from './media-video';
 import { publishOverhead } from './publish-overhead';
 import { repliesByWebhook } from './replies-by-webhook';
 import { replyIngestion } from './reply-ingestion';
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     scenarios.push(...await attempt(6, 'latency', () => latency(emulator, quick ? 15 : 40, quick ? null : 150_000)));
     scenarios.push(...await attempt(6, 'tweet on commit', () => tweetOnCommit(emulator, quick ? 20 : 60)));
     scenarios.push(...await attempt(6, 'replies by webhook', () => repliesByWebhook(emulator, quick ? 20 : 60)));
+    scenarios.push(...await attempt(16, 'media video', () => mediaVideo(emulator)));
   } finally {
     await emulator.stop();
   }

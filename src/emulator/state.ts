@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { weightedLength, MAX_TWEET_WEIGHT } from '../twitter/weighted-length';
 import { EmulatorClock, parseInstant } from './clock';
 import { SnowflakeGenerator } from './snowflake';
-import { EmulatorMedia, MediaRefusal, type AttachedMedia } from './media';
+import { EmulatorMedia, MediaRefusal, renderMedia, type AttachedMedia } from './media';
 import { WebhookHub } from './webhooks';
 
 export type AccessLevel = 'read-write' | 'read-only' | 'no-read';
@@ -202,7 +202,8 @@ export interface ControlTweet {
   in_reply_to_tweet_id?: string;
   referenced_tweets?: Array<{ type: 'replied_to'; id: string }>;
   edit_history_tweet_ids: string[];
-  media?: AttachedMedia[];
+  /** As `includes.media` shows them: media_key, type, url or preview_image_url. */
+  media?: Array<Record<string, unknown>>;
 }
 
 export interface TimelineEntry extends ControlTweet {
@@ -838,7 +839,7 @@ export class EmulatorState {
       view.in_reply_to_tweet_id = tweet.inReplyToTweetId;
       view.referenced_tweets = [{ type: 'replied_to', id: tweet.inReplyToTweetId }];
     }
-    if (tweet.media) view.media = tweet.media;
+    if (tweet.media) view.media = tweet.media.map((item) => renderMedia(item, new Set(['url', 'preview_image_url'])));
     return view;
   }
 

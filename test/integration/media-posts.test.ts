@@ -171,4 +171,24 @@ describeEachDatabase('media in posts', (database) => {
     assert.equal(tweets.length, 1);
     assert.equal(tweets[0].media?.length, 1);
   });
+
+  it('fails a record whose file cannot be read with the reason, calls none of X\'s media endpoints, and posts it once fixed and retried', async () => {
+    media = await createMediaWorld(database);
+    const file = putMedia(media.mediaDir, 'secret.png', png());
+    fs.chmodSync(file, 0);
+    await media.world.sql(INSERT, ['unreadable', 'Cannot be read', 'Yes', 'secret.png']);
+    // Root reads any file: the command runs without that power, so mode 000 holds for it.
+    const run = await media.world.cli(['--json', 'poll', '--once'], {}, undefined, { honourFileModes: true });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.json.failed, 1);
+    const [failed] = await media.world.sql('SELECT state, reason, record_key FROM kbts_publications');
+    assert.deepEqual([failed.state, failed.reason], ['failed', "media: the file 'secret.png' cannot be read (permission denied)"]);
+    assert.equal(await callsTo(media.world, 'POST /2/media/upload/initialize'), 0);
+    assert.equal(await callsTo(media.world, 'POST /2/tweets'), 0);
+
+    fs.chmodSync(file, 0o644);
+    await media.world.asNewProcess((services) => retryRecords(services.integrationSetup, media.integrationId, String(failed.record_key)));
+    assert.equal((await media.world.pollOnce()).published, 1);
+    assert.equal((await media.world.tweetsBy('kb_news')).length, 1);
+  });
 });
