@@ -36,6 +36,7 @@ import { userRoutes } from './routes/users';
 import { webhookRoutes } from './routes/webhooks';
 import './types';
 import { viewHelpers } from './view-helpers';
+import { mediaRoutes } from './routes/media';
 
 // views/ and public/ sit at the top of the project, from src/ and from dist/src/ alike.
 const PROJECT_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
@@ -91,7 +92,8 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
+        // X's media addresses, for the thumbnails of replies' photos and videos on the record page.
+        imgSrc: ["'self'", 'data:', 'https://pbs.twimg.com'],
         connectSrc: ["'self'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
@@ -125,7 +127,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(authRoutes(context));
   app.use(liveRoutes(context, live.watcher, live.streams));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, dashboardRoutes, retryRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, mediaRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());

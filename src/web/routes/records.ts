@@ -14,6 +14,8 @@ import { MAX_TWEET_WEIGHT, tweetOutcome } from '../../sync/tweet-outcome';
 import { PUBLICATION_STATES } from '../../store/publications';
 import { readStateFilter, recordsInState } from '../state-filter';
 import { postsExhaustedUntil } from '../../sync/poll-cycle';
+import { mediaInEntry } from '../../sync/response-format';
+import { mediaOnRecordPage } from './media';
 
 const PAGE_SIZE = 25;
 
@@ -239,6 +241,7 @@ export function recordRoutes(context: WebContext): express.Router {
       responseFields: new Set(integrations.map((integration) => integration.responseField)),
       tweetFields: new Set(integrations.map((integration) => integration.tweetField)),
       canEdit: can(req.user?.role, 'write-records'),
+      media: await mediaOnRecordPage(services, integrations, record, new Map(publications.map((p) => [p.integration.id, p.publication?.id ?? null]))), mediaInEntry,
     });
   });
 
