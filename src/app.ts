@@ -122,6 +122,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
       replyOverlapSeconds: config.replyOverlapSeconds,
       leaseSeconds: config.leaseSeconds,
       reconcileGraceSeconds: config.reconcileGraceSeconds,
+      media: config.media,
     },
     // Every call of an account's client is metered (and stopped at its budget) by one plugin.
     createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl,

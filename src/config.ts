@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { ConfigError } from './lib/errors';
 import type { LogLevel } from './lib/logger';
 import { parsePriceTable, type PriceTable } from './settings/prices';
+import { MB } from './media/media-kinds';
+import type { MediaSettings } from './media/record-media';
 
 export interface DatabaseConfig {
   client: 'sqlite' | 'postgres';
@@ -38,6 +40,8 @@ export interface Config {
   maxPagesPerRead: number;
   /** After a lost answer, how long a post not found among the account's own posts still may be X showing it late. */
   reconcileGraceSeconds: number;
+  /** Where a media field's paths lead (KBTS_MEDIA_DIR, default <data folder>/media), and the product's cap on a file (KBTS_MEDIA_MAX_MB). */
+  media: MediaSettings;
   /**
    * Express's `trust proxy`: false (no proxy, the default), a number of proxy hops, or the
    * addresses of the proxies. Behind a trusted proxy the client's address comes from
@@ -120,6 +124,9 @@ export const environmentSchema = z.object({
       }
       return table.prices;
     })),
+  KBTS_MEDIA_DIR: z.preprocess(unsetIfEmpty, z.string().optional()),
+  // X takes videos up to 512 MB; the product's own cap defaults to 25 MB.
+  KBTS_MEDIA_MAX_MB: wholeNumber('KBTS_MEDIA_MAX_MB', 25, 1, 512),
   // Its several forms are read by parseTrustProxy, which names the form it could not read.
   TRUST_PROXY: z.preprocess(unsetIfEmpty, z.string().optional()),
   PUBLIC_URL: z.preprocess(unsetIfEmpty, z.string().optional()),
@@ -231,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     publishSweepMs: vars.KBTS_PUBLISH_SWEEP_MS,
     maxPagesPerRead: vars.KBTS_MAX_PAGES_PER_READ,
     reconcileGraceSeconds: vars.KBTS_RECONCILE_GRACE_SECONDS,
+    media: Object.freeze({ mediaDir: path.resolve(vars.KBTS_MEDIA_DIR ?? path.join(dataDir, 'media')), maxBytes: vars.KBTS_MEDIA_MAX_MB * MB }),
     trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     publicUrl: parsePublicUrl(vars.PUBLIC_URL),
     metricsToken: vars.METRICS_TOKEN ?? null,

@@ -22,6 +22,7 @@ import * as createXAppAndOAuthRequests from '../../migrations/20261202000900_cre
 import * as addNoRepliesAlerts from '../../migrations/20261202000800_add_no_replies_alerts';
 import * as createXUsage from '../../migrations/20261203100100_create_x_usage';
 import * as createAgentReplies from '../../migrations/20261203110100_create_agent_replies';
+import * as addMedia from '../../migrations/20261203120100_add_media';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -50,6 +51,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261202000900_create_x_app_and_oauth_requests', createXAppAndOAuthRequests],
   ['20261203100100_create_x_usage', createXUsage],
   ['20261203110100_create_agent_replies', createAgentReplies],
+  ['20261203120100_add_media', addMedia],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

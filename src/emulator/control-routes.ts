@@ -1,4 +1,5 @@
 import express from 'express';
+import { addMediaControls } from './media-controls';
 import { EmulatorInputError, type AccessLevel, type EmulatorState } from './state';
 
 type Handler = (req: express.Request, res: express.Response) => void;
@@ -150,6 +151,8 @@ export function createControlRouter(state: EmulatorState): express.Router {
     }
     state.webhooks.validateWebhook(webhook).then((valid) => res.json({ valid, error: webhook.lastCrcError }), next);
   });
+
+  addMediaControls(router, state);
 
   router.post('/reset', guarded((_req, res) => {
     state.reset();

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { weightedLength, MAX_TWEET_WEIGHT } from '../twitter/weighted-length';
 import { EmulatorClock, parseInstant } from './clock';
 import { SnowflakeGenerator } from './snowflake';
+import { EmulatorMedia, MediaRefusal, renderMedia, type AttachedMedia } from './media';
 import { WebhookHub } from './webhooks';
 
 export type AccessLevel = 'read-write' | 'read-only' | 'no-read';
@@ -25,6 +26,10 @@ export const ENDPOINT_KEYS = [
   'GET /2/activity/subscriptions',
   'POST /2/activity/subscriptions',
   'DELETE /2/activity/subscriptions/:id',
+  'POST /2/media/upload/initialize',
+  'POST /2/media/upload/:id/append',
+  'POST /2/media/upload/:id/finalize',
+  'GET /2/media/upload',
 ] as const;
 export type EndpointKey = (typeof ENDPOINT_KEYS)[number];
 
@@ -47,6 +52,11 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<EndpointKey, number>> = {
   'GET /2/activity/subscriptions': 50,
   'POST /2/activity/subscriptions': 50,
   'DELETE /2/activity/subscriptions/:id': 50,
+  // X's figure for the media upload endpoints (initialize, append, finalize); STATUS alike here.
+  'POST /2/media/upload/initialize': 1875,
+  'POST /2/media/upload/:id/append': 1875,
+  'POST /2/media/upload/:id/finalize': 1875,
+  'GET /2/media/upload': 1875,
 };
 export const DEFAULT_WINDOW_SECONDS = 15 * 60;
 
@@ -127,6 +137,8 @@ export interface TweetRecord {
   hidden?: boolean;
   /** Emulator time (ms) from which timelines and search show it (the timeline-delay behaviour). */
   shownAtMs?: number;
+  /** Photos, videos and GIFs attached (media.ts). */
+  media?: AttachedMedia[];
 }
 
 /** How the emulator acts out X's soft guarantees (control API: POST /_emulator/behaviour). */
@@ -176,6 +188,8 @@ export interface PostAsInput {
   hidden?: boolean;
   /** Post as a Premium user may: up to 25,000 characters instead of 280 weighted ones. */
   long_post?: boolean;
+  /** Media attached without an upload, e.g. [{"type":"photo"}]: a person's reply with a photo. */
+  media?: Array<{ type: string }>;
 }
 
 /** The control API's view of a tweet: every field, plus the author's username for display. */
@@ -190,6 +204,8 @@ export interface ControlTweet {
   in_reply_to_tweet_id?: string;
   referenced_tweets?: Array<{ type: 'replied_to'; id: string }>;
   edit_history_tweet_ids: string[];
+  /** As `includes.media` shows them: media_key, type, url or preview_image_url. */
+  media?: Array<Record<string, unknown>>;
 }
 
 export interface TimelineEntry extends ControlTweet {
@@ -202,7 +218,8 @@ export interface TimelineView {
   tweets: TimelineEntry[];
 }
 
-export const FAULT_KINDS = ['latency', 'status', 'drop', 'lost_response', 'rate_limit', 'malformed_json', 'truncated', 'repeat_next_token'] as const;
+// processing_failed: on POST /2/media/upload/:id/finalize, the video's processing ends in "failed".
+export const FAULT_KINDS = ['latency', 'status', 'drop', 'lost_response', 'rate_limit', 'malformed_json', 'truncated', 'repeat_next_token', 'processing_failed'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {
@@ -382,6 +399,8 @@ export class EmulatorState {
 
   /** Webhooks, Activity API subscriptions and signed event delivery (src/emulator/webhooks.ts). */
   readonly webhooks: WebhookHub;
+  /** Media uploads and their processing (src/emulator/media.ts). */
+  readonly media: EmulatorMedia;
 
   constructor(options: EmulatorOptions = {}) {
     this.source = options.now ?? Date.now;
@@ -394,6 +413,7 @@ export class EmulatorState {
     this.clock = new EmulatorClock(this.source, start);
     this.now = () => this.clock.now();
     this.random = options.random ?? Math.random;
+    this.media = new EmulatorMedia(this.now);
     this.webhooks = new WebhookHub({
       now: this.now,
       consumerSecret: (key) => this.consumerSecret(key),
@@ -653,10 +673,10 @@ export class EmulatorState {
   // ---- tweets ------------------------------------------------------------------------------
 
   /** Creates a tweet after X's checks: not empty, at most 280 weighted characters, known parent, not a duplicate. */
-  createTweet(authorId: string, text: string, options: { inReplyToTweetId?: string; createdAtMs?: number; longPost?: boolean; hidden?: boolean } = {}): TweetRecord {
+  createTweet(authorId: string, text: string, options: { inReplyToTweetId?: string; createdAtMs?: number; longPost?: boolean; hidden?: boolean; media?: AttachedMedia[] } = {}): TweetRecord {
     const author = this.users.get(authorId);
     if (!author) throw new EmulatorInputError(404, `no user with id ${authorId}`);
-    if (text.trim() === '') throw new TweetRejection('empty', 'Tweet text must not be empty.');
+    if (text.trim() === '' && !options.media?.length) throw new TweetRejection('empty', 'Tweet text must not be empty.');
     if (options.longPost) {
       if (text.length > LONG_POST_MAX) throw new TweetRejection('too_long', `A long post is at most ${LONG_POST_MAX} characters.`);
     } else if (weightedLength(text) > MAX_TWEET_WEIGHT) {
@@ -689,6 +709,7 @@ export class EmulatorState {
       tweet.inReplyToUserId = parent.authorId;
     }
     if (options.hidden) tweet.hidden = true;
+    if (options.media?.length) tweet.media = options.media;
     if (this.behaviourNow.timeline_delay_ms > 0) tweet.shownAtMs = now + this.behaviourNow.timeline_delay_ms;
     this.index(tweet);
     this.keepTweet(tweet);
@@ -715,6 +736,13 @@ export class EmulatorState {
       createdAtMs = typeof input.created_at === 'string' ? Date.parse(input.created_at) : NaN;
       if (Number.isNaN(createdAtMs)) throw new EmulatorInputError(400, 'created_at must be an ISO-8601 timestamp');
     }
+    let media: AttachedMedia[] | undefined;
+    try {
+      media = input.media === undefined ? undefined : this.media.madeUp(input.media);
+    } catch (error) {
+      if (error instanceof MediaRefusal) throw new EmulatorInputError(400, error.message);
+      throw error;
+    }
     const author = this.ensureUser(input.as);
     let text = input.text;
     if (input.in_reply_to_tweet_id !== undefined && input.mention !== false) {
@@ -722,7 +750,7 @@ export class EmulatorState {
       if (parent) text = this.replyPrefix(parent, author.id) + text;
     }
     try {
-      const tweet = this.createTweet(author.id, text, { inReplyToTweetId: input.in_reply_to_tweet_id, createdAtMs, longPost: input.long_post === true, hidden: input.hidden === true });
+      const tweet = this.createTweet(author.id, text, { inReplyToTweetId: input.in_reply_to_tweet_id, createdAtMs, longPost: input.long_post === true, hidden: input.hidden === true, media });
       return this.toControlTweet(tweet);
     } catch (error) {
       if (error instanceof TweetRejection) throw new EmulatorInputError(error.reason === 'duplicate' ? 403 : 400, error.message);
@@ -822,6 +850,7 @@ export class EmulatorState {
       view.in_reply_to_tweet_id = tweet.inReplyToTweetId;
       view.referenced_tweets = [{ type: 'replied_to', id: tweet.inReplyToTweetId }];
     }
+    if (tweet.media) view.media = tweet.media.map((item) => renderMedia(item, new Set(['url', 'preview_image_url'])));
     return view;
   }
 
@@ -1025,5 +1054,6 @@ export class EmulatorState {
     this.behaviourNow = { ...DEFAULT_BEHAVIOUR };
     this.keeper?.record({ kind: 'reset' });
     this.webhooks.reset();
+    this.media.reset();
   }
 }

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { renderMedia, type AttachedMedia } from './media';
 import { SnowflakeGenerator } from './snowflake';
 import { EmulatorInputError } from './state';
 
@@ -80,6 +81,7 @@ export interface EventTweet {
   inReplyToUserId?: string;
   /** Lower-cased usernames mentioned in the text. */
   mentions: Set<string>;
+  media?: AttachedMedia[];
 }
 
 export interface WebhookHubDeps {
@@ -292,6 +294,10 @@ export class WebhookHub {
       payload,
       includes: { users: [{ id: tweet.authorId, username: tweet.authorUsername, name: tweet.authorName }] },
     };
+    if (tweet.media?.length) {
+      payload.attachments = { media_keys: tweet.media.map((item) => item.mediaKey) };
+      (data.includes as Record<string, unknown>).media = tweet.media.map((item) => renderMedia(item, new Set(['url', 'preview_image_url'])));
+    }
     if (sub.tag !== undefined) data.tag = sub.tag;
     const event: StoredEvent = {
       uuid: data.event_uuid as string,

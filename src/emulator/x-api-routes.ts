@@ -19,9 +19,11 @@ import {
 } from './problems';
 import { MAX_TWEET_WEIGHT, weightedLength } from '../twitter/weighted-length';
 import { WEBHOOK_ROUTES } from './webhook-routes';
+import { MEDIA_ROUTES } from './media-routes';
+import { MediaRefusal, renderMedia } from './media';
 import { matchesSearch, parseSearchQuery, SearchQueryError } from './search-query';
 import { snowflakeTime } from './snowflake';
-import { TweetRejection, type EmulatorState, type EndpointKey, type RateLimitDecision, type TweetRecord, type UserRecord } from './state';
+import { TweetRejection, type EmulatorState, type EndpointKey, type FaultRule, type RateLimitDecision, type TweetRecord, type UserRecord } from './state';
 
 // Field and expansion names X accepts; the emulator fills in the ones listed in the render functions
 // and silently leaves out the others, as X leaves out fields a post does not have.
@@ -66,6 +68,8 @@ export interface Context {
   query: URLSearchParams;
   body: RequestBody;
   contentType: string;
+  /** The fault rule this call drew, for faults a handler acts out itself (processing_failed). */
+  fault?: FaultRule;
 }
 
 export interface Route {
@@ -74,6 +78,8 @@ export interface Route {
   pattern: RegExp;
   access: Access;
   handle(ctx: Context): XResponse | Promise<XResponse>;
+  /** A larger body than the default 1 MB (media upload segments). */
+  maxBodyBytes?: number;
 }
 
 interface RequestBody {
@@ -203,6 +209,7 @@ function renderTweet(tweet: TweetRecord, fields: Set<string>): Record<string, un
   if (fields.has('referenced_tweets') && tweet.inReplyToTweetId !== undefined) {
     out.referenced_tweets = [{ type: 'replied_to', id: tweet.inReplyToTweetId }];
   }
+  if (fields.has('attachments') && tweet.media) out.attachments = { media_keys: tweet.media.map((item) => item.mediaKey) };
   if (fields.has('reply_settings')) out.reply_settings = 'everyone';
   if (fields.has('possibly_sensitive')) out.possibly_sensitive = false;
   return out;
@@ -221,13 +228,20 @@ interface Rendering {
   tweetFields: Set<string>;
   userFields: Set<string>;
   expansions: Set<string>;
+  mediaFields: Set<string>;
 }
+
+const MEDIA_FIELDS = [
+  'alt_text', 'duration_ms', 'height', 'media_key', 'non_public_metrics', 'organic_metrics', 'preview_image_url', 'promoted_metrics',
+  'public_metrics', 'type', 'url', 'variants', 'width',
+];
 
 function readRendering(p: Params, expansions: readonly string[] = TWEET_EXPANSIONS): Rendering {
   return {
     tweetFields: p.list('tweet.fields', TWEET_FIELDS),
     userFields: p.list('user.fields', USER_FIELDS),
     expansions: p.list('expansions', expansions),
+    mediaFields: p.list('media.fields', MEDIA_FIELDS),
   };
 }
 
@@ -256,6 +270,8 @@ function tweetPayload(state: EmulatorState, tweets: TweetRecord[], r: Rendering)
   const includes: Record<string, unknown> = {};
   if (users.size > 0) includes.users = [...users.values()].map((u) => renderUser(u, r.userFields));
   if (referenced.size > 0) includes.tweets = [...referenced.values()].map((t) => renderTweet(t, r.tweetFields));
+  const media = r.expansions.has('attachments.media_keys') ? tweets.flatMap((t) => t.media ?? []) : [];
+  if (media.length > 0) includes.media = media.map((item) => renderMedia(item, r.mediaFields));
   if (Object.keys(includes).length > 0) payload.includes = includes;
   return payload;
 }
@@ -382,8 +398,9 @@ function createTweet(ctx: Context): XResponse {
   if (errors.length > 0) throw new XApiProblem(invalidRequest(errors));
   const text = typeof input.text === 'string' ? input.text : '';
   refuseReplyNotEngaged(ctx, inReplyTo);
+  const media = input.media === undefined ? undefined : attachMedia(ctx, input.media);
   try {
-    const tweet = ctx.state.createTweet(ctx.user.id, text, { inReplyToTweetId: inReplyTo, longPost: ctx.user.longPosts === true });
+    const tweet = ctx.state.createTweet(ctx.user.id, text, { inReplyToTweetId: inReplyTo, longPost: ctx.user.longPosts === true, media });
     return { status: 201, body: { data: { id: tweet.id, text: tweet.text, edit_history_tweet_ids: [tweet.id] } } };
   } catch (error) {
     if (!(error instanceof TweetRejection)) throw error;
@@ -413,6 +430,16 @@ function refuseReplyNotEngaged(ctx: Context, inReplyTo: string | undefined): voi
   const parent = ctx.state.getTweetRecord(inReplyTo);
   if (!parent || parent.authorId === ctx.user.id || parent.mentions.has(ctx.user.username.toLowerCase())) return;
   throw new XApiProblem(blankProblem(403, REPLY_NOT_ENGAGED_DETAIL, 'Forbidden'));
+}
+
+/** `media.media_ids`, checked as X checks them (see EmulatorMedia.attach). */
+function attachMedia(ctx: Context, media: unknown) {
+  try {
+    return ctx.state.media.attach(ctx.user.id, (media as { media_ids?: unknown } | null)?.media_ids);
+  } catch (error) {
+    if (!(error instanceof MediaRefusal)) throw error;
+    throw new XApiProblem(invalidRequest([{ message: error.message }]));
+  }
 }
 
 function deleteTweet(ctx: Context): XResponse {
@@ -565,6 +592,7 @@ const ROUTES: Route[] = [
   { method: 'GET', key: 'GET /2/users/:id/mentions', pattern: /^\/2\/users\/([^/]+)\/mentions\/?$/, access: 'read', handle: mentions },
   { method: 'GET', key: 'GET /2/users/:id/tweets', pattern: /^\/2\/users\/([^/]+)\/tweets\/?$/, access: 'read', handle: userTweets },
   ...WEBHOOK_ROUTES,
+  ...MEDIA_ROUTES,
 ];
 
 function findRoute(method: string, path: string): { route: Route; params: string[] } | undefined {
@@ -578,14 +606,14 @@ function findRoute(method: string, path: string): { route: Route; params: string
 
 // ---- transport --------------------------------------------------------------------------------
 
-async function readBody(req: express.Request): Promise<RequestBody> {
+async function readBody(req: express.Request, maxBytes = MAX_BODY_BYTES): Promise<RequestBody> {
   const parsedBefore = (req as unknown as { _body?: boolean })._body === true;
   if (parsedBefore || req.readableEnded) return { raw: null, preParsed: req.body };
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new XApiProblem(invalidRequest([{ message: 'Request body is too large.' }]));
+    if (size > maxBytes) throw new XApiProblem(invalidRequest([{ message: 'Request body is too large.' }]));
     chunks.push(chunk as Buffer);
   }
   return { raw: Buffer.concat(chunks) };
@@ -654,6 +682,7 @@ async function answer(
   found: { route: Route; params: string[] },
   body: RequestBody,
   forcedRateLimit: { resetInSeconds?: number } | undefined,
+  fault?: FaultRule,
 ): Promise<XResponse> {
   const { route } = found;
   // The client signed the URL it called, mount prefix included: rebuild exactly that.
@@ -689,6 +718,7 @@ async function answer(
     query: new URL(url).searchParams,
     body,
     contentType: req.get('content-type') ?? '',
+    fault,
   };
   try {
     return { ...(await route.handle(ctx)), headers };
@@ -721,7 +751,7 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
 
   let body: RequestBody;
   try {
-    body = await readBody(req);
+    body = await readBody(req, found?.route.maxBodyBytes);
   } catch (error) {
     if (error instanceof XApiProblem) return send(res, error.response);
     // The caller went away mid-request (a killed process): there is nobody to answer.
@@ -732,7 +762,7 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
   if (fate?.kind === 'status') return send(res, fate.status === 402 ? creditsDepleted() : blankProblem(fate.status ?? 503));
   if (!found) return send(res, blankProblem(404, 'The requested resource does not exist in this emulator.', 'Not Found'));
 
-  const response = await answer(state, req, found, body, fate?.kind === 'rate_limit' ? fate : undefined);
+  const response = await answer(state, req, found, body, fate?.kind === 'rate_limit' ? fate : undefined, fate);
   // A kept emulator (the server's sandbox) answers only once the call's change is stored.
   const storing = state.changesStored();
   if (storing) {

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   kb_table_unreadable: 500,
   webhook_refused: 422,
   oauth_refused: 400,
+  media_refused: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -74,6 +75,9 @@ export type ConfigError = InstanceType<typeof ConfigError>;
 export const SecretUnreadableError = createError('secret_unreadable', 'SecretUnreadableError');
 /** A knowledgebase table the engine cannot read (dropped, renamed, no permission). */
 export const UnreadableTableError = createError('kb_table_unreadable', 'UnreadableTableError');
+
+/** A file given for a media field that X would not take (its type or size), said in words. */
+export const MediaRefusedFileError = createError('media_refused', 'MediaRefusedFileError');
 
 // What a person can do about the database errors that are not bugs, recognised by SQLite's
 // code or, where a library rewrapped the error, by SQLite's own words.

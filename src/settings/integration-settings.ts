@@ -2,6 +2,7 @@ import { IANAZone } from 'luxon';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { RESPONSE_MODES } from '../kb/schema';
+import { MEDIA_FIELD_RULES } from '../media/media-kinds';
 
 /**
  * Every setting of an integration, described once. The command line's options, the wizard's and
@@ -73,6 +74,12 @@ const alertHours = z.preprocess(
     .nullable(),
 );
 
+// A column that may be left out: blank, or "none" to remove it on update.
+const optionalColumn = z.preprocess(
+  (value) => (value === undefined || value === null || (typeof value === 'string' && /^\s*(none)?\s*$/i.test(value)) ? null : value),
+  z.string({ error: 'give the media field as a column name' }).trim().max(200, { error: 'a column name of more than 200 characters is not a column' }).nullable(),
+);
+
 function setting<S extends z.ZodType>(spec: SettingSpec<S>): SettingSpec<S> {
   return spec;
 }
@@ -117,6 +124,11 @@ export const INTEGRATION_SETTINGS = {
     label: 'no-replies alert', schema: alertHours, option: '--alert-no-replies-hours <hours>',
     optionHelp: 'alert the admins when no reply arrived for this many hours (off unless given; "off" turns it off)',
     required: false, json: 'alert_no_replies_hours', column: 'alert_no_replies_hours', changeable: true,
+  }),
+  mediaField: setting({
+    label: 'media field', schema: optionalColumn, option: '--media-field <column>',
+    optionHelp: `column with the post's media (optional): ${MEDIA_FIELD_RULES}; "none" removes it`,
+    required: false, json: 'media_field', column: 'media_field', changeable: true,
   }),
   backfill: setting({
     label: 'backfill', schema: z.boolean({ error: 'backfill is either on or off' }).default(false), option: '--backfill',

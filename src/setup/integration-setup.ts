@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { installCaptureTrigger, removeCaptureTrigger } from '../db/dialect';
 import { checkFieldMapping, type TableInfo } from '../kb/schema';
 import { countRecords } from '../kb/records';
+import { checkMediaField } from '../media/media-field-check';
 import type { Clock } from '../lib/clock';
 import { toIso } from '../lib/clock';
 import { NotFoundError, UserFacingError, ValidationError } from '../lib/errors';
@@ -52,6 +53,7 @@ async function check(deps: IntegrationSetupDeps, input: IntegrationInput, self: 
   });
   // A setting refused by its own rules ("choose a tweet field") is not refused again by the schema check.
   if (!failed.has('table')) errors.push(...mapping.errors.filter((problem) => !failed.has(problem.field)));
+  if (mapping.table && !failed.has('mediaField')) errors.push(...checkMediaField(mapping.table, values.mediaField, values));
   let duplicateOf: number | null = null;
   if (mapping.table && values.accountId !== undefined && values.tweetField && !errors.some((problem) => problem.field === 'tweetField' || problem.field === 'accountId')) {
     const [twin] = await deps.integrations.listTweeting(values.accountId, mapping.table.name, values.tweetField, self);

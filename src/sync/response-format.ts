@@ -1,10 +1,13 @@
 import { DateTime } from 'luxon';
 import type { ResponseMode } from '../kb/schema';
+import type { XMedia } from '../twitter/x-client';
 
 export interface ReplyEntryInput {
   createdAt: string;
   username: string;
   text: string;
+  /** The reply's photos, videos and GIFs, written after its text. */
+  media?: XMedia[];
 }
 
 /**
@@ -43,7 +46,25 @@ function stamp(createdAt: string, timeZone: string): string {
 
 /** `[2026-11-22 14:03 UTC] @alice: the reply text`, stamped in the integration's time zone. */
 export function formatEntry(reply: ReplyEntryInput, timeZone: string): string {
-  return `[${stamp(reply.createdAt, timeZone)}] @${reply.username}: ${replyBody(unescapeXText(reply.text))}`;
+  return `[${stamp(reply.createdAt, timeZone)}] @${reply.username}: ${replyBody(unescapeXText(reply.text))}${mediaMarkers(reply.media)}`;
+}
+
+const MEDIA_WORDS: Record<string, string> = { photo: 'photo', video: 'video', animated_gif: 'GIF' };
+
+/**
+ * A reply's media as the entry shows them: ` [photo: https://…] [video: https://…]` (a video or a
+ * GIF by its preview image: X gives no address of the video file itself in v2).
+ */
+export function mediaMarkers(media: XMedia[] | undefined): string {
+  return (media ?? []).flatMap((item) => {
+    const address = item.url ?? item.previewImageUrl;
+    return address ? [` [${MEDIA_WORDS[item.type] ?? item.type}: ${address}]`] : [];
+  }).join('');
+}
+
+/** The media an entry's text names (`[photo: https://…]`), for the record page's thumbnails. */
+export function mediaInEntry(text: string): Array<{ kind: string; url: string }> {
+  return [...text.matchAll(/\[(photo|video|GIF): (https?:\/\/[^\s\]]+)\]/g)].map((match) => ({ kind: match[1], url: match[2] }));
 }
 
 /** The field's new content after entries (oldest first) are applied in the given mode. */

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
+import type { MediaSettings } from '../media/record-media';
 import type { Metrics } from '../lib/metrics';
 import type { Account, AccountStore } from '../store/accounts';
 import type { AccountWebhookStore } from '../store/account-webhooks';
@@ -27,6 +28,8 @@ export interface SyncSettings {
    * "maybe not shown yet" rather than "not posted": X shows a new post there only after a delay.
    */
   reconcileGraceSeconds: number;
+  /** Where a media field's files are and the cap on their size (absent: ./data/media and 25 MB). */
+  media?: MediaSettings;
 }
 
 export interface SyncDeps {

@@ -3,6 +3,7 @@ import type { Clock } from '../lib/clock';
 import { classifyXError, XIncompleteReadError, XRateLimitError, XTransientError, XUnknownOutcomeError } from './errors';
 import { SEARCH_WINDOW_DAYS } from './limits';
 import { tweetIdTimeMs } from './snowflake';
+import { attachedMedia } from './x-media';
 import { createTwitterApi, type XCredentials } from './x-client-factory';
 
 export interface XTweet {
@@ -14,6 +15,16 @@ export interface XTweet {
   conversationId: string | null;
   inReplyToTweetId: string | null;
   inReplyToUserId: string | null;
+  /** The photos, videos and GIFs attached, from the media expansion. */
+  media?: XMedia[];
+}
+
+/** A post's attached media as X describes it (media.fields=type,url,preview_image_url). */
+export interface XMedia {
+  type: 'photo' | 'video' | 'animated_gif' | string;
+  /** Photos have a url; videos and GIFs a preview image. */
+  url: string | null;
+  previewImageUrl: string | null;
 }
 
 export interface RateLimitState {
@@ -46,16 +57,26 @@ interface RawTweet {
   referenced_tweets?: Array<{ type: string; id: string }>;
   /** A long post's whole text: `text` is then cut near 280 characters. */
   note_tweet?: { text?: string };
+  attachments?: { media_keys?: string[] };
+}
+
+interface RawMedia {
+  media_key: string;
+  type: string;
+  url?: string;
+  preview_image_url?: string;
 }
 
 interface RawPage {
   data?: RawTweet[];
-  includes?: { users?: Array<{ id: string; username: string }> };
+  includes?: { users?: Array<{ id: string; username: string }>; media?: RawMedia[] };
   meta?: { result_count?: number; next_token?: string; newest_id?: string };
 }
 
 // note_tweet: a long post's whole text comes only there (its `text` is cut near 280 characters).
-const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet';
+const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet,attachments';
+// The replies' photos and videos: without the expansion only their t.co link survives in the text.
+const REPLY_EXPANSIONS = { expansions: 'author_id,attachments.media_keys', 'user.fields': 'username', 'media.fields': 'type,url,preview_image_url' };
 
 const DEFAULT_MAX_PAGES_PER_READ = 100;
 
@@ -113,9 +134,10 @@ export class XClient {
   }
 
   /** Posts once; never retried here, because a lost answer may hide a created tweet. */
-  async postTweet(text: string, inReplyToTweetId?: string | null): Promise<{ id: string; text: string }> {
+  async postTweet(text: string, inReplyToTweetId?: string | null, mediaIds?: string[]): Promise<{ id: string; text: string }> {
     const body: Record<string, unknown> = { text };
     if (inReplyToTweetId) body.reply = { in_reply_to_tweet_id: inReplyToTweetId };
+    if (mediaIds && mediaIds.length > 0) body.media = { media_ids: mediaIds };
     try {
       const result = await this.withRateLimitWait(() => this.api.v2.post<{ data: { id: string; text: string } }>('tweets', body));
       if (!result?.data?.id) throw new XUnknownOutcomeError('X answered without a tweet id');
@@ -125,6 +147,20 @@ export class XClient {
     }
   }
 
+  /** A media upload write (src/media/x-media-upload.ts): like the post, never retried here. */
+  async mediaWrite<T>(path: string, body?: Record<string, unknown>, asFormData = false): Promise<T> {
+    try {
+      return await this.withRateLimitWait(() => this.api.v2.post<T>(path, body, asFormData ? { forceBodyMode: 'form-data' } : undefined));
+    } catch (error) {
+      throw classifyXError(error, true);
+    }
+  }
+
+  /** A media upload read (the STATUS of a video's processing), retried like every read. */
+  async mediaRead<T>(path: string, query: Record<string, string>): Promise<T> {
+    return this.read(() => this.api.v2.get<T>(path, query));
+  }
+
   /** The account's own tweets since a moment, newest first, all pages (for reconciliation). */
   async ownTweetsSince(userId: string, startTime: string): Promise<XTweet[]> {
     return this.readAllPages(`users/${userId}/tweets`, { start_time: startTime, max_results: 100, 'tweet.fields': TWEET_FIELDS }, 'pagination_token');
@@ -132,7 +168,7 @@ export class XClient {
 
   /** Mentions of the account newer than sinceId, all pages, with authors' usernames. */
   async mentionsSince(userId: string, sinceId: string | null): Promise<XTweet[]> {
-    const query: Record<string, string | number> = { max_results: 100, 'tweet.fields': TWEET_FIELDS, expansions: 'author_id', 'user.fields': 'username' };
+    const query: Record<string, string | number> = { max_results: 100, 'tweet.fields': TWEET_FIELDS, ...REPLY_EXPANSIONS };
     if (sinceId) query.since_id = sinceId;
     return this.readAllPages(`users/${userId}/mentions`, query, 'pagination_token');
   }
@@ -142,7 +178,7 @@ export class XClient {
    * X's 7-day window (which X refuses) is replaced by the window's start: nothing older can be found.
    */
   async searchRecent(queryText: string, sinceId: string | null, untilId?: string | null): Promise<XTweet[]> {
-    const query: Record<string, string | number> = { query: queryText, max_results: 100, 'tweet.fields': TWEET_FIELDS, expansions: 'author_id', 'user.fields': 'username' };
+    const query: Record<string, string | number> = { query: queryText, max_results: 100, 'tweet.fields': TWEET_FIELDS, ...REPLY_EXPANSIONS };
     const windowStartMs = this.options.clock.now().toMillis() - SEARCH_WINDOW_MS;
     if (sinceId && tweetIdTimeMs(sinceId) > windowStartMs) query.since_id = sinceId;
     else if (sinceId) query.start_time = new Date(windowStartMs).toISOString();
@@ -171,7 +207,7 @@ export class XClient {
       const pageQuery = token ? { ...query, [pageParameter]: token } : query;
       const page = await this.read(() => this.api.v2.get<RawPage>(path, pageQuery));
       const usernames = new Map((page.includes?.users ?? []).map((user) => [user.id, user.username]));
-      for (const raw of page.data ?? []) tweets.push(toTweet(raw, usernames));
+      for (const raw of page.data ?? []) tweets.push(toTweet(raw, usernames, page.includes?.media ?? []));
       token = page.meta?.next_token || undefined;
       if (token === undefined) return tweets;
     }
@@ -210,7 +246,8 @@ export class XClient {
   }
 }
 
-function toTweet(raw: RawTweet, usernames: Map<string, string>): XTweet {
+function toTweet(raw: RawTweet, usernames: Map<string, string>, media: RawMedia[]): XTweet {
+  const attached = attachedMedia(raw.attachments, media);
   return {
     id: raw.id,
     text: raw.note_tweet?.text || raw.text,
@@ -220,6 +257,7 @@ function toTweet(raw: RawTweet, usernames: Map<string, string>): XTweet {
     conversationId: raw.conversation_id ?? null,
     inReplyToTweetId: raw.referenced_tweets?.find((ref) => ref.type === 'replied_to')?.id ?? null,
     inReplyToUserId: raw.in_reply_to_user_id ?? null,
+    ...(attached.length > 0 ? { media: attached } : {}),
   };
 }
 

@@ -116,7 +116,7 @@ describe('X API emulator responses against the official OpenAPI description', fu
   async function call(
     method: string,
     pathAndQuery: string,
-    options: { user?: CreatedUser; json?: unknown; raw?: string; badSecret?: boolean } = {},
+    options: { user?: CreatedUser; json?: unknown; raw?: string | Buffer; contentType?: string; badSecret?: boolean } = {},
   ): Promise<Answer> {
     const user = options.user ?? kb;
     const url = emulator.url + pathAndQuery;
@@ -130,7 +130,7 @@ describe('X API emulator responses against the official OpenAPI description', fu
     });
     const body = options.raw ?? (options.json === undefined ? undefined : JSON.stringify(options.json));
     const headers: Record<string, string> = { authorization };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     const res = await fetch(url, { method, headers, body });
     const text = await res.text();
     return { method, path: new URL(url).pathname, status: res.status, contentType: res.headers.get('content-type') ?? '', body: JSON.parse(text) };
@@ -404,6 +404,59 @@ describe('X API emulator responses against the official OpenAPI description', fu
     });
   });
 
+  describe('/2/media/upload and media in posts', () => {
+    const PNG_HEAD = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+    const MP4_HEAD = Buffer.concat([Buffer.from([0, 0, 0, 20]), Buffer.from('ftypisom\0\0\0\0isom')]);
+    const segment = (index: number, bytes: Buffer) => {
+      const boundary = 'conformance-boundary';
+      return {
+        raw: Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="segment_index"\r\n\r\n${index}\r\n`),
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="media"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+          bytes, Buffer.from(`\r\n--${boundary}--\r\n`),
+        ]),
+        contentType: `multipart/form-data; boundary=${boundary}`,
+      };
+    };
+    async function uploaded(head: Buffer, mediaType: string, category: string): Promise<string> {
+      const init = await expectConforming(200, call('POST', '/2/media/upload/initialize', { json: { media_type: mediaType, total_bytes: head.length, media_category: category } }));
+      await expectConforming(200, call('POST', `/2/media/upload/${init.data.id}/append`, segment(0, head)));
+      await expectConforming(200, call('POST', `/2/media/upload/${init.data.id}/finalize`));
+      return init.data.id;
+    }
+
+    it('200 for initialize, append, finalize and STATUS, and 400, 401 and 429', async () => {
+      const image = await uploaded(PNG_HEAD, 'image/png', 'tweet_image');
+      emulator.state.media.setBehaviour({ video_processing_ms: 0 });
+      const video = await uploaded(MP4_HEAD, 'video/mp4', 'tweet_video');
+      const status = await expectConforming(200, call('GET', `/2/media/upload?command=STATUS&media_id=${video}`));
+      assert.equal(status.data.processing_info.state, 'succeeded');
+      await expectConforming(400, call('GET', '/2/media/upload?command=STATUS'));
+      await expectConforming(400, call('GET', `/2/media/upload?command=STATUS&media_id=${image}1`));
+      await expectConforming(401, call('GET', `/2/media/upload?command=STATUS&media_id=${video}`, { badSecret: true }));
+      await expectConforming(400, call('POST', '/2/media/upload/initialize', { json: { media_type: 'text/plain', total_bytes: 10, media_category: 'tweet_image' } }));
+      await expectConforming(400, call('POST', '/2/media/upload/initialize', { json: { media_type: 'image/png', total_bytes: 6 * 1024 * 1024, media_category: 'tweet_image' } }));
+      await expectConforming(401, call('POST', '/2/media/upload/initialize', { json: { media_type: 'image/png', total_bytes: 10 }, badSecret: true }));
+      await withLimitZero('POST /2/media/upload/initialize', async () => {
+        await expectConforming(429, call('POST', '/2/media/upload/initialize', { json: { media_type: 'image/png', total_bytes: 10 } }));
+      });
+      await expectConforming(400, call('POST', `/2/media/upload/${image}/append`, segment(1, PNG_HEAD)));
+      await expectConforming(401, call('POST', `/2/media/upload/${image}/append`, { ...segment(0, PNG_HEAD), badSecret: true }));
+      await expectConforming(400, call('POST', '/2/media/upload/123/finalize'));
+      await expectConforming(401, call('POST', `/2/media/upload/${image}/finalize`, { badSecret: true }));
+    });
+
+    it('201 for a post with media, 400 for media ids X does not take, and the media in its expansion', async () => {
+      const image = await uploaded(PNG_HEAD, 'image/png', 'tweet_image');
+      const posted = await expectConforming(201, call('POST', '/2/tweets', { json: { text: 'with a picture', media: { media_ids: [image] } } }));
+      await expectConforming(400, call('POST', '/2/tweets', { json: { text: 'not mine', media: { media_ids: [image] } }, user: reader }));
+      await expectConforming(400, call('POST', '/2/tweets', { json: { text: 'unknown', media: { media_ids: ['123'] } } }));
+      const read = await expectConforming(200, call('GET', `/2/tweets/${posted.data.id}?tweet.fields=attachments&expansions=attachments.media_keys&media.fields=type,url,preview_image_url`));
+      assert.equal(read.includes.media[0].type, 'photo');
+      assert.deepEqual(read.data.attachments.media_keys, [read.includes.media[0].media_key]);
+    });
+  });
+
   // Child suites run after a suite's own tests, so the coverage check is a suite of its own, last.
   describe('coverage', () => {
    it('covered every operation with every status the emulator produces for it', () => {
@@ -428,6 +481,10 @@ describe('X API emulator responses against the official OpenAPI description', fu
       'POST /2/activity/subscriptions 200', 'POST /2/activity/subscriptions 400', 'POST /2/activity/subscriptions 401', 'POST /2/activity/subscriptions 409',
       'GET /2/activity/subscriptions 200', 'GET /2/activity/subscriptions 400', 'GET /2/activity/subscriptions 401',
       'DELETE /2/activity/subscriptions/{subscription_id} 200', 'DELETE /2/activity/subscriptions/{subscription_id} 401', 'DELETE /2/activity/subscriptions/{subscription_id} 404',
+      'POST /2/media/upload/initialize 200', 'POST /2/media/upload/initialize 400', 'POST /2/media/upload/initialize 401', 'POST /2/media/upload/initialize 429',
+      'POST /2/media/upload/{id}/append 200', 'POST /2/media/upload/{id}/append 400', 'POST /2/media/upload/{id}/append 401',
+      'POST /2/media/upload/{id}/finalize 200', 'POST /2/media/upload/{id}/finalize 400', 'POST /2/media/upload/{id}/finalize 401',
+      'GET /2/media/upload 200', 'GET /2/media/upload 400', 'GET /2/media/upload 401',
     ];
     assert.deepEqual(expected.filter((key) => !covered.has(key)), []);
    });

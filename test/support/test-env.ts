@@ -384,7 +384,7 @@ export class TestEnv {
    * returns the integration id. (cli.test.ts and integration-setup.test.ts run the command itself.)
    */
   addIntegration(options: Record<string, string>): Promise<number> {
-    const known = new Set(['account', 'table', 'tweet-field', 'response-field', 'mode', 'continue-field', 'every', 'timezone', 'long-text', 'backfill']);
+    const known = new Set(['account', 'table', 'tweet-field', 'response-field', 'mode', 'continue-field', 'every', 'timezone', 'long-text', 'backfill', 'media-field']);
     const unknown = Object.keys(options).filter((name) => !known.has(name));
     if (unknown.length > 0) throw new Error(`integration add has no option --${unknown.join(', --')}`);
     return this.asNewProcess(async (services) => (await addIntegration(services.integrationSetup, {
@@ -398,6 +398,7 @@ export class TestEnv {
       timeZone: options.timezone ?? 'UTC',
       longTextPolicy: options['long-text'] ?? 'reject',
       backfill: options.backfill !== undefined && options.backfill !== 'false',
+      mediaField: options['media-field'],
     })).integration.id);
   }
 

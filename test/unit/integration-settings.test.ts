@@ -13,7 +13,7 @@ describe('integration settings schema', () => {
     const { values, errors } = parseSettings(valid);
     assert.deepEqual(errors, []);
     assert.deepEqual(values, {
-      ...valid, accountId: 3, schedule: '*/5 * * * *', timeZone: 'UTC', longTextPolicy: 'reject', alertNoRepliesHours: null, backfill: false,
+      ...valid, accountId: 3, schedule: '*/5 * * * *', timeZone: 'UTC', longTextPolicy: 'reject', alertNoRepliesHours: null, mediaField: null, backfill: false,
     });
   });
 
@@ -63,21 +63,21 @@ describe('integration settings schema', () => {
 
   it('maps the stored settings to their columns and back, and names them as `integration list --json` does', () => {
     const stored: StoredSettings = {
-      accountId: 1, tweetField: 't', responseField: 'r', responseMode: 'prepend', continueField: 'c', schedule: '0 * * * *', timeZone: 'Europe/Paris', longTextPolicy: 'thread', alertNoRepliesHours: 6,
+      accountId: 1, tweetField: 't', responseField: 'r', responseMode: 'prepend', continueField: 'c', schedule: '0 * * * *', timeZone: 'Europe/Paris', longTextPolicy: 'thread', alertNoRepliesHours: 6, mediaField: 'pictures',
     };
     const row = settingsToRow(stored);
     assert.deepEqual(row, {
-      account_id: 1, tweet_field: 't', response_field: 'r', response_mode: 'prepend', continue_field: 'c', schedule: '0 * * * *', time_zone: 'Europe/Paris', long_text_policy: 'thread', alert_no_replies_hours: 6,
+      account_id: 1, tweet_field: 't', response_field: 'r', response_mode: 'prepend', continue_field: 'c', schedule: '0 * * * *', time_zone: 'Europe/Paris', long_text_policy: 'thread', alert_no_replies_hours: 6, media_field: 'pictures',
     });
     assert.deepEqual(rowToSettings({ ...row, id: 9, status: 'active' }), stored);
     assert.deepEqual(settingsToJson(stored), {
-      account_id: 1, tweet_field: 't', response_field: 'r', mode: 'prepend', continue_field: 'c', every: '0 * * * *', timezone: 'Europe/Paris', long_text: 'thread', alert_no_replies_hours: 6,
+      account_id: 1, tweet_field: 't', response_field: 'r', mode: 'prepend', continue_field: 'c', every: '0 * * * *', timezone: 'Europe/Paris', long_text: 'thread', alert_no_replies_hours: 6, media_field: 'pictures',
     });
     assert.deepEqual(settingsToRow({ schedule: '* * * * *' }), { schedule: '* * * * *' }, 'a partial change writes only its columns');
   });
 
   it('keeps account, table and backfill out of what an update may change, and describes each setting once', () => {
-    assert.deepEqual(CHANGEABLE_SETTING_KEYS, ['tweetField', 'responseField', 'responseMode', 'continueField', 'schedule', 'timeZone', 'longTextPolicy', 'alertNoRepliesHours']);
+    assert.deepEqual(CHANGEABLE_SETTING_KEYS, ['tweetField', 'responseField', 'responseMode', 'continueField', 'schedule', 'timeZone', 'longTextPolicy', 'alertNoRepliesHours', 'mediaField']);
     assert.ok(!STORED_SETTING_KEYS.includes('table' as never) && !STORED_SETTING_KEYS.includes('backfill' as never));
     const options = SETTING_KEYS.map((key) => INTEGRATION_SETTINGS[key].option.split(' ')[0]);
     assert.equal(new Set(options).size, options.length, 'each setting has its own option');

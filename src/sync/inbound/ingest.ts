@@ -9,7 +9,7 @@ import type { Integration } from '../../store/integrations';
 import type { Publication } from '../../store/publications';
 import { compareTweetIds } from '../../twitter/snowflake';
 import type { XTweet } from '../../twitter/x-client';
-import { applyEntries, formatEntry, unescapeXText } from '../response-format';
+import { applyEntries, formatEntry, mediaMarkers, unescapeXText } from '../response-format';
 import type { SyncDeps } from '../sync-deps';
 
 export interface IngestCounts {
@@ -134,6 +134,7 @@ export async function applyToRecords(deps: Pick<SyncDeps, 'clock'>, trx: Knex, r
         createdAt: reply.tweet.createdAt ?? toIso(deps.clock.now()),
         username: reply.tweet.authorUsername ?? reply.tweet.authorId ?? 'unknown',
         text: reply.tweet.text,
+        media: reply.tweet.media,
       }, integration.timeZone);
       const next = applyEntries(current, [entry], integration.responseMode);
       if (limit !== null && next.length > limit) {
@@ -152,7 +153,8 @@ export async function applyToRecords(deps: Pick<SyncDeps, 'clock'>, trx: Knex, r
       inReplyToTweetId: reply.tweet.inReplyToTweetId,
       authorId: reply.tweet.authorId,
       authorUsername: reply.tweet.authorUsername,
-      text: unescapeXText(reply.tweet.text),
+      // The media as the entry names them, so the log (and a resume's catch-up) keeps them too.
+      text: unescapeXText(reply.tweet.text) + mediaMarkers(reply.tweet.media),
       tweetCreatedAt: reply.tweet.createdAt,
       applied: !refusal,
       notAppliedReason: refusal ? `not written: ${refusal}` : null,

@@ -1,6 +1,7 @@
 import { toIso } from '../../lib/clock';
 import { errorMessage } from '../../lib/errors';
 import type { XTweet } from '../../twitter/x-client';
+import { attachedMedia } from '../../twitter/x-media';
 import { whileHoldingAccount } from '../account-lease';
 import type { SyncDeps } from '../sync-deps';
 import { ingestReplies } from './ingest';
@@ -34,6 +35,7 @@ export function parseActivityEvent(body: unknown): ParsedEvent | { invalid: stri
   const authorId = str(post.author_id);
   const users = ((data.includes as { users?: unknown } | undefined)?.users ?? []) as Array<{ id?: unknown; username?: unknown }>;
   const author = Array.isArray(users) ? users.find((user) => user && user.id === authorId) : undefined;
+  const media = attachedMedia(post.attachments, (data.includes as { media?: unknown } | undefined)?.media);
   const replied = Array.isArray(post.referenced_tweets)
     ? (post.referenced_tweets as Array<{ type?: unknown; id?: unknown }>).find((ref) => ref?.type === 'replied_to')
     : undefined;
@@ -52,6 +54,7 @@ export function parseActivityEvent(body: unknown): ParsedEvent | { invalid: stri
       conversationId: str(post.conversation_id),
       inReplyToTweetId: str(post.in_reply_to_tweet_id) ?? str(replied?.id),
       inReplyToUserId: str(post.in_reply_to_user_id),
+      ...(media.length > 0 ? { media } : {}),
     },
   };
 }

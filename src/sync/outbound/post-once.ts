@@ -30,7 +30,12 @@ export interface OwnPost {
 
 /** How one kind of item reaches X, and is found there again after a lost answer. */
 export interface OutboundChannel {
-  send(text: string, inReplyTo: string | null): Promise<{ id: string }>;
+  send(text: string, inReplyTo: string | null, mediaIds?: string[]): Promise<{ id: string }>;
+  /**
+   * What part `index` needs before its post (a record's media, uploaded): the media ids it
+   * carries. Its failures are decided as "before the send": nothing was posted by them.
+   */
+  prepare?(index: number): Promise<string[]>;
   /** The account's own posts of this kind since a moment, for reconciliation. */
   ownPostsSince(since: string): Promise<OwnPost[]>;
 }
@@ -150,8 +155,11 @@ export async function postExactlyOnce(
     }
     while (posted.length < item.parts.length) {
       const index = posted.length;
+      let phase: OutboundPhase = 'before_send';
       try {
-        const sent = await channel.send(item.parts[index], parentOf(index));
+        const mediaIds = channel.prepare ? await channel.prepare(index) : [];
+        phase = 'post';
+        const sent = await channel.send(item.parts[index], parentOf(index), mediaIds);
         record(sent.id);
         unknownAttempts = 0;
         continue;
@@ -160,7 +168,7 @@ export async function postExactlyOnce(
         // Whatever this item's state becomes, it is written after its earlier posts.
         await ledger.flush();
         unknownAttempts++; // read only for outcomes that stay unknown
-        let step = decide(error, 'post');
+        let step = decide(error, phase);
         if (step.step === 'reconcile') {
           if (!(error instanceof XDuplicateError)) unknownSinceMs = clock.now().toMillis();
           if (await reconcile()) continue;

@@ -9,6 +9,7 @@ import type { Publication } from '../../store/publications';
 import { XPermanentError } from '../../twitter/errors';
 import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length';
 import type { XClient } from '../../twitter/x-client';
+import { afterMediaRefusal, mediaIdsForRecord } from '../../media/record-media-post';
 import { planTweet } from '../long-text';
 import type { SyncDeps } from '../sync-deps';
 import type { AccountStop, ItemResult } from './decide';
@@ -134,7 +135,7 @@ export async function publishDueRecords(
         unattempted = group.begun.map((item) => item.publication);
         for (const { publication, parts } of group.begun) {
           unattempted.shift();
-          const result = await publishClaimed(deps, integration, account, channel, publication, parts, group.attemptAt, writes);
+          const result = await publishClaimed(deps, integration, account, withRecordMedia(deps, integration, publication, x, channel), publication, parts, group.attemptAt, writes);
           deps.metrics?.post(integration.id, typeof result === 'string' ? result : result.kind);
           if (result === 'sent') counts.published++;
           else if (result === 'failed') counts.failed++;
@@ -175,15 +176,31 @@ function planFirstAttempt(integration: Integration, record: KbRecord | undefined
 /** Tweets, found again among the account's own timeline. */
 export function tweetChannel(account: Account, x: XClient): OutboundChannel {
   return {
-    send: async (text, inReplyTo) => {
+    send: async (text, inReplyTo, mediaIds) => {
       try {
-        return await x.postTweet(text, inReplyTo);
+        return await x.postTweet(text, inReplyTo, mediaIds);
       } catch (error) {
         throw explainLongPostRefusal(error, text);
       }
     },
     ownPostsSince: async (since) => (await x.ownTweetsSince(account.xUserId as string, since))
       .map((tweet) => ({ id: tweet.id, text: tweet.text, inReplyToId: tweet.inReplyToTweetId })),
+  };
+}
+
+/** A record's media go with its first part (a thread's later parts are text). */
+function withRecordMedia(deps: SyncDeps, integration: Integration, publication: Publication, x: XClient, channel: OutboundChannel): OutboundChannel {
+  if (!integration.mediaField) return channel;
+  return {
+    ...channel,
+    prepare: async (index) => (index === 0 ? mediaIdsForRecord(deps, integration, publication, x) : []),
+    send: async (text, inReplyTo, mediaIds) => {
+      try {
+        return await channel.send(text, inReplyTo, mediaIds);
+      } catch (error) {
+        throw await afterMediaRefusal(deps, publication, mediaIds, error);
+      }
+    },
   };
 }
 

@@ -15,6 +15,8 @@ import { PUBLICATION_STATES } from '../../store/publications';
 import { readStateFilter, recordsInState } from '../state-filter';
 import { postsExhaustedUntil } from '../../sync/poll-cycle';
 import { talkbackView } from './agent-replies';
+import { mediaInEntry } from '../../sync/response-format';
+import { mediaOnRecordPage } from './media';
 
 const PAGE_SIZE = 25;
 
@@ -241,6 +243,7 @@ export function recordRoutes(context: WebContext): express.Router {
       responseFields: new Set(integrations.map((integration) => integration.responseField)),
       tweetFields: new Set(integrations.map((integration) => integration.tweetField)),
       canEdit: can(req.user?.role, 'write-records'),
+      media: await mediaOnRecordPage(services, integrations, record, new Map(publications.map((p) => [p.integration.id, p.publication?.id ?? null]))), mediaInEntry,
     });
   });
 
