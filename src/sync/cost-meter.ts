@@ -1,5 +1,6 @@
 import type { Clock } from '../lib/clock';
 import { toIso } from '../lib/clock';
+import { errorMessage } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { BILLABLE_UNITS, formatUsd, type PriceTable } from '../settings/prices';
 import type { Account } from '../store/accounts';
@@ -90,18 +91,25 @@ export class CostMeter {
         const budget = spending.monthlyBudgetUsd;
         if (budget === null || spent < budget) return;
         const reason = budgetReason(budget, spent, month);
-        await this.store.hold(account.id, 'budget', reason, toIso(this.clock.now()));
+        await this.store.hold(account.id, 'budget', reason, toIso(this.clock.now()))
+          .catch((error) => this.logger.error('the budget hold could not be noted', { accountId: account.id, error: errorMessage(error) }));
         throw new XBudgetReachedError(reason);
       },
+      // Metering must never cost the work: a call X answered stays answered if its count cannot be stored.
       count: async (billable: Billable) => {
-        const day = this.today();
-        const units = 'ids' in billable ? (await this.store.firstSeenToday(account.id, day, billable.kind, billable.ids)).length : billable.count;
-        await this.store.add(account.id, day, billable.unit, units);
-        spent += units * this.prices[billable.unit];
+        try {
+          const day = this.today();
+          const units = 'ids' in billable ? (await this.store.firstSeenToday(account.id, day, billable.kind, billable.ids)).length : billable.count;
+          await this.store.add(account.id, day, billable.unit, units);
+          spent += units * this.prices[billable.unit];
+        } catch (error) {
+          this.logger.error('the cost meter could not count an X call', { accountId: account.id, unit: billable.unit, error: errorMessage(error) });
+        }
       },
       creditsDepleted: async (reason: string) => {
-        await this.store.hold(account.id, 'credits', reason, toIso(this.clock.now()));
         this.logger.warn('X credits are used up: the account\'s work waits for the credits probe or a resume', { accountId: account.id });
+        await this.store.hold(account.id, 'credits', reason, toIso(this.clock.now()))
+          .catch((error) => this.logger.error('the credits hold could not be noted', { accountId: account.id, error: errorMessage(error) }));
       },
     };
   }
