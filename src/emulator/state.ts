@@ -3,6 +3,7 @@ import { weightedLength, MAX_TWEET_WEIGHT } from '../twitter/weighted-length';
 import { EmulatorClock, parseInstant } from './clock';
 import { SnowflakeGenerator } from './snowflake';
 import { WebhookHub } from './webhooks';
+import { DirectMessages } from './dm-state';
 
 export type AccessLevel = 'read-write' | 'read-only' | 'no-read';
 export const ACCESS_LEVELS: readonly AccessLevel[] = ['read-write', 'read-only', 'no-read'];
@@ -25,6 +26,8 @@ export const ENDPOINT_KEYS = [
   'GET /2/activity/subscriptions',
   'POST /2/activity/subscriptions',
   'DELETE /2/activity/subscriptions/:id',
+  'GET /2/dm_events',
+  'POST /2/dm_conversations/with/:id/messages',
 ] as const;
 export type EndpointKey = (typeof ENDPOINT_KEYS)[number];
 
@@ -47,6 +50,8 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<EndpointKey, number>> = {
   'GET /2/activity/subscriptions': 50,
   'POST /2/activity/subscriptions': 50,
   'DELETE /2/activity/subscriptions/:id': 50,
+  'GET /2/dm_events': 15,
+  'POST /2/dm_conversations/with/:id/messages': 15,
 };
 export const DEFAULT_WINDOW_SECONDS = 15 * 60;
 
@@ -377,6 +382,8 @@ export class EmulatorState {
 
   /** Webhooks, Activity API subscriptions and signed event delivery (src/emulator/webhooks.ts). */
   readonly webhooks: WebhookHub;
+  /** Direct messages and the apps' DM permission (src/emulator/dm-state.ts). */
+  readonly dms: DirectMessages;
 
   constructor(options: EmulatorOptions = {}) {
     this.source = options.now ?? Date.now;
@@ -393,6 +400,12 @@ export class EmulatorState {
       now: this.now,
       consumerSecret: (key) => this.consumerSecret(key),
       usernameOf: (id) => this.users.get(id)?.username.toLowerCase(),
+    });
+    this.dms = new DirectMessages({
+      now: this.now,
+      ensureUser: (username) => this.ensureUser(username),
+      getUser: (id) => this.users.get(id),
+      delivered: (event, sender) => this.webhooks.dmReceived({ ...event, sender, recipient: this.users.get(event.recipientId) as UserRecord }),
     });
   }
 
@@ -535,7 +548,7 @@ export class EmulatorState {
   }
 
   /** An "other user" such as @alice: no credentials, made on first use. */
-  private ensureUser(username: string): UserRecord {
+  ensureUser(username: string): UserRecord {
     const existing = this.findUser(username);
     if (existing) return existing;
     if (typeof username !== 'string' || !USERNAME.test(username)) {
@@ -1009,5 +1022,6 @@ export class EmulatorState {
     this.behaviourNow = { ...DEFAULT_BEHAVIOUR };
     this.keeper?.record({ kind: 'reset' });
     this.webhooks.reset();
+    this.dms.reset();
   }
 }

@@ -18,6 +18,7 @@ import {
 } from './problems';
 import { MAX_TWEET_WEIGHT, weightedLength } from '../twitter/weighted-length';
 import { WEBHOOK_ROUTES } from './webhook-routes';
+import { DM_ROUTES } from './dm-routes';
 import { matchesSearch, parseSearchQuery, SearchQueryError } from './search-query';
 import { snowflakeTime } from './snowflake';
 import { TweetRejection, type EmulatorState, type EndpointKey, type RateLimitDecision, type TweetRecord, type UserRecord } from './state';
@@ -548,6 +549,7 @@ const ROUTES: Route[] = [
   { method: 'GET', key: 'GET /2/users/:id/mentions', pattern: /^\/2\/users\/([^/]+)\/mentions\/?$/, access: 'read', handle: mentions },
   { method: 'GET', key: 'GET /2/users/:id/tweets', pattern: /^\/2\/users\/([^/]+)\/tweets\/?$/, access: 'read', handle: userTweets },
   ...WEBHOOK_ROUTES,
+  ...DM_ROUTES,
 ];
 
 function findRoute(method: string, path: string): { route: Route; params: string[] } | undefined {
