@@ -16,6 +16,7 @@ import { pollForever, serve } from './serve';
 import { parseInstant } from './emulator/clock';
 import { startEmulator } from './emulator/emulator';
 import { addAccountWebhookCommands } from './cli/account-webhook';
+import { addChannelCommands } from './cli/channel';
 
 type Output = { json: boolean };
 
@@ -310,6 +311,8 @@ export function buildProgram(): Command {
       print(out(command), { id: integrationId, removed: true }, `integration ${integrationId} removed`);
     });
   });
+
+  addChannelCommands(program, { withServices, parseId, print: (command, value, human) => print(out(command), value, human) });
 
   program.command('emulator').description('run the X API emulator on its own')
     .option('--port <port>', 'port (0 for any free one)', '4000')

@@ -20,6 +20,7 @@ import * as indexPublicationsUpdatedAt from '../../migrations/20261202000600_ind
 import * as captureTriggersNotify from '../../migrations/20261202000400_capture_triggers_notify';
 import * as createXAppAndOAuthRequests from '../../migrations/20261202000900_create_x_app_and_oauth_requests';
 import * as addNoRepliesAlerts from '../../migrations/20261202000800_add_no_replies_alerts';
+import * as createChannels from '../../migrations/20261203130100_create_channels';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -46,6 +47,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261202000600_index_publications_updated_at', indexPublicationsUpdatedAt],
   ['20261202000800_add_no_replies_alerts', addNoRepliesAlerts],
   ['20261202000900_create_x_app_and_oauth_requests', createXAppAndOAuthRequests],
+  ['20261203130100_create_channels', createChannels],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -72,6 +72,11 @@ export function createControlRouter(state: EmulatorState): express.Router {
     if (!tweet) throw new EmulatorInputError(404, `no tweet ${param(req, 'id')}`);
     res.json(tweet);
   }));
+  // A user deleting their own tweet on X.
+  router.delete('/tweets/:id', guarded((req, res) => {
+    if (!state.deleteTweet(param(req, 'id'))) throw new EmulatorInputError(404, `no tweet ${param(req, 'id')}`);
+    res.json({ ok: true });
+  }));
   router.post('/tweets/:id/reveal', guarded((req, res) => {
     if (!state.revealTweet(param(req, 'id'))) throw new EmulatorInputError(404, `no tweet ${param(req, 'id')}`);
     res.json({ ok: true });
