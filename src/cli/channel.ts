@@ -42,6 +42,8 @@ export function addChannelCommands(program: Command, tools: CliTools): void {
           accountId: options.account, kind: options.kind, table: options.table, textField: options.textField, authorField: options.authorField,
           linkField: options.linkField, tagField: options.tagField, responseField: options.responseField, mode: options.mode, continueField: options.continueField,
         });
+        // An account in webhook mode subscribes to dm.received now, not at the next check.
+        await services.webhooks.check(created.accountId);
         tools.print(command, { ...channelSummary(created), warnings: warnings.map((warning) => warning.message) },
           [`added channel ${created.id}: ${created.kind} of account ${created.accountId} → records of ${created.tableName}`, ...warnings.map((w) => `warning: ${w.message}`)].join('\n'));
       });
