@@ -24,6 +24,8 @@ export async function up(knex: Knex): Promise<void> {
     table.text('paused_reason');
     // Direct messages: the newest event read; older ones are never read again.
     table.string('dm_cursor_id', 40);
+    // When GET /2/dm_events was last read to its end (in webhook mode it is a backstop at the account's interval).
+    table.string('dm_read_at', 30);
     // Nothing from before the channel was added becomes a record.
     table.string('started_at', 30).notNullable();
     table.text('last_error');

@@ -32,6 +32,7 @@ export async function workChannels(deps: SyncDeps, account: Account, x: XClient,
       // X allows 15 reads per 15 minutes: none left means the read waits for the reset.
       const limit = x.rateLimits.get(DM_EVENTS) ?? account.rateLimits[DM_EVENTS];
       if (limit && limit.remaining === 0 && limit.reset * 1000 > deps.clock.now().toMillis()) continue;
+      if (!(await dmReadDue(deps, account, channel))) continue;
       await pollDirectMessages(deps, account, channel, x);
       if (channel.lastError) await store.recordError(channel.id, null, toIso(deps.clock.now()));
     } catch (error) {
@@ -47,6 +48,16 @@ export async function workChannels(deps: SyncDeps, account: Account, x: XClient,
     }
   }
   return null;
+}
+
+/**
+ * In webhook mode `dm.received` brings the messages and the read of GET /2/dm_events is a
+ * backstop for lost deliveries, at the account's backstop interval; otherwise every reply poll reads.
+ */
+async function dmReadDue(deps: SyncDeps, account: Account, channel: Channel): Promise<boolean> {
+  const webhook = await deps.accountWebhooks?.get(account.id);
+  if (!webhook?.enabled || !channel.dmReadAt) return true;
+  return deps.clock.now().toMillis() - Date.parse(channel.dmReadAt) >= webhook.backstopMinutes * 60_000;
 }
 
 /** Entries a pause held, placed now (taken and placed in one transaction, so a crash keeps them held). */

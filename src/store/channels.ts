@@ -29,6 +29,7 @@ export interface Channel extends ChannelMapping {
   status: ChannelStatus;
   pausedReason: string | null;
   dmCursorId: string | null;
+  dmReadAt: string | null;
   startedAt: string;
   lastError: string | null;
   createdAt: string;
@@ -51,6 +52,7 @@ interface ChannelRow {
   status: ChannelStatus;
   paused_reason: string | null;
   dm_cursor_id: string | null;
+  dm_read_at: string | null;
   started_at: string;
   last_error: string | null;
   created_at: string;
@@ -61,7 +63,7 @@ function toChannel(row: ChannelRow): Channel {
     id: row.id, accountId: row.account_id, kind: row.kind, tableName: row.table_name, primaryKeyColumn: row.primary_key_column,
     textField: row.text_field, authorField: row.author_field, linkField: row.link_field, tagField: row.tag_field,
     responseField: row.response_field, responseMode: row.response_mode, continueField: row.continue_field, timeZone: row.time_zone,
-    status: row.status, pausedReason: row.paused_reason, dmCursorId: row.dm_cursor_id, startedAt: row.started_at,
+    status: row.status, pausedReason: row.paused_reason, dmCursorId: row.dm_cursor_id, dmReadAt: row.dm_read_at, startedAt: row.started_at,
     lastError: row.last_error, createdAt: row.created_at,
   };
 }
@@ -218,8 +220,9 @@ export class ChannelStore {
     await this.db('kbts_channels').where({ id }).update({ last_error: error, updated_at: now });
   }
 
-  async setDmCursor(id: number, cursor: string, now: string): Promise<void> {
-    await this.db('kbts_channels').where({ id }).update({ dm_cursor_id: cursor, updated_at: now });
+  /** A read of the DM events that finished: the newest event read (if any) and when. */
+  async setDmCursor(id: number, cursor: string | null, now: string): Promise<void> {
+    await this.db('kbts_channels').where({ id }).update({ ...(cursor ? { dm_cursor_id: cursor } : {}), dm_read_at: now, updated_at: now });
   }
 
   async remove(id: number): Promise<void> {

@@ -75,6 +75,7 @@ interface RawDmPage {
 const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet';
 
 const DEFAULT_MAX_PAGES_PER_READ = 20;
+const DM_FIRST_PAGE_WITH_CURSOR = 5;
 
 // A minute less than X's window leaves room for clock skew and the request's own time.
 const SEARCH_WINDOW_MS = SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000 - 60_000;
@@ -200,7 +201,7 @@ export class XClient {
    */
   async dmEventsSince(afterId: string | null, notBefore: string): Promise<XDmEvent[]> {
     const maxPages = this.options.maxPagesPerRead ?? DEFAULT_MAX_PAGES_PER_READ;
-    const query = { max_results: 100, event_types: 'MessageCreate', 'dm_event.fields': 'id,text,sender_id,dm_conversation_id,created_at,attachments', expansions: 'sender_id', 'user.fields': 'username' };
+    const query = { event_types: 'MessageCreate', 'dm_event.fields': 'id,text,sender_id,dm_conversation_id,created_at,attachments', expansions: 'sender_id', 'user.fields': 'username' };
     const events: XDmEvent[] = [];
     const followed = new Set<string>();
     let token: string | undefined;
@@ -208,7 +209,10 @@ export class XClient {
       if (token !== undefined && followed.has(token)) throw new XIncompleteReadError(`X repeated a page token while reading dm_events (after ${pages} pages); the read is not complete`, events);
       if (pages >= maxPages) throw new XIncompleteReadError(`the read of dm_events reached the cap of ${maxPages} pages (KBTS_MAX_PAGES_PER_READ) and is not complete`, events);
       if (token !== undefined) followed.add(token);
-      const page = await this.directMessagesCall(() => this.read(() => this.api.v2.get<RawDmPage>('dm_events', token ? { ...query, pagination_token: token } : query)));
+      // X charges each event it returns and has no since_id here: with a cursor, a first page of a
+      // few events says whether anything is new before whole pages are read.
+      const size = pages === 0 && afterId !== null ? DM_FIRST_PAGE_WITH_CURSOR : 100;
+      const page = await this.directMessagesCall(() => this.read(() => this.api.v2.get<RawDmPage>('dm_events', { ...query, max_results: size, ...(token ? { pagination_token: token } : {}) })));
       const usernames = new Map((page.includes?.users ?? []).map((user) => [user.id, user.username]));
       let reachedEnd = false;
       for (const raw of page.data ?? []) {

@@ -255,6 +255,11 @@ describeEachDatabase('inbound channels: mentions and direct messages become reco
         const rows = await tickets();
         assert.equal(rows.length, 1);
         assert.equal(rows[0].conversation.split('pushed to you').length, 2);
+        // With the webhook on, the DM read is a backstop at the account's interval: the next poll does not read.
+        const reads = async () => (await world.control('GET', '/calls')).by_endpoint['GET /2/dm_events'] ?? 0;
+        const before = await reads();
+        await runPollCycle(product.services.sync);
+        assert.equal(await reads(), before);
       } finally {
         await product.close();
       }

@@ -79,7 +79,7 @@ export async function pollDirectMessages(deps: SyncDeps, account: Account, chann
   }
   const counts = await placeChannelEntries(deps, channel, events.map((event) => dmEntry(channel, account, event)), dmRules(channel, account.xUserId as string));
   const newest = maxTweetId(events.map((event) => event.id));
-  if (finished && newest) await new ChannelStore(deps.db).setDmCursor(channel.id, newest, toIso(deps.clock.now()));
+  if (finished) await new ChannelStore(deps.db).setDmCursor(channel.id, newest, toIso(deps.clock.now()));
   return counts;
 }
 
