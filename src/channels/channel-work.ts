@@ -33,7 +33,8 @@ export async function workChannels(deps: SyncDeps, account: Account, x: XClient,
       const limit = x.rateLimits.get(DM_EVENTS) ?? account.rateLimits[DM_EVENTS];
       if (limit && limit.remaining === 0 && limit.reset * 1000 > deps.clock.now().toMillis()) continue;
       if (!(await dmReadDue(deps, account, channel))) continue;
-      await pollDirectMessages(deps, account, channel, x);
+      const placed = await pollDirectMessages(deps, account, channel, x);
+      if (placed.recordsCreated + placed.entriesWritten + placed.entriesLogged > 0) deps.logger.info('direct messages placed', { channelId: channel.id, ...placed });
       if (channel.lastError) await store.recordError(channel.id, null, toIso(deps.clock.now()));
     } catch (error) {
       if (error instanceof XDirectMessagesAccessError) {

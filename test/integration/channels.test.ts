@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Services } from '../../src/app';
 import { addChannel, resumeChannel } from '../../src/channels/channel-setup';
+import { channelReplyTarget } from '../../src/channels/reply-target';
 import { ChannelStore, type Channel } from '../../src/store/channels';
 import { queueDmReply } from '../../src/sync/outbound/direct-messages';
 import { runPollCycle } from '../../src/sync/poll-cycle';
@@ -76,6 +77,9 @@ describeEachDatabase('inbound channels: mentions and direct messages become reco
       assert.match(rows[0].conversation, /@alice: order 1234$/);
       assert.equal(rows[1].author, '@alice');
       assert.match(rows[1].body, /still waiting/);
+      // The composer answers a mentions record publicly, under the person's latest post in it.
+      assert.deepEqual(await channelReplyTarget(services.db, 'tickets', String(rows[0].id)), { kind: 'mention', channelId: channel.id, inReplyToTweetId: under.id });
+      assert.equal(await channelReplyTarget(services.db, 'articles', '1'), null);
       const logged = await entries(channel);
       assert.deepEqual(logged.map((entry) => [entry.xId, entry.recordKey]).sort((a, b) => (BigInt(a[0]!) < BigInt(b[0]!) ? -1 : 1)), [
         [first.id, String(rows[0].id)], [under.id, String(rows[0].id)], [underOurs.id, String(rows[1].id)],
@@ -187,6 +191,8 @@ describeEachDatabase('inbound channels: mentions and direct messages become reco
       await dm('alice', 'Can you help?');
       await poll();
       const record = String((await tickets())[0].id);
+      const target = await channelReplyTarget(services.db, 'tickets', record);
+      assert.equal(target?.kind, 'dm');
       await queueDmReply(services.sync, { channelId: channel.id, recordKey: record, text: 'Of course, tell me more', requestedBy: 'test' });
       await world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/dm_conversations/with/:id/messages', kind: 'lost_response' }] });
       await poll();
