@@ -155,6 +155,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     noRepliesAlerts: { integrations, accounts, clock, logger, metrics, alerts: new NoRepliesAlertStore(db), webhookUrl: config.alertWebhookUrl },
     close: async () => {
       await webhooks.ingestion.stop();
+      await webhooks.channels.idle();
       await db.destroy();
     },
   };

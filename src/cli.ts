@@ -19,6 +19,7 @@ import { addAccountWebhookCommands } from './cli/account-webhook';
 import { addAccountCostCommands } from './cli/account-costs';
 import { probeHeldAccounts } from './sync/credits-probe';
 import { addAgentReplyCommand, addReplySwitchesCommand } from './cli/agent-reply';
+import { addChannelCommands } from './cli/channel';
 
 type Output = { json: boolean };
 
@@ -316,6 +317,8 @@ export function buildProgram(): Command {
       print(out(command), { id: integrationId, removed: true }, `integration ${integrationId} removed`);
     });
   });
+
+  addChannelCommands(program, { withServices, parseId, print: (command, value, human) => print(out(command), value, human) });
 
   program.command('emulator').description('run the X API emulator on its own')
     .option('--port <port>', 'port (0 for any free one)', '4000')

@@ -23,6 +23,7 @@ import * as addNoRepliesAlerts from '../../migrations/20261202000800_add_no_repl
 import * as createXUsage from '../../migrations/20261203100100_create_x_usage';
 import * as createAgentReplies from '../../migrations/20261203110100_create_agent_replies';
 import * as addMedia from '../../migrations/20261203120100_add_media';
+import * as createChannels from '../../migrations/20261203130100_create_channels';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -52,6 +53,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261203100100_create_x_usage', createXUsage],
   ['20261203110100_create_agent_replies', createAgentReplies],
   ['20261203120100_add_media', addMedia],
+  ['20261203130100_create_channels', createChannels],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -77,12 +77,34 @@ export function createControlRouter(state: EmulatorState): express.Router {
     if (!tweet) throw new EmulatorInputError(404, `no tweet ${param(req, 'id')}`);
     res.json(tweet);
   }));
+  // A user deleting their own tweet on X.
+  router.delete('/tweets/:id', guarded((req, res) => {
+    if (!state.deleteTweet(param(req, 'id'))) throw new EmulatorInputError(404, `no tweet ${param(req, 'id')}`);
+    res.json({ ok: true });
+  }));
   router.post('/tweets/:id/reveal', guarded((req, res) => {
     if (!state.revealTweet(param(req, 'id'))) throw new EmulatorInputError(404, `no tweet ${param(req, 'id')}`);
     res.json({ ok: true });
   }));
   router.get('/timeline/:username', guarded((req, res) => {
     res.json(state.timeline(param(req, 'username')));
+  }));
+
+  // Direct messages and mentions from invented users, and the apps' DM permission.
+  router.post('/dms', guarded((req, res) => {
+    res.status(201).json(state.dms.sendAs(body(req)));
+  }));
+  router.get('/dms', guarded((req, res) => {
+    res.json({ dms: state.dms.list(typeof req.query.user === 'string' ? req.query.user : undefined) });
+  }));
+  router.post('/mentions', guarded((req, res) => {
+    const input = body(req);
+    if (typeof input.of !== 'string' || typeof input.text !== 'string') throw new EmulatorInputError(400, 'of (the mentioned username) and text must be strings');
+    res.status(201).json(state.postAs({ ...(input as Record<string, unknown>), as: input.as as string, text: `@${input.of.replace(/^@/, '')} ${input.text}` }));
+  }));
+  router.post('/users/:username/direct-messages', guarded((req, res) => {
+    state.dms.setPermission(param(req, 'username'), body(req).allowed);
+    res.json({ ok: true });
   }));
 
   router.post('/faults', guarded((req, res) => {

@@ -4,6 +4,7 @@ import { EmulatorClock, parseInstant } from './clock';
 import { SnowflakeGenerator } from './snowflake';
 import { EmulatorMedia, MediaRefusal, renderMedia, type AttachedMedia } from './media';
 import { WebhookHub } from './webhooks';
+import { DirectMessages } from './dm-state';
 
 export type AccessLevel = 'read-write' | 'read-only' | 'no-read';
 export const ACCESS_LEVELS: readonly AccessLevel[] = ['read-write', 'read-only', 'no-read'];
@@ -30,6 +31,8 @@ export const ENDPOINT_KEYS = [
   'POST /2/media/upload/:id/append',
   'POST /2/media/upload/:id/finalize',
   'GET /2/media/upload',
+  'GET /2/dm_events',
+  'POST /2/dm_conversations/with/:id/messages',
 ] as const;
 export type EndpointKey = (typeof ENDPOINT_KEYS)[number];
 
@@ -57,6 +60,8 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<EndpointKey, number>> = {
   'POST /2/media/upload/:id/append': 1875,
   'POST /2/media/upload/:id/finalize': 1875,
   'GET /2/media/upload': 1875,
+  'GET /2/dm_events': 15,
+  'POST /2/dm_conversations/with/:id/messages': 15,
 };
 export const DEFAULT_WINDOW_SECONDS = 15 * 60;
 
@@ -401,6 +406,8 @@ export class EmulatorState {
   readonly webhooks: WebhookHub;
   /** Media uploads and their processing (src/emulator/media.ts). */
   readonly media: EmulatorMedia;
+  /** Direct messages and the apps' DM permission (src/emulator/dm-state.ts). */
+  readonly dms: DirectMessages;
 
   constructor(options: EmulatorOptions = {}) {
     this.source = options.now ?? Date.now;
@@ -418,6 +425,12 @@ export class EmulatorState {
       now: this.now,
       consumerSecret: (key) => this.consumerSecret(key),
       usernameOf: (id) => this.users.get(id)?.username.toLowerCase(),
+    });
+    this.dms = new DirectMessages({
+      now: this.now,
+      ensureUser: (username) => this.ensureUser(username),
+      getUser: (id) => this.users.get(id),
+      delivered: (event, sender) => this.webhooks.dmReceived({ ...event, sender, recipient: this.users.get(event.recipientId) as UserRecord }),
     });
   }
 
@@ -560,7 +573,7 @@ export class EmulatorState {
   }
 
   /** An "other user" such as @alice: no credentials, made on first use. */
-  private ensureUser(username: string): UserRecord {
+  ensureUser(username: string): UserRecord {
     const existing = this.findUser(username);
     if (existing) return existing;
     if (typeof username !== 'string' || !USERNAME.test(username)) {
@@ -1055,5 +1068,6 @@ export class EmulatorState {
     this.keeper?.record({ kind: 'reset' });
     this.webhooks.reset();
     this.media.reset();
+    this.dms.reset();
   }
 }

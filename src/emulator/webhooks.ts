@@ -9,7 +9,7 @@ import { EmulatorInputError } from './state';
  * secret, to the subscription's webhook. Faults on demand act out what X's delivery can do.
  */
 
-export const ACTIVITY_EVENT_TYPES = ['post.reply.create', 'post.mention.create'] as const;
+export const ACTIVITY_EVENT_TYPES = ['post.reply.create', 'post.mention.create', 'dm.received'] as const;
 export type ActivityEventType = (typeof ACTIVITY_EVENT_TYPES)[number];
 
 export const WEBHOOK_FAULT_KINDS = ['lost', 'duplicate', 'out_of_order', 'delay', 'bad_signature', 'crc_fail'] as const;
@@ -82,6 +82,17 @@ export interface EventTweet {
   /** Lower-cased usernames mentioned in the text. */
   mentions: Set<string>;
   media?: AttachedMedia[];
+}
+
+/** A direct message as a `dm.received` event carries it. */
+export interface EventDm {
+  id: string;
+  text: string;
+  recipientId: string;
+  createdAtMs: number;
+  mediaKeys?: string[];
+  sender: { id: string; username: string; name: string };
+  recipient: { id: string; username: string; name: string };
 }
 
 export interface WebhookHubDeps {
@@ -270,6 +281,39 @@ export class WebhookHub {
         matches = username !== undefined && tweet.mentions.has(username);
       }
       if (matches) this.emit(sub, tweet);
+    }
+  }
+
+  /** A direct message: `dm.received` for the recipient's subscriptions, in the legacy shape X keeps for it. */
+  dmReceived(dm: EventDm): void {
+    if (this.subscriptions.size === 0) return;
+    for (const sub of this.subscriptions.values()) {
+      if (sub.eventType !== 'dm.received' || sub.filter.user_id !== dm.recipientId) continue;
+      const messageData: Record<string, unknown> = { text: dm.text, entities: { hashtags: [], symbols: [], user_mentions: [], urls: [] } };
+      if (dm.mediaKeys) messageData.attachment = { type: 'media', media: { id_str: dm.mediaKeys[0].replace(/^\d+_/, ''), media_key: dm.mediaKeys[0], type: 'photo' } };
+      const users: Record<string, unknown> = {};
+      for (const user of [dm.sender, dm.recipient]) users[user.id] = { id: user.id, screen_name: user.username, name: user.name };
+      const data: Record<string, unknown> = {
+        event_uuid: crypto.randomUUID(),
+        filter: { ...sub.filter },
+        event_type: sub.eventType,
+        payload: {
+          for_user_id: dm.recipientId,
+          direct_message_events: [{
+            type: 'message_create', id: dm.id, created_timestamp: String(dm.createdAtMs),
+            message_create: { target: { recipient_id: dm.recipientId }, sender_id: dm.sender.id, message_data: messageData },
+          }],
+          users,
+        },
+        includes: {},
+      };
+      if (sub.tag !== undefined) data.tag = sub.tag;
+      const event: StoredEvent = {
+        uuid: data.event_uuid as string, webhookId: sub.webhookId, consumerKey: sub.consumerKey, tweetId: dm.id, eventType: sub.eventType,
+        createdAtMs: this.deps.now(), body: JSON.stringify({ data }),
+      };
+      this.keep(event);
+      this.dispatch(event);
     }
   }
 

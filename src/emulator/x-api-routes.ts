@@ -21,6 +21,7 @@ import { MAX_TWEET_WEIGHT, weightedLength } from '../twitter/weighted-length';
 import { WEBHOOK_ROUTES } from './webhook-routes';
 import { MEDIA_ROUTES } from './media-routes';
 import { MediaRefusal, renderMedia } from './media';
+import { DM_ROUTES } from './dm-routes';
 import { matchesSearch, parseSearchQuery, SearchQueryError } from './search-query';
 import { snowflakeTime } from './snowflake';
 import { TweetRejection, type EmulatorState, type EndpointKey, type FaultRule, type RateLimitDecision, type TweetRecord, type UserRecord } from './state';
@@ -593,6 +594,7 @@ const ROUTES: Route[] = [
   { method: 'GET', key: 'GET /2/users/:id/tweets', pattern: /^\/2\/users\/([^/]+)\/tweets\/?$/, access: 'read', handle: userTweets },
   ...WEBHOOK_ROUTES,
   ...MEDIA_ROUTES,
+  ...DM_ROUTES,
 ];
 
 function findRoute(method: string, path: string): { route: Route; params: string[] } | undefined {

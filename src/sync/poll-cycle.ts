@@ -7,6 +7,7 @@ import { XAccountRefusedError, XRateLimitError } from '../twitter/errors';
 import type { XClient } from '../twitter/x-client';
 import { whileHoldingAccount } from './account-lease';
 import { collectReplies } from './inbound/collect-replies';
+import { workChannels } from '../channels/channel-work';
 import { publishDueRecords } from './outbound/record-tweets';
 import { postDueAgentReplies } from './outbound/agent-replies';
 import type { SyncDeps } from './sync-deps';
@@ -162,6 +163,8 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
     let refused = published.refused;
     if (!refused && publish && published.rateLimitedUntil === null) refused = await postDueAgentReplies(deps, account, toPublish, x);
     if (!refused && work.collect) refused = await collectForAccount(deps, account, x, counts);
+    // Mentions and direct messages made records (issue 15): DMs out at every run, read at reply polls.
+    if (!refused) refused = await workChannels(deps, account, x, { read: work.collect });
     if (refused) {
       // The whole account is refused: stop its integrations with the reason instead of retrying forever.
       await deps.integrations.pauseAccount(account.id, refused, toIso(deps.clock.now()));

@@ -9,6 +9,8 @@ import { crcResponseToken, signatureMatches } from '../twitter/webhook-signature
 import { webhookApiFor, type XWebhookApi, XWebhookRefusedError } from '../twitter/x-webhooks';
 import { parseActivityEvent, REPLY_EVENT_TYPES, WebhookIngestion } from './inbound/webhook-events';
 import type { SyncDeps } from './sync-deps';
+import { channelEventTypes, ChannelWebhookIngestion } from '../channels/channel-work';
+import { parseDmReceived } from './inbound/channel-dms';
 
 /** What `account webhook status --json` and the X accounts page show. */
 export interface WebhookStatus {
@@ -69,11 +71,14 @@ const CRC_TOKEN = /^[A-Za-z0-9._~+/=-]{1,512}$/;
  */
 export class WebhookService {
   readonly ingestion: WebhookIngestion;
+  /** Mentions and direct messages for the account's channels (issue 15). */
+  readonly channels: ChannelWebhookIngestion;
   private localUrl: string;
   private readonly deliveryContexts = new Map<number, DeliveryContext>();
 
   constructor(private readonly deps: WebhookServiceDeps) {
     this.ingestion = new WebhookIngestion(deps.sync);
+    this.channels = new ChannelWebhookIngestion(deps.sync);
     this.localUrl = deps.localUrl;
   }
 
@@ -181,7 +186,7 @@ export class WebhookService {
     await this.deps.store.update(account.id, { webhookId: hook.id, valid: hook.valid }, this.now());
     if (!hook.valid) throw new Error(`X marks the webhook invalid: its CRC request to ${url} was not answered correctly`);
     const mine = (await api.listSubscriptions()).filter((sub) => sub.userId === account.xUserId && sub.webhookId === hook.id);
-    for (const eventType of REPLY_EVENT_TYPES) {
+    for (const eventType of [...REPLY_EVENT_TYPES, ...await channelEventTypes(this.deps.sync, account.id)]) {
       if (!mine.some((sub) => sub.eventType === eventType)) mine.push(await api.subscribe(eventType, account.xUserId as string, hook.id, `kbts account ${account.id}`));
     }
     await this.deps.store.update(account.id, { subscriptions: mine.map((sub) => ({ id: sub.id, eventType: sub.eventType })) }, this.now());
@@ -293,9 +298,17 @@ export class WebhookService {
     if (!context.enabled) return { status: 200, reason: 'ignored: real-time replies are off for the account', accepted: false };
     const { account } = context;
     if (!account.xUserId || event.userId !== account.xUserId) return { status: 200, reason: `ignored: the event is for user ${event.userId ?? '(none)'}, not the account connected here`, accepted: false };
+    if (event.kind === 'other' && event.eventType === 'dm.received') {
+      const dms = parseDmReceived((body as { data: { payload?: unknown } }).data.payload);
+      if ('invalid' in dms) return { status: 400, reason: `not a dm.received event: ${dms.invalid}`, accepted: false };
+      await this.deps.store.countEvents(accountId, 1, this.now());
+      this.channels.accept(accountId, { dms });
+      return { status: 200, reason: `accepted dm.received ${dms.map((dm) => dm.id).join(', ')}`, accepted: true };
+    }
     if (event.kind !== 'post') return { status: 200, reason: `ignored: event type ${event.eventType} is not a reply or mention`, accepted: false };
     // Counted (events today, the last one's time) as the ingestion takes them, one write a batch.
     this.ingestion.accept(accountId, [event.tweet]);
+    this.channels.accept(accountId, { tweets: [event.tweet] });
     return { status: 200, reason: `accepted ${event.eventType} ${event.tweet.id}`, accepted: true };
   }
 
@@ -353,6 +366,7 @@ export function startWebhooks(service: WebhookService, accounts: AccountStore, l
       await started;
       // What was accepted is written before the process lets go of the database.
       await service.ingestion.idle();
+      await service.channels.idle();
     },
   };
 }

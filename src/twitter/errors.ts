@@ -36,6 +36,8 @@ export abstract class XAccountRefusedError extends XApiError {}
 export class XAuthError extends XAccountRefusedError {}
 /** 403: the access level or the app's permissions do not allow the call. */
 export class XAccessError extends XAccountRefusedError {}
+/** 403 on a direct-message call: the X app lacks the "Direct Messages" permission (only the DM channel stops). */
+export class XDirectMessagesAccessError extends XAccessError {}
 /** 402 (pay-per-use): the account's credits are used up or its spending limit reached. */
 export class XCreditsDepletedError extends XAccountRefusedError {}
 

@@ -36,3 +36,9 @@ export function tweetIdBefore(id: string): string {
   const previous = BigInt(id) - 1n;
   return previous > 0n ? previous.toString() : '1';
 }
+
+/** The smallest id X could have made at this moment (epoch ms): reading from it reads nothing older. */
+export function tweetIdAtMs(ms: number): string {
+  const id = (BigInt(Math.max(0, Math.round(ms)) ) - X_EPOCH_MS) << TIME_SHIFT;
+  return id > 0n ? id.toString() : '1';
+}

@@ -1,6 +1,6 @@
 import type { TwitterApi, ITwitterApiClientPlugin } from 'twitter-api-v2';
 import type { Clock } from '../lib/clock';
-import { classifyXError, XIncompleteReadError, XRateLimitError, XTransientError, XUnknownOutcomeError } from './errors';
+import { classifyXError, XAccessError, XDirectMessagesAccessError, XIncompleteReadError, XRateLimitError, XTransientError, XUnknownOutcomeError } from './errors';
 import { SEARCH_WINDOW_DAYS } from './limits';
 import { tweetIdTimeMs } from './snowflake';
 import { attachedMedia } from './x-media';
@@ -25,6 +25,17 @@ export interface XMedia {
   /** Photos have a url; videos and GIFs a preview image. */
   url: string | null;
   previewImageUrl: string | null;
+}
+
+/** A direct message event as GET /2/dm_events gives it. */
+export interface XDmEvent {
+  id: string;
+  text: string;
+  senderId: string | null;
+  senderUsername: string | null;
+  conversationId: string | null;
+  createdAt: string | null;
+  mediaKeys: string[];
 }
 
 export interface RateLimitState {
@@ -73,12 +84,19 @@ interface RawPage {
   meta?: { result_count?: number; next_token?: string; newest_id?: string };
 }
 
+interface RawDmPage {
+  data?: Array<{ id: string; text?: string; sender_id?: string; dm_conversation_id?: string; created_at?: string; attachments?: { media_keys?: string[] } }>;
+  includes?: { users?: Array<{ id: string; username: string }> };
+  meta?: { next_token?: string };
+}
+
 // note_tweet: a long post's whole text comes only there (its `text` is cut near 280 characters).
 const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet,attachments';
 // The replies' photos and videos: without the expansion only their t.co link survives in the text.
 const REPLY_EXPANSIONS = { expansions: 'author_id,attachments.media_keys', 'user.fields': 'username', 'media.fields': 'type,url,preview_image_url' };
 
 const DEFAULT_MAX_PAGES_PER_READ = 100;
+const DM_FIRST_PAGE_WITH_CURSOR = 5;
 
 // A minute less than X's window leaves room for clock skew and the request's own time.
 const SEARCH_WINDOW_MS = SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000 - 60_000;
@@ -210,6 +228,68 @@ export class XClient {
       for (const raw of page.data ?? []) tweets.push(toTweet(raw, usernames, page.includes?.media ?? []));
       token = page.meta?.next_token || undefined;
       if (token === undefined) return tweets;
+    }
+  }
+
+  /**
+   * The account's direct message events newest first, page by page, down to (not including)
+   * `afterId` or back to `notBefore`: X keeps 30 days. A read cut short says so, with what it read.
+   */
+  async dmEventsSince(afterId: string | null, notBefore: string): Promise<XDmEvent[]> {
+    const maxPages = this.options.maxPagesPerRead ?? DEFAULT_MAX_PAGES_PER_READ;
+    const query = { event_types: 'MessageCreate', 'dm_event.fields': 'id,text,sender_id,dm_conversation_id,created_at,attachments', expansions: 'sender_id', 'user.fields': 'username' };
+    const events: XDmEvent[] = [];
+    const followed = new Set<string>();
+    let token: string | undefined;
+    for (let pages = 0; ; pages++) {
+      if (token !== undefined && followed.has(token)) throw new XIncompleteReadError(`X repeated a page token while reading dm_events (after ${pages} pages); the read is not complete`, events);
+      if (pages >= maxPages) throw new XIncompleteReadError(`the read of dm_events reached the cap of ${maxPages} pages (KBTS_MAX_PAGES_PER_READ) and is not complete`, events);
+      if (token !== undefined) followed.add(token);
+      // X charges each event it returns and has no since_id here: with a cursor, a first page of a
+      // few events says whether anything is new before whole pages are read.
+      const size = pages === 0 && afterId !== null ? DM_FIRST_PAGE_WITH_CURSOR : 100;
+      const page = await this.directMessagesCall(() => this.read(() => this.api.v2.get<RawDmPage>('dm_events', { ...query, max_results: size, ...(token ? { pagination_token: token } : {}) })));
+      const usernames = new Map((page.includes?.users ?? []).map((user) => [user.id, user.username]));
+      let reachedEnd = false;
+      for (const raw of page.data ?? []) {
+        if ((afterId !== null && BigInt(raw.id) <= BigInt(afterId)) || (raw.created_at !== undefined && raw.created_at < notBefore)) {
+          reachedEnd = true;
+          break;
+        }
+        events.push({
+          id: raw.id, text: raw.text ?? '', senderId: raw.sender_id ?? null, senderUsername: raw.sender_id ? usernames.get(raw.sender_id) ?? null : null,
+          conversationId: raw.dm_conversation_id ?? null, createdAt: raw.created_at ?? null, mediaKeys: raw.attachments?.media_keys ?? [],
+        });
+      }
+      token = page.meta?.next_token || undefined;
+      if (reachedEnd || token === undefined) return events;
+    }
+  }
+
+  /** Sends one direct message; never retried here, because a lost answer may hide a sent message. */
+  async sendDirectMessage(participantId: string, text: string): Promise<{ id: string; conversationId: string }> {
+    try {
+      const result = await this.directMessagesCall(() => this.withRateLimitWait(() => this.api.v2.post<{ data: { dm_event_id: string; dm_conversation_id: string } }>(`dm_conversations/with/${participantId}/messages`, { text })));
+      if (!result?.data?.dm_event_id) throw new XUnknownOutcomeError('X answered without a direct message event id');
+      return { id: result.data.dm_event_id, conversationId: result.data.dm_conversation_id };
+    } catch (error) {
+      throw classifyXError(error, true);
+    }
+  }
+
+  /** X's 403 on a DM call means the app lacks the Direct Messages permission: said so, in words. */
+  private async directMessagesCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const classified = classifyXError(error, false);
+      if (classified instanceof XAccessError && classified.status === 403) {
+        throw new XDirectMessagesAccessError(
+          `the X app's permissions do not include Direct Messages; set the app to "Read, Write and Direct Messages" in the X developer console, regenerate the tokens, then resume the channel (${classified.message})`,
+          { status: 403 },
+        );
+      }
+      throw error;
     }
   }
 

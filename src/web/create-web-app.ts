@@ -33,6 +33,8 @@ import { agentReplyRoutes } from './routes/agent-replies';
 import { retryRoutes } from './routes/retry';
 import { recordRoutes } from './routes/records';
 import { sandboxRoutes } from './routes/sandbox';
+import { sandboxChannelRoutes } from './routes/sandbox-channels';
+import { channelRoutes } from './routes/channels';
 import { unreadableWindowRoutes } from './routes/unreadable-windows';
 import { userRoutes } from './routes/users';
 import { webhookRoutes } from './routes/webhooks';
@@ -129,7 +131,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(authRoutes(context));
   app.use(liveRoutes(context, live.watcher, live.streams));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, xCostRoutes, dashboardRoutes, retryRoutes, agentReplyRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, mediaRoutes, recordRoutes, communicationRoutes, sandboxRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, xCostRoutes, dashboardRoutes, retryRoutes, agentReplyRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, mediaRoutes, recordRoutes, communicationRoutes, sandboxRoutes, sandboxChannelRoutes, channelRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());

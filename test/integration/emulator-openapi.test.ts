@@ -457,6 +457,42 @@ describe('X API emulator responses against the official OpenAPI description', fu
     });
   });
 
+  describe('GET /2/dm_events and POST /2/dm_conversations/with/{participant_id}/messages', () => {
+    it('201 and 200 with data, includes and next_token; 400, 401, 403 without the DM permission, and 429', async () => {
+      const alice = emulator.state.findUser('alice')!;
+      for (let i = 0; i < 3; i += 1) emulator.state.dms.sendAs({ as: 'alice', to: 'kb_sandbox', text: `question ${i}` });
+      emulator.state.dms.sendAs({ as: 'alice', to: 'kb_sandbox', media: true });
+      const sent = await expectConforming(201, call('POST', `/2/dm_conversations/with/${alice.id}/messages`, { json: { text: 'Thanks for writing' } }));
+      assert.match(sent.data.dm_event_id, /^[0-9]+$/);
+      const page = await expectConforming(200, call('GET', '/2/dm_events?max_results=2&dm_event.fields=id,text,sender_id,created_at,dm_conversation_id,attachments&expansions=sender_id&user.fields=username'));
+      assert.equal(page.data.length, 2);
+      assert.equal(page.data[0].id, sent.data.dm_event_id, 'newest first');
+      assert.ok(page.meta.next_token);
+      const rest = await expectConforming(200, call('GET', `/2/dm_events?max_results=100&pagination_token=${page.meta.next_token}&dm_event.fields=attachments,sender_id`));
+      assert.equal(rest.data.length, 3);
+      assert.equal(page.data[1].text, '');
+      assert.equal(page.data[1].attachments.media_keys.length, 1, 'a media-only message carries its media key');
+      await expectConforming(400, call('GET', '/2/dm_events?max_results=0'));
+      await expectConforming(400, call('GET', '/2/dm_events?pagination_token=forged-token-of-16'));
+      await expectConforming(400, call('POST', `/2/dm_conversations/with/${alice.id}/messages`, { json: { text: 'x'.repeat(10_001) } }));
+      await expectConforming(400, call('POST', `/2/dm_conversations/with/${alice.id}/messages`, { json: {} }));
+      await expectConforming(400, call('POST', '/2/dm_conversations/with/abc/messages', { json: { text: 'x' } }));
+      await expectConforming(401, call('GET', '/2/dm_events', { badSecret: true }));
+      await expectConforming(401, call('POST', `/2/dm_conversations/with/${alice.id}/messages`, { json: { text: 'x' }, badSecret: true }));
+      emulator.state.dms.setPermission('kb_sandbox', false);
+      const refused = await expectConforming(403, call('GET', '/2/dm_events'));
+      assert.equal(refused.type, 'https://api.twitter.com/2/problems/oauth1-permissions');
+      await expectConforming(403, call('POST', `/2/dm_conversations/with/${alice.id}/messages`, { json: { text: 'no permission' } }));
+      emulator.state.dms.setPermission('kb_sandbox', true);
+      await withLimitZero('GET /2/dm_events', async () => {
+        await expectConforming(429, call('GET', '/2/dm_events'));
+      });
+      await withLimitZero('POST /2/dm_conversations/with/:id/messages', async () => {
+        await expectConforming(429, call('POST', `/2/dm_conversations/with/${alice.id}/messages`, { json: { text: 'limited' } }));
+      });
+    });
+  });
+
   // Child suites run after a suite's own tests, so the coverage check is a suite of its own, last.
   describe('coverage', () => {
    it('covered every operation with every status the emulator produces for it', () => {
@@ -485,6 +521,10 @@ describe('X API emulator responses against the official OpenAPI description', fu
       'POST /2/media/upload/{id}/append 200', 'POST /2/media/upload/{id}/append 400', 'POST /2/media/upload/{id}/append 401',
       'POST /2/media/upload/{id}/finalize 200', 'POST /2/media/upload/{id}/finalize 400', 'POST /2/media/upload/{id}/finalize 401',
       'GET /2/media/upload 200', 'GET /2/media/upload 400', 'GET /2/media/upload 401',
+      'GET /2/dm_events 200', 'GET /2/dm_events 400', 'GET /2/dm_events 401', 'GET /2/dm_events 403', 'GET /2/dm_events 429',
+      'POST /2/dm_conversations/with/{participant_id}/messages 201', 'POST /2/dm_conversations/with/{participant_id}/messages 400',
+      'POST /2/dm_conversations/with/{participant_id}/messages 401', 'POST /2/dm_conversations/with/{participant_id}/messages 403',
+      'POST /2/dm_conversations/with/{participant_id}/messages 429',
     ];
     assert.deepEqual(expected.filter((key) => !covered.has(key)), []);
    });

@@ -10,6 +10,7 @@ import { readMentionsTimeline } from '../sources/mentions-timeline';
 import { searchConversations } from '../sources/sub-thread-search';
 import type { SyncDeps } from '../sync-deps';
 import { ingestReplies, type IngestCounts } from './ingest';
+import { ingestMentionsChannel, mentionsChannelStartId } from './channel-mentions';
 
 // A sub-thread with a reply this recent counts as a live discussion worth searching.
 const LIVE_DISCUSSION_HOURS = 24;
@@ -53,6 +54,13 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
     if (due.backstop && unfinished.length === 0) await deps.accountWebhooks?.update(account.id, { lastBackstopAt: toIso(deps.clock.now()) }, toIso(deps.clock.now()));
   }
 
+  // The mentions channel takes its share of the same read first; if it fails, the cursor stays and the read comes again.
+  if (mentions.length > 0) {
+    await ingestMentionsChannel(deps, account, mentions).catch((error) => {
+      newestSeen = null;
+      deps.logger.error('mentions channel could not place mentions; they are read again', { accountId: account.id, error: (error as Error).message });
+    });
+  }
   const conversations = await conversationsToSearch(deps, account, integrations, mentions);
   const subThreads = conversations.length > 0 ? await finished(() => searchConversations(x, conversations, sinceId), (tweets) => tweets) : [];
   const counts = await ingestReplies(deps, account, integrations, [...mentions, ...subThreads], { moveCursorTo: newestSeen });
@@ -98,7 +106,8 @@ async function mentionsReadDue(deps: SyncDeps, account: Account): Promise<{ read
 async function readWindowStart(deps: SyncDeps, account: Account, integrations: Integration[]): Promise<string | undefined> {
   if (account.mentionsCursorId) return tweetIdSecondsBefore(account.mentionsCursorId, deps.settings.replyOverlapSeconds);
   const firstTweet = await deps.communications.firstOutgoing(integrations.map((integration) => integration.id));
-  return firstTweet ? tweetIdBefore(firstTweet) : undefined;
+  // A mentions channel reads from when it was added, whether or not the KB tweeted yet.
+  return firstTweet ? tweetIdBefore(firstTweet) : mentionsChannelStartId(deps, account);
 }
 
 /**
