@@ -73,6 +73,25 @@ describeEachDatabase('talking back from the record, in Chromium', (database) => 
     assert.equal(row.text, `Yes, it does.${suffix}`);
   });
 
+  it('sends one reply from a double click, and no second one from another tab with the same text', async () => {
+    await page().goto('/records/articles/rows/1');
+    await box().locator('textarea').fill('Clicked twice');
+    await Promise.all([page().waitForEvent('load'), box().locator('button[type=submit]').dblclick()]);
+    // The same text from a second tab (another form key) finds the reply on its way.
+    const second = await signedInTab(browser, world, 'jdoe', 'editor', 'talkback-second-tab');
+    try {
+      await second.page.goto('/records/articles/rows/1');
+      await second.page.locator('[data-reply-form]').first().locator('textarea').fill('Clicked twice');
+      await Promise.all([second.page.waitForEvent('load'), second.page.locator('[data-reply-form]').first().locator('button[type=submit]').click()]);
+    } finally {
+      await second.close();
+    }
+    await runPollCycle(world.services.sync);
+    assert.equal(Number((await world.services.db('kbts_agent_replies').count({ n: '*' }))[0].n), 1);
+    const onX = world.sandbox.listTweets({ author: 'kbdesk' }).filter((tweet: { text: string }) => tweet.text.startsWith('Clicked twice'));
+    assert.equal(onX.length, 1);
+  });
+
   it('shows a refusal beside the box and keeps the text', async () => {
     await page().goto('/records/articles/rows/1');
     await box().locator('textarea').fill('An answer that waits');
