@@ -120,18 +120,16 @@ export async function manyIntegrations(emulator: EmulatorProcess, integrations: 
     // The window starts at a minute's turn, when the cron tasks fire.
     await sleep(60_000 - (Date.now() % 60_000) - 500);
     const windowStart = Date.now();
+    const windowEnd = windowStart + minutes * 60_000;
     const cpuStart = cpuMs(daemon.child.pid as number);
-    const seenBefore = pollsFinished(daemon).length;
-    await sleep(minutes * 60_000 - 1_000);
-    // The last minute's ticks may still run: give them 30 s to finish.
-    await sleep(30_000);
+    await sleep(windowEnd - Date.now());
     const cpuEnd = cpuMs(daemon.child.pid as number);
     const windowMs = Date.now() - windowStart;
-    const ticks = pollsFinished(daemon).slice(seenBefore).filter((tick) => tick.collect);
-    const lags = ticks.map((tick) => {
-      const startedAt = Date.parse(tick.time) - tick.durationMs;
-      return startedAt - Math.floor(startedAt / 60_000) * 60_000;
-    });
+    // Ticks that began in the window may still be running: their lines come within 30 s.
+    await sleep(30_000);
+    const ticks = pollsFinished(daemon).filter((tick) => tick.collect).map((tick) => ({ ...tick, startedAt: Date.parse(tick.time) - tick.durationMs }))
+      .filter((tick) => tick.startedAt >= windowStart && tick.startedAt < windowEnd);
+    const lags = ticks.map((tick) => tick.startedAt - Math.floor(tick.startedAt / 60_000) * 60_000);
     const { peakMb } = daemon.memory();
     const expected = integrations * minutes;
     if (ticks.length < expected * 0.9) throw new Error(`only ${ticks.length} of ${expected} ticks ran in ${minutes} minutes`);
