@@ -324,6 +324,23 @@ export function jitter(low: number, high: number): number {
   return Math.floor(low + Math.random() * (high - low));
 }
 
+/** A new PostgreSQL database of its own and a folder, with the product's environment for them; `drop()` removes both. */
+export async function postgresScratch(serverUrl: string, prefix: string): Promise<{ url: string; dir: string; env: Record<string, string>; drop(): Promise<void> }> {
+  const name = `${prefix}_${Date.now()}`;
+  const admin = knexFactory({ client: 'pg', connection: serverUrl });
+  await admin.raw(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix.replace(/_/g, '-')}-`));
+  const env = { ...ProductWorld.envFor(dir), DATABASE_URL: url.toString(), SECRET_KEY };
+  const drop = async () => {
+    await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { url: url.toString(), dir, env, drop };
+}
+
 /**
  * A scenario's own PostgreSQL database with the `articles` table and one integration on a new
  * emulator user, its reply polling at `schedule`: what the real-time scenarios start their
@@ -332,18 +349,7 @@ export function jitter(low: number, high: number): number {
 export async function postgresArticlesWorld(
   emulator: EmulatorProcess, serverUrl: string, options: { prefix: string; username: string; schedule: string; seed?: (services: Services) => Promise<void> },
 ): Promise<{ url: string; dir: string; env: Record<string, string>; accountId: number; username: string; drop(): Promise<void> }> {
-  const name = `${options.prefix}_${Date.now()}`;
-  const admin = knexFactory({ client: 'pg', connection: serverUrl });
-  await admin.raw(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${options.prefix.replace(/_/g, '-')}-`));
-  const env = { ...ProductWorld.envFor(dir), DATABASE_URL: url.toString(), SECRET_KEY };
-  const drop = async () => {
-    await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await admin.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+  const { url, dir, env, drop } = await postgresScratch(serverUrl, options.prefix);
   try {
     const services = await buildServices(loadConfig(env), { logger: silentLogger });
     try {
@@ -358,7 +364,7 @@ export async function postgresArticlesWorld(
         accountId: account.id, table: 'articles', tweetField: 'tweet_text', responseField: 'replies', responseMode: 'append', continueField: 'keep_going', schedule: options.schedule,
       });
       await options.seed?.(services);
-      return { url: url.toString(), dir, env, accountId: account.id, username: user.username, drop };
+      return { url, dir, env, accountId: account.id, username: user.username, drop };
     } finally {
       await services.close();
     }

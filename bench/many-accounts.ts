@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config';
 import { silentLogger } from '../src/lib/logger';
 import { addAccount } from '../src/setup/account-setup';
 import { addIntegration } from '../src/setup/integration-setup';
-import { Daemon, median, ProductWorld, quantile, round, SECRET_KEY, sleep, spread, waitFor, type EmulatorProcess } from './harness';
+import { Daemon, median, postgresScratch, ProductWorld, quantile, round, sleep, spread, waitFor, type EmulatorProcess } from './harness';
 import type { ScenarioResult } from './report';
 
 // Scenarios 8 and 9 (issue 17, items 2 and 3): many accounts, each with its own KB table and one
@@ -60,18 +60,7 @@ async function sqliteFleet(emulator: EmulatorProcess, count: number, prefix: str
 }
 
 async function postgresFleet(emulator: EmulatorProcess, serverUrl: string, count: number, prefix: string, schedule: string): Promise<Fleet> {
-  const name = `kbts_bench_fleet_${Date.now()}`;
-  const admin = knexFactory({ client: 'pg', connection: serverUrl });
-  await admin.raw(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbts-bench-fleet-pg-'));
-  const env = { ...ProductWorld.envFor(dir), DATABASE_URL: url.toString(), SECRET_KEY };
-  const drop = async () => {
-    await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await admin.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+  const { dir, env, drop } = await postgresScratch(serverUrl, 'kbts_bench_fleet');
   try {
     const services = await buildServices(loadConfig(env), { logger: silentLogger });
     try {
