@@ -3,6 +3,7 @@
 // and small statistics.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -225,9 +226,14 @@ export class Daemon {
   static start(world: Pick<ProductWorld, 'dir'>, extraEnv: Record<string, string> = {}, root = ROOT, command: 'poll' | 'serve' = 'poll'): Daemon {
     // As the tests start it: from source, bin/kb-twitter-sync.js cannot start `poll` today (its dynamic
     // import of ./serve escapes tsx/cjs).
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(root, 'src', 'cli.ts'), command], {
+    // KBTS_BENCH_PROFILE_DIR: each daemon writes a V8 CPU profile there when it exits (for finding where time goes).
+    const profile = process.env.KBTS_BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KBTS_BENCH_PROFILE_DIR}`] : [];
+    const child = spawn(process.execPath, [...profile, '--import', TSX_LOADER, path.join(root, 'src', 'cli.ts'), command], {
       cwd: world.dir,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ProductWorld.envFor(world.dir), LOG_LEVEL: 'info', ...extraEnv },
+      env: {
+        PATH: process.env.PATH, HOME: process.env.HOME, ...ProductWorld.envFor(world.dir), LOG_LEVEL: 'info',
+        ...extraEnv,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const daemon = new Daemon(child);
@@ -360,4 +366,42 @@ export async function postgresArticlesWorld(
     await drop();
     throw error;
   }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = (probe.address() as net.AddressInfo);
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The admin's way in: `kb-twitter-sync account webhook enable ID`, as a process of its own. */
+export function enableWebhookByCli(dir: string, env: Record<string, string>, accountId: number): Promise<void> {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), 'account', 'webhook', 'enable', String(accountId)], {
+    cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => { output += chunk; });
+  child.stderr!.on('data', (chunk) => { output += chunk; });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => (code === 0 && /real-time replies are on/.test(output) ? resolve() : reject(new Error(`account webhook enable ${accountId} failed (${code}): ${output.trim()}`))));
+  });
+}
+
+/** `serve` in its own process on a free loopback port, PUBLIC_URL pointing at it; resolves once it serves. */
+export async function startServe(dir: string, env: Record<string, string>): Promise<{ server: Daemon; env: Record<string, string>; url: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  // The harness reads serve's info log to see it start.
+  const serveEnv = { ...env, PORT: String(port), PUBLIC_URL: url, LOG_LEVEL: 'info' };
+  const server = Daemon.start({ dir }, serveEnv, ROOT, 'serve');
+  try {
+    await waitFor(async () => server.logLines.some((line) => line.message === 'kb-twitter-sync is serving') || (server.ticks(), false), 'serve to start', 60_000);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return { server, env: serveEnv, url };
 }

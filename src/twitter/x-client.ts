@@ -74,7 +74,7 @@ interface RawDmPage {
 // note_tweet: a long post's whole text comes only there (its `text` is cut near 280 characters).
 const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet';
 
-const DEFAULT_MAX_PAGES_PER_READ = 20;
+const DEFAULT_MAX_PAGES_PER_READ = 100;
 const DM_FIRST_PAGE_WITH_CURSOR = 5;
 
 // A minute less than X's window leaves room for clock skew and the request's own time.
