@@ -6,6 +6,7 @@ import { NotFoundError, ValidationError } from '../lib/errors';
 import type { AccountStore } from '../store/accounts';
 import { CHANNEL_KINDS, ChannelStore, type Channel, type ChannelKind, type ChannelMapping } from '../store/channels';
 import type { IntegrationStore } from '../store/integrations';
+import { XUsageStore } from '../store/x-usage';
 
 export interface ChannelSetupDeps {
   db: Knex;
@@ -192,6 +193,15 @@ export async function channelSchemaProblem(db: Knex, channel: Channel): Promise<
     }
   }
   return null;
+}
+
+/**
+ * Channels as `channel list --json` and the channels page show them, each with its account's
+ * hold (X credits used up, the budget reached): a held account's channels wait with its work.
+ */
+export async function channelSummaries(db: Knex, channels: Channel[]): Promise<Array<Record<string, unknown>>> {
+  const holds = new Map((await new XUsageStore(db).listSpending()).map((spending) => [spending.accountId, spending.hold?.reason ?? null]));
+  return channels.map((channel) => ({ ...channelSummary(channel), account_hold: holds.get(channel.accountId) ?? null }));
 }
 
 /** A channel as `channel list --json` and the channels page show it. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Services } from '../app';
-import { addChannel, channelSummary, pauseChannel, removeChannel, resumeChannel, type ChannelSetupDeps } from '../channels/channel-setup';
+import { addChannel, channelSummaries, channelSummary, pauseChannel, removeChannel, resumeChannel, type ChannelSetupDeps } from '../channels/channel-setup';
 import { queueDmReply } from '../sync/outbound/direct-messages';
 import { ValidationError } from '../lib/errors';
 import { ChannelStore, type Channel } from '../store/channels';
@@ -51,7 +51,7 @@ export function addChannelCommands(program: Command, tools: CliTools): void {
   channel.command('list').description('list channels').action(async (_options, command: Command) => {
     await tools.withServices(async (services) => {
       const channels = await new ChannelStore(services.db).list();
-      tools.print(command, { channels: channels.map(channelSummary) }, channels.length === 0 ? 'no channels' : channels.map(describe).join('\n'));
+      tools.print(command, { channels: await channelSummaries(services.db, channels) }, channels.length === 0 ? 'no channels' : channels.map(describe).join('\n'));
     });
   });
   for (const [name, verb, run] of [

@@ -71,6 +71,15 @@ describe('command line: channel add, list, pause, resume, remove, reply', functi
     assert.equal(unknown.code, 1);
     assert.match(unknown.json.error, /channel 42 does not exist/);
 
+    // X credits used up: the account's work waits, its channels with it, and the list says why.
+    assert.equal(listed.json.channels[0].account_hold, null);
+    await world.control('POST', '/users/kb_news/credits', { depleted: true });
+    await world.sql("INSERT INTO articles (title, tweet_text, keep_going) VALUES ('one', 'Costs money', 'Yes')");
+    assert.notEqual((await world.cli(['--json', 'poll', '--once'])).code, 0);
+    const held = await world.cli(['--json', 'channel', 'list']);
+    assert.match(held.json.channels[0].account_hold, /^X credits are used up; add credits in the X developer console, then resume/);
+    await world.control('POST', '/users/kb_news/credits', { depleted: false });
+
     assert.equal((await world.cli(['--json', 'channel', 'remove', id])).json.removed, true);
     assert.deepEqual((await world.cli(['--json', 'channel', 'list'])).json, { channels: [] });
   });

@@ -1,5 +1,5 @@
 import express from 'express';
-import { addChannel, channelSummary, checkChannel, pauseChannel, removeChannel, resumeChannel, type ChannelInput, type ChannelSetupDeps, type ChannelValidationError } from '../../channels/channel-setup';
+import { addChannel, channelSummaries, checkChannel, pauseChannel, removeChannel, resumeChannel, type ChannelInput, type ChannelSetupDeps, type ChannelValidationError } from '../../channels/channel-setup';
 import { listTables, RESPONSE_MODES } from '../../kb/schema';
 import { NotFoundError } from '../../lib/errors';
 import { ChannelStore, CHANNEL_KINDS, CHANNEL_TAGS } from '../../store/channels';
@@ -34,7 +34,7 @@ export function channelRoutes({ services, sessions }: WebContext): express.Route
 
   router.get('/channels', async (_req, res) => {
     const accounts = new Map((await services.accounts.list()).map((account) => [account.id, account]));
-    const channels = (await store.list()).map((channel) => ({ ...channelSummary(channel), account: accounts.get(channel.accountId) }));
+    const channels = (await channelSummaries(services.db, await store.list())).map((channel) => ({ ...channel, account: accounts.get(channel.account_id as number) }));
     res.render('channels/index', { title: 'Channels', channels, kindLabels: KIND_LABELS });
   });
 
