@@ -53,4 +53,24 @@ describe('media uploads on the web: sign-in, role, CSRF and the checks', () => {
     assert.equal(notMedia.body.error, "'notes.jpg' is not a file X takes: its content is not JPEG, PNG, WEBP, GIF, MP4 or MOV (the name does not count)");
     assert.deepEqual(kept(), []);
   });
+
+  it('offers the media field in the wizard with its rules, and checks it against the live schema', async () => {
+    const admin = await world.signIn('ada', 'admin');
+    const page = await admin.get(`/integrations/${integrationId}/edit`);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<select id="mediaField" name="mediaField">/);
+    assert.match(page.text, /<option value="media" selected>media — TEXT/);
+    assert.match(page.text, /up to 4 images \(JPEG, PNG, WEBP\), or 1 GIF, or 1 video \(MP4, MOV\) per post/);
+    const token = await world.csrf(admin, `/integrations/${integrationId}/edit`);
+    const form = {
+      _csrf: token, step: '3', tweetField: 'tweet_text', responseField: 'replies', responseMode: 'append', continueField: 'keep_going',
+      frequency: '5', timeZone: 'UTC', longTextPolicy: 'reject', mediaField: 'tweet_text',
+    };
+    const refused = await admin.post(`/integrations/${integrationId}/edit`).type('form').send(form);
+    assert.equal(refused.status, 400);
+    assert.match(refused.text, /the media field and the tweet field are the same column &#39;tweet_text&#39;/);
+    const cleared = await admin.post(`/integrations/${integrationId}/edit`).type('form').send({ ...form, mediaField: 'none' });
+    assert.equal(cleared.status, 303);
+    assert.equal((await world.services.integrations.get(integrationId))?.mediaField, null);
+  });
 });
