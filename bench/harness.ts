@@ -3,6 +3,7 @@
 // and small statistics.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -225,9 +226,14 @@ export class Daemon {
   static start(world: Pick<ProductWorld, 'dir'>, extraEnv: Record<string, string> = {}, root = ROOT, command: 'poll' | 'serve' = 'poll'): Daemon {
     // As the tests start it: from source, bin/kb-twitter-sync.js cannot start `poll` today (its dynamic
     // import of ./serve escapes tsx/cjs).
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(root, 'src', 'cli.ts'), command], {
+    // KBTS_BENCH_PROFILE_DIR: each daemon writes a V8 CPU profile there when it exits (for finding where time goes).
+    const profile = process.env.KBTS_BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KBTS_BENCH_PROFILE_DIR}`] : [];
+    const child = spawn(process.execPath, [...profile, '--import', TSX_LOADER, path.join(root, 'src', 'cli.ts'), command], {
       cwd: world.dir,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ProductWorld.envFor(world.dir), LOG_LEVEL: 'info', ...extraEnv },
+      env: {
+        PATH: process.env.PATH, HOME: process.env.HOME, ...ProductWorld.envFor(world.dir), LOG_LEVEL: 'info',
+        ...extraEnv,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const daemon = new Daemon(child);
@@ -318,6 +324,23 @@ export function jitter(low: number, high: number): number {
   return Math.floor(low + Math.random() * (high - low));
 }
 
+/** A new PostgreSQL database of its own and a folder, with the product's environment for them; `drop()` removes both. */
+export async function postgresScratch(serverUrl: string, prefix: string): Promise<{ url: string; dir: string; env: Record<string, string>; drop(): Promise<void> }> {
+  const name = `${prefix}_${Date.now()}`;
+  const admin = knexFactory({ client: 'pg', connection: serverUrl });
+  await admin.raw(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix.replace(/_/g, '-')}-`));
+  const env = { ...ProductWorld.envFor(dir), DATABASE_URL: url.toString(), SECRET_KEY };
+  const drop = async () => {
+    await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { url: url.toString(), dir, env, drop };
+}
+
 /**
  * A scenario's own PostgreSQL database with the `articles` table and one integration on a new
  * emulator user, its reply polling at `schedule`: what the real-time scenarios start their
@@ -326,18 +349,7 @@ export function jitter(low: number, high: number): number {
 export async function postgresArticlesWorld(
   emulator: EmulatorProcess, serverUrl: string, options: { prefix: string; username: string; schedule: string; seed?: (services: Services) => Promise<void> },
 ): Promise<{ url: string; dir: string; env: Record<string, string>; accountId: number; username: string; drop(): Promise<void> }> {
-  const name = `${options.prefix}_${Date.now()}`;
-  const admin = knexFactory({ client: 'pg', connection: serverUrl });
-  await admin.raw(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${options.prefix.replace(/_/g, '-')}-`));
-  const env = { ...ProductWorld.envFor(dir), DATABASE_URL: url.toString(), SECRET_KEY };
-  const drop = async () => {
-    await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await admin.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+  const { url, dir, env, drop } = await postgresScratch(serverUrl, options.prefix);
   try {
     const services = await buildServices(loadConfig(env), { logger: silentLogger });
     try {
@@ -352,7 +364,7 @@ export async function postgresArticlesWorld(
         accountId: account.id, table: 'articles', tweetField: 'tweet_text', responseField: 'replies', responseMode: 'append', continueField: 'keep_going', schedule: options.schedule,
       });
       await options.seed?.(services);
-      return { url: url.toString(), dir, env, accountId: account.id, username: user.username, drop };
+      return { url, dir, env, accountId: account.id, username: user.username, drop };
     } finally {
       await services.close();
     }
@@ -360,4 +372,42 @@ export async function postgresArticlesWorld(
     await drop();
     throw error;
   }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = (probe.address() as net.AddressInfo);
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The admin's way in: `kb-twitter-sync account webhook enable ID`, as a process of its own. */
+export function enableWebhookByCli(dir: string, env: Record<string, string>, accountId: number): Promise<void> {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), 'account', 'webhook', 'enable', String(accountId)], {
+    cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => { output += chunk; });
+  child.stderr!.on('data', (chunk) => { output += chunk; });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => (code === 0 && /real-time replies are on/.test(output) ? resolve() : reject(new Error(`account webhook enable ${accountId} failed (${code}): ${output.trim()}`))));
+  });
+}
+
+/** `serve` in its own process on a free loopback port, PUBLIC_URL pointing at it; resolves once it serves. */
+export async function startServe(dir: string, env: Record<string, string>): Promise<{ server: Daemon; env: Record<string, string>; url: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  // The harness reads serve's info log to see it start.
+  const serveEnv = { ...env, PORT: String(port), PUBLIC_URL: url, LOG_LEVEL: 'info' };
+  const server = Daemon.start({ dir }, serveEnv, ROOT, 'serve');
+  try {
+    await waitFor(async () => server.logLines.some((line) => line.message === 'kb-twitter-sync is serving') || (server.ticks(), false), 'serve to start', 60_000);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return { server, env: serveEnv, url };
 }

@@ -1,11 +1,7 @@
-import { spawn } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { Daemon, EmulatorProcess, jitter, median, postgresArticlesWorld, ProductWorld, quantile, ROOT, round, sleep, waitFor } from './harness';
+import { EmulatorProcess, enableWebhookByCli, jitter, median, postgresArticlesWorld, ProductWorld, quantile, round, sleep, startServe, waitFor } from './harness';
 import type { ScenarioResult } from './report';
 
 // Scenario 6, replies by webhook (issue 11): reply → record with the reply polling hourly, so
@@ -15,7 +11,6 @@ import type { ScenarioResult } from './report';
 
 const HOURLY = '0 * * * *';
 const TARGET_P95_MS = 1000;
-const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 interface Figures { median: number; p95: number; samples: number }
 
@@ -31,28 +26,6 @@ async function replyReads(emulator: EmulatorProcess): Promise<number> {
   return REPLY_READS.reduce((sum, endpoint) => sum + (byEndpoint[endpoint] ?? 0), 0);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = (probe.address() as net.AddressInfo);
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** The admin's way in: `kb-twitter-sync account webhook enable ID`, as a process of its own. */
-function enableWebhookByCli(dir: string, env: Record<string, string>, accountId: number): Promise<void> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src', 'cli.ts'), 'account', 'webhook', 'enable', String(accountId)], {
-    cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => { output += chunk; });
-  child.stderr!.on('data', (chunk) => { output += chunk; });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => (code === 0 && /real-time replies are on/.test(output) ? resolve() : reject(new Error(`account webhook enable ${accountId} failed (${code}): ${output.trim()}`))));
-  });
-}
-
 /**
  * Starts `serve` with PUBLIC_URL on loopback, waits for the record's tweet, turns the webhook on,
  * then posts `samples` replies one at a time as other users, each timed from its POST's start
@@ -61,12 +34,8 @@ function enableWebhookByCli(dir: string, env: Record<string, string>, accountId:
 async function measure(
   emulator: EmulatorProcess, dir: string, env: Record<string, string>, account: { id: number; username: string }, samples: number, readReplies: () => Promise<string>,
 ): Promise<Measured> {
-  const port = await freePort();
-  // The harness reads serve's info log to see it start.
-  const serveEnv = { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info' };
-  const server = Daemon.start({ dir }, serveEnv, ROOT, 'serve');
+  const { server, env: serveEnv } = await startServe(dir, env);
   try {
-    await waitFor(async () => server.logLines.some((line) => line.message === 'kb-twitter-sync is serving') || (server.ticks(), false), 'serve to start', 60_000);
     const [root] = await waitFor(async () => {
       const tweets = await emulator.tweetsBy(account.username);
       return tweets.length > 0 ? tweets : undefined;

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { callsPerTick } from './calls-per-tick';
 import { EmulatorProcess, ROOT } from './harness';
 import { latency } from './latency';
+import { manyIntegrations, scaleOut } from './many-accounts';
 import { mediaVideo } from './media-video';
 import { publishOverhead } from './publish-overhead';
 import { repliesByWebhook } from './replies-by-webhook';
@@ -14,6 +15,7 @@ import { replyIngestion } from './reply-ingestion';
 import { describeMachine, renderJson, renderMarkdown, type ScenarioResult } from './report';
 import { tableSize } from './table-size';
 import { tweetOnCommit } from './tweet-on-commit';
+import { webhookIngestion } from './webhook-ingestion';
 
 const quick = process.argv.includes('--quick');
 const asJson = process.argv.includes('--json');
@@ -57,6 +59,9 @@ async function main(): Promise<void> {
     scenarios.push(...await attempt(6, 'latency', () => latency(emulator, quick ? 15 : 40, quick ? null : 150_000)));
     scenarios.push(...await attempt(6, 'tweet on commit', () => tweetOnCommit(emulator, quick ? 20 : 60)));
     scenarios.push(...await attempt(6, 'replies by webhook', () => repliesByWebhook(emulator, quick ? 20 : 60)));
+    scenarios.push(...await attempt(7, 'webhook ingestion', () => webhookIngestion(emulator, 5000, RUNS)));
+    scenarios.push(...await attempt(8, 'many integrations', () => manyIntegrations(emulator, 1000, quick ? 2 : 4)));
+    scenarios.push(...await attempt(9, 'scale out', () => scaleOut(emulator, 300, 30_000, quick ? 1 : 3)));
     scenarios.push(...await attempt(16, 'media video', () => mediaVideo(emulator)));
   } finally {
     await emulator.stop();

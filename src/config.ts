@@ -107,7 +107,7 @@ export const environmentSchema = z.object({
   KBTS_LEASE_SECONDS: wholeNumber('KBTS_LEASE_SECONDS', 60, 2, 3600),
   KBTS_CHANGE_CHECK_MS: wholeNumber('KBTS_CHANGE_CHECK_MS', 250, 20, 60_000),
   KBTS_PUBLISH_SWEEP_MS: wholeNumber('KBTS_PUBLISH_SWEEP_MS', 30_000, 100, 3_600_000),
-  KBTS_MAX_PAGES_PER_READ: wholeNumber('KBTS_MAX_PAGES_PER_READ', 20, 1, 1000),
+  KBTS_MAX_PAGES_PER_READ: wholeNumber('KBTS_MAX_PAGES_PER_READ', 100, 1, 1000),
   KBTS_RECONCILE_GRACE_SECONDS: wholeNumber('KBTS_RECONCILE_GRACE_SECONDS', 120, 0, 86_400),
   KBTS_MEDIA_DIR: z.preprocess(unsetIfEmpty, z.string().optional()),
   // X takes videos up to 512 MB; the product's own cap defaults to 25 MB.

@@ -100,11 +100,11 @@ export class AccountWebhookStore {
     await this.db('kbts_account_webhooks').insert({ account_id: accountId, ...values }).onConflict('account_id').merge(Object.keys(values));
   }
 
-  /** One more event today (UTC day), and when it came. */
-  async countEvent(accountId: number, at: string): Promise<void> {
+  /** `count` more events today (UTC day), and when the last came. */
+  async countEvents(accountId: number, count: number, at: string): Promise<void> {
     const day = at.slice(0, 10);
     await this.db('kbts_account_webhooks').where({ account_id: accountId }).update({
-      events_today: this.db.raw('CASE WHEN events_day = ? THEN events_today + 1 ELSE 1 END', [day]),
+      events_today: this.db.raw('CASE WHEN events_day = ? THEN events_today + ? ELSE ? END', [day, count, count]),
       events_day: day,
       last_event_at: at,
       alive_at: at,

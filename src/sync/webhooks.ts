@@ -47,6 +47,15 @@ export interface WebhookServiceDeps {
   localUrl: string;
 }
 
+interface DeliveryContext {
+  account: Account;
+  secret: string;
+  enabled: boolean;
+  until: number;
+}
+
+const DELIVERY_CONTEXT_MS = 2_000;
+
 // After this long without a sign of life, the missed window is asked of X again.
 const DOWNTIME_MS = 2 * 60_000;
 const REPLAY_REACH_MS = 24 * 60 * 60_000;
@@ -61,6 +70,7 @@ const CRC_TOKEN = /^[A-Za-z0-9._~+/=-]{1,512}$/;
 export class WebhookService {
   readonly ingestion: WebhookIngestion;
   private localUrl: string;
+  private readonly deliveryContexts = new Map<number, DeliveryContext>();
 
   constructor(private readonly deps: WebhookServiceDeps) {
     this.ingestion = new WebhookIngestion(deps.sync);
@@ -136,6 +146,7 @@ export class WebhookService {
       throw new UserFacingError('webhook_refused', `real-time replies for account ${accountId} could not be turned on: ${reason}`);
     }
     await this.deps.store.update(accountId, { enabled: true, aliveAt: this.now() }, this.now());
+    this.deliveryContexts.delete(accountId);
     this.deps.logger.info('real-time replies on', { accountId, webhookUrl: url });
     return this.status(accountId);
   }
@@ -155,6 +166,7 @@ export class WebhookService {
       }
     }
     await this.deps.store.update(accountId, { enabled: false, webhookId: null, webhookUrl: null, valid: null, subscriptions: [], lastError: problem }, this.now());
+    this.deliveryContexts.delete(accountId);
     this.deps.logger.info('real-time replies off', { accountId, problem });
     return this.status(accountId);
   }
@@ -243,13 +255,33 @@ export class WebhookService {
     return { response_token: crcResponseToken(secret, token) };
   }
 
+  /**
+   * What a delivery is checked against, kept a moment: X may send hundreds a second (a replay
+   * sends as fast as we answer), and the account, its secret and its mode change rarely. A change
+   * made here clears it; one made by another process is seen within DELIVERY_CONTEXT_MS.
+   */
+  private async deliveryContext(accountId: number): Promise<DeliveryContext | null> {
+    const now = Date.now();
+    const kept = this.deliveryContexts.get(accountId);
+    if (kept && kept.until > now) return kept;
+    const account = await this.deps.accounts.get(accountId);
+    if (!account) return null;
+    const context: DeliveryContext = {
+      account,
+      secret: (await this.deps.accounts.credentialsOf(accountId)).apiKeySecret,
+      enabled: Boolean((await this.deps.store.get(accountId))?.enabled),
+      until: now + DELIVERY_CONTEXT_MS,
+    };
+    this.deliveryContexts.set(accountId, context);
+    return context;
+  }
+
   /** Signature first (on the raw bytes), then the JSON, then whose event it is; accepted events are queued for ingestion. */
   async receive(accountId: number, raw: Buffer, signature: string | undefined): Promise<DeliveryOutcome> {
-    const account = await this.deps.accounts.get(accountId);
-    if (!account) return { status: 404, reason: `no account ${accountId}`, accepted: false };
+    const context = await this.deliveryContext(accountId);
+    if (!context) return { status: 404, reason: `no account ${accountId}`, accepted: false };
     if (!signature) return { status: 401, reason: 'no x-twitter-webhooks-signature header', accepted: false };
-    const secret = (await this.deps.accounts.credentialsOf(accountId)).apiKeySecret;
-    if (!signatureMatches(secret, raw, signature)) return { status: 401, reason: 'the signature does not match the body', accepted: false };
+    if (!signatureMatches(context.secret, raw, signature)) return { status: 401, reason: 'the signature does not match the body', accepted: false };
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
@@ -258,11 +290,11 @@ export class WebhookService {
     }
     const event = parseActivityEvent(body);
     if ('invalid' in event) return { status: 400, reason: `not an X Activity event: ${event.invalid}`, accepted: false };
-    const row = await this.deps.store.get(accountId);
-    if (!row?.enabled) return { status: 200, reason: 'ignored: real-time replies are off for the account', accepted: false };
+    if (!context.enabled) return { status: 200, reason: 'ignored: real-time replies are off for the account', accepted: false };
+    const { account } = context;
     if (!account.xUserId || event.userId !== account.xUserId) return { status: 200, reason: `ignored: the event is for user ${event.userId ?? '(none)'}, not the account connected here`, accepted: false };
     if (event.kind !== 'post') return { status: 200, reason: `ignored: event type ${event.eventType} is not a reply or mention`, accepted: false };
-    await this.deps.store.countEvent(accountId, this.now());
+    // Counted (events today, the last one's time) as the ingestion takes them, one write a batch.
     this.ingestion.accept(accountId, [event.tweet]);
     return { status: 200, reason: `accepted ${event.eventType} ${event.tweet.id}`, accepted: true };
   }

@@ -78,7 +78,7 @@ const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,r
 // The replies' photos and videos: without the expansion only their t.co link survives in the text.
 const REPLY_EXPANSIONS = { expansions: 'author_id,attachments.media_keys', 'user.fields': 'username', 'media.fields': 'type,url,preview_image_url' };
 
-const DEFAULT_MAX_PAGES_PER_READ = 20;
+const DEFAULT_MAX_PAGES_PER_READ = 100;
 
 // A minute less than X's window leaves room for clock skew and the request's own time.
 const SEARCH_WINDOW_MS = SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000 - 60_000;

@@ -7,6 +7,19 @@ const ENDPOINTS = ['POST /2/tweets', 'GET /2/users/:id/mentions', 'GET /2/users/
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const between = (low: number, high: number) => low + Math.random() * (high - low);
 
+/**
+ * Waits for the daemon's 'scheduler started' line: on a loaded machine start-up alone can take
+ * seconds, and a kill before it would test nothing but process start. The daemon must log at info.
+ */
+async function untilStarted(daemon: Daemon, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!daemon.logLines.some((line) => line.message === 'scheduler started')) {
+    if (daemon.child.exitCode !== null) throw new Error(`the daemon exited with ${daemon.child.exitCode} before starting: ${daemon.stdout}`);
+    if (Date.now() > deadline) throw new Error('the daemon did not start its scheduler within a minute');
+    await sleep(50);
+  }
+}
+
 interface World {
   world: TestEnv;
   integrationId: number;
@@ -113,8 +126,9 @@ describe(`chaos suites (runs: ${RUNS})`, function () {
       let kills = 0;
       let daemon: Daemon | null = null;
       while (kills < RUNS) {
-        daemon = state.world.startDaemon(['poll'], { KBTS_LEASE_SECONDS: '2', KBTS_SCHEDULER_REFRESH_MS: '300' });
-        await sleep(between(700, 2500));
+        daemon = state.world.startDaemon(['poll'], { KBTS_LEASE_SECONDS: '2', KBTS_SCHEDULER_REFRESH_MS: '300', LOG_LEVEL: 'info' });
+        await untilStarted(daemon);
+        await sleep(between(300, 2000));
         await daemon.stop('SIGKILL');
         kills++;
       }
@@ -154,8 +168,9 @@ describe(`chaos suites (runs: ${RUNS})`, function () {
       const kills = Math.max(5, Math.ceil(RUNS / 5));
       try {
         for (let kill = 0; kill < kills; kill++) {
-          const victim = state.world.startDaemon(['poll'], workerEnv);
-          await sleep(between(700, 2500));
+          const victim = state.world.startDaemon(['poll'], { ...workerEnv, LOG_LEVEL: 'info' });
+          await untilStarted(victim);
+          await sleep(between(300, 2000));
           await victim.stop('SIGKILL');
         }
       } finally {

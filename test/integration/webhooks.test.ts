@@ -238,18 +238,29 @@ describe('the webhook route refuses bad input, in words, and writes nothing', ()
     assert.equal((await world.sql('SELECT replies FROM articles')).length, 0);
   });
 
-  it('is rate-limited per address, and says so in the log', async () => {
+  it('shuts out an address whose requests keep being refused, and never throttles signed deliveries', async () => {
     const app = express();
     app.set('trust proxy', false);
-    app.use(webhookRoutes(product.services, { requestsPerMinute: 3 }));
+    app.use(webhookRoutes(product.services, { refusalsPerMinute: 3 }));
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     try {
-      const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/webhooks/x/${accountId}?crc_token=abc`;
-      const statuses: number[] = [];
-      for (let i = 0; i < 5; i++) statuses.push((await fetch(url)).status);
-      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
-      assert.ok(product.logLines.some((line) => /webhook request refused/.test(line) && /rate limit/.test(line)));
+      const base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/webhooks/x/${accountId}`;
+      const deliver = (body: string, headers: Record<string, string>) => fetch(base, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      // Twenty signed deliveries and CRC answers: well past the allowance of refusals, all answered.
+      const accepted: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const body = event(account.id, String(1999999999999999000n + BigInt(i)));
+        accepted.push((await deliver(body, signed(body))).status, (await fetch(`${base}?crc_token=abc`)).status);
+      }
+      assert.deepEqual(accepted, new Array(20).fill(200));
+      // Forged ones: three refusals, then the address is shut out, signed or not.
+      const body = event(account.id);
+      const forged: number[] = [];
+      for (let i = 0; i < 5; i++) forged.push((await deliver(body, { 'x-twitter-webhooks-signature': webhookSignature('not the secret', body) })).status);
+      assert.deepEqual(forged, [401, 401, 401, 429, 429]);
+      assert.equal((await deliver(body, signed(body))).status, 429);
+      assert.ok(product.logLines.some((line) => /webhook request refused/.test(line) && /rate limit: 3 refused requests/.test(line)));
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

