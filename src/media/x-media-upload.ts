@@ -81,9 +81,10 @@ async function appendChunks(x: XClient, mediaId: string, file: MediaFile): Promi
     throw new MediaRefusedError(`media: the file ${file.label} can no longer be read (${(error as Error).message})`);
   }
   try {
+    // One buffer for every chunk: each APPEND is answered before the next chunk is read into it.
+    const buffer = Buffer.alloc(Math.min(UPLOAD_CHUNK_BYTES, file.size));
     for (let index = 0, at = 0; at < file.size; index++, at += UPLOAD_CHUNK_BYTES) {
-      // A fresh buffer each time: the request may still hold the previous one.
-      const chunk = Buffer.alloc(Math.min(UPLOAD_CHUNK_BYTES, file.size - at));
+      const chunk = buffer.subarray(0, Math.min(UPLOAD_CHUNK_BYTES, file.size - at));
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, at).catch((error: Error) => {
         throw new MediaRefusedError(`media: the file ${file.label} could not be read while uploading (${error.message})`);
       });

@@ -41,6 +41,7 @@ import { webhookRoutes } from './routes/webhooks';
 import './types';
 import { viewHelpers } from './view-helpers';
 import { mediaRoutes } from './routes/media';
+import { MEDIA_FIELD_RULES } from '../media/media-kinds';
 
 // views/ and public/ sit at the top of the project, from src/ and from dist/src/ alike.
 const PROJECT_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
@@ -88,6 +89,8 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.set('view engine', 'ejs');
   app.set('views', path.join(PROJECT_ROOT, 'views'));
   Object.assign(app.locals, viewHelpers);
+  // The media field's rules, shown beside it in the wizard and on the record pages.
+  app.locals.mediaFieldRules = MEDIA_FIELD_RULES;
 
   app.use(helmet({
     contentSecurityPolicy: {

@@ -9,6 +9,12 @@ import { png } from '../support/media-files';
 import { describeEachDatabase } from '../support/test-env';
 import { WebWorld } from '../support/web-world';
 
+// The image's width once loaded (0 when it failed to load), read in the page.
+const loadedWidth = (img: unknown) => {
+  const image = img as { complete: boolean; naturalWidth: number };
+  return image.complete ? image.naturalWidth : 0;
+};
+
 describeEachDatabase('media on the record form and page, in Chromium', (database) => {
   let browser: Browser;
   let world: WebWorld;
@@ -63,7 +69,7 @@ describeEachDatabase('media on the record form and page, in Chromium', (database
     await page().reload();
     const thumbnail = page().locator('section.media img.thumb');
     await thumbnail.waitFor();
-    assert.equal(await thumbnail.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), 1, 'the 1×1 PNG is served to the page');
+    assert.equal(await thumbnail.evaluate(loadedWidth), 1, 'the 1×1 PNG is served to the page');
     assert.match(await page().locator('section.media').innerText(), /The tweet carries 1 file uploaded to X \(image/);
   });
 
@@ -82,6 +88,6 @@ describeEachDatabase('media on the record form and page, in Chromium', (database
     const [stored] = await world.services.db('articles').select('picture');
     assert.ok(Buffer.from(stored.picture).equals(png()), 'the bytes are in the record');
     await page().locator('section.media img.thumb').waitFor();
-    assert.equal(await page().locator('section.media img.thumb').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), 1);
+    assert.equal(await page().locator('section.media img.thumb').evaluate(loadedWidth), 1);
   });
 });

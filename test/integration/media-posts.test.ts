@@ -51,6 +51,14 @@ describeEachDatabase('media in posts', (database) => {
   let media: MediaWorld;
   afterEach(async () => media.world.close());
 
+  /** A world with one record of one picture, and a fault rule on the emulator. */
+  async function pictureRecordWithFault(text: string, fault: Record<string, unknown>): Promise<void> {
+    media = await createMediaWorld(database);
+    putMedia(media.mediaDir, 'a.png', png());
+    await media.world.sql(INSERT, [text, text, 'Yes', 'a.png']);
+    await media.world.control('POST', '/faults', { rules: [fault] });
+  }
+
   it('uploads a record\'s images and posts them with its tweet', async () => {
     media = await createMediaWorld(database);
     putMedia(media.mediaDir, 'a.png', png());
@@ -106,10 +114,7 @@ describeEachDatabase('media in posts', (database) => {
   });
 
   it('posts once when the answer to the post is lost after a successful upload', async () => {
-    media = await createMediaWorld(database);
-    putMedia(media.mediaDir, 'a.png', png());
-    await media.world.sql(INSERT, ['lost', 'Lost answer', 'Yes', 'a.png']);
-    await media.world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'lost_response', count: 1 }] });
+    await pictureRecordWithFault('Lost answer', { endpoint: 'POST /2/tweets', kind: 'lost_response', count: 1 });
     const first = await media.world.pollOnce();
     const second = await media.world.pollOnce();
     assert.equal(first.published + second.published, 1);
@@ -121,10 +126,7 @@ describeEachDatabase('media in posts', (database) => {
   });
 
   it('uploads again after a lost answer on finalize, and posts once', async () => {
-    media = await createMediaWorld(database);
-    putMedia(media.mediaDir, 'a.png', png());
-    await media.world.sql(INSERT, ['finalize', 'Lost finalize', 'Yes', 'a.png']);
-    await media.world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/media/upload/:id/finalize', kind: 'lost_response', count: 1 }] });
+    await pictureRecordWithFault('Lost finalize', { endpoint: 'POST /2/media/upload/:id/finalize', kind: 'lost_response', count: 1 });
     const first = await media.world.pollOnce();
     assert.equal(first.deferred, 1, 'nothing was posted: the record waits for its next attempt');
     const [waiting] = await media.world.sql('SELECT state, reason FROM kbts_publications');
@@ -153,11 +155,8 @@ describeEachDatabase('media in posts', (database) => {
   });
 
   it('uploads again when X no longer knows the kept media ids (expired on its clock), and posts once', async () => {
-    media = await createMediaWorld(database);
-    putMedia(media.mediaDir, 'a.png', png());
-    await media.world.sql(INSERT, ['expired', 'Expired ids', 'Yes', 'a.png']);
     // Every attempt of the first run is refused without a post: the record waits, its upload kept.
-    await media.world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'status', status: 503, count: 3 }] });
+    await pictureRecordWithFault('Expired ids', { endpoint: 'POST /2/tweets', kind: 'status', status: 503, count: 3 });
     assert.equal((await media.world.pollOnce()).deferred, 1);
     assert.equal(Number((await media.world.sql('SELECT COUNT(*) AS n FROM kbts_media_uploads'))[0].n), 1);
     await untilDue(media.world);
