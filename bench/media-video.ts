@@ -64,7 +64,7 @@ export async function mediaVideo(emulator: EmulatorProcess): Promise<ScenarioRes
         method: `The daemon (\`kb-twitter-sync poll\`, ${Daemon.runs}, every second) posts one record whose media field names a ${VIDEO_MB} MB MP4 `
           + 'written at run time in its media folder: chunked upload (initialize, append per 2 MB chunk read from disk, finalize), STATUS '
           + 'polling while the emulator (its own process) processes the video for 2 s, then the post. Peak RSS is VmHWM of the daemon\'s process; '
-          + 'its peak before the record was inserted (the daemon from source idles near 150 MB, most of it tsx) is reported beside it.',
+          + 'its peak before the record was inserted is reported beside it.',
       };
     } finally {
       await daemon.stop();

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import express from 'express';
 import helmet from 'helmet';
@@ -44,7 +45,14 @@ import { mediaRoutes } from './routes/media';
 import { MEDIA_FIELD_RULES } from '../media/media-kinds';
 
 // views/ and public/ sit at the top of the project, from src/ and from dist/src/ alike.
-const PROJECT_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
+/** The checkout's root, where views/ and public/ live: the nearest folder above with package.json (source, dist/ or any other build folder). */
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '../..');
+  }
+}
+const PROJECT_ROOT = projectRoot(__dirname);
 
 export interface WebAppOptions {
   /** The running scheduler, for "Run now", next runs and picking up changes at once. */
