@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { ChannelStore } from '../../src/store/channels';
 import { runPollCycle } from '../../src/sync/poll-cycle';
-import { launchChromium, signedInTab, type BrowserTab } from '../support/browser';
+import { launchChromium, signedInTab, type BrowserTab, endBrowserTest } from '../support/browser';
 import { WebWorld } from '../support/web-world';
 
 describe('the channel wizard, in Chromium', function () {
@@ -21,13 +21,7 @@ describe('the channel wizard, in Chromium', function () {
     await world.services.db.raw('CREATE TABLE tickets (id INTEGER PRIMARY KEY, body TEXT, author TEXT, link TEXT, tag TEXT, conversation TEXT, still_open VARCHAR(10), amount INTEGER)');
     tab = await signedInTab(browser, world, 'ada', 'admin', 'channels-wizard');
   });
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await tab?.screenshot('failed').catch(() => undefined);
-    const errors = tab?.pageErrors ?? [];
-    await tab?.close();
-    await world?.close();
-    assert.deepEqual(errors, [], 'no script errors and no CSP violations');
-  });
+  afterEach(async function () { await endBrowserTest(this.currentTest, tab, world); });
 
   it('maps direct messages onto a table, refusing fields the live schema does not allow, then a DM becomes a record', async () => {
     const page = tab.page;

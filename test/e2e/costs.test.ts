@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { runPollCycle } from '../../src/sync/poll-cycle';
-import { launchChromium, signedInTab, type BrowserTab } from '../support/browser';
+import { launchChromium, signedInTab, type BrowserTab, endBrowserTest } from '../support/browser';
 import { describeEachDatabase } from '../support/test-env';
 import { WebWorld } from '../support/web-world';
 
@@ -21,13 +21,7 @@ describeEachDatabase('X prices and costs on the pages, in Chromium', (database) 
     tab = await signedInTab(browser, world, 'ada', 'admin', `costs-${database}-${this.currentTest?.title.slice(0, 40).replace(/\W+/g, '-')}`);
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await tab?.screenshot('failed').catch(() => undefined);
-    const errors = tab?.pageErrors ?? [];
-    await tab?.close();
-    await world?.close();
-    assert.deepEqual(errors, [], 'no script errors and no CSP violations');
-  });
+  afterEach(async function () { await endBrowserTest(this.currentTest, tab, world); });
 
   const page = () => tab.page;
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { updateIntegration } from '../../src/setup/integration-setup';
 import { runPollCycle } from '../../src/sync/poll-cycle';
-import { launchChromium, signedInTab, type BrowserTab } from '../support/browser';
+import { launchChromium, signedInTab, type BrowserTab, endBrowserTest } from '../support/browser';
 import { png } from '../support/media-files';
 import { describeEachDatabase } from '../support/test-env';
 import { WebWorld } from '../support/web-world';
@@ -34,13 +34,7 @@ describeEachDatabase('media on the record form and page, in Chromium', (database
     tab = await signedInTab(browser, world, 'ada', 'admin', `media-${database}-${this.currentTest?.title.slice(0, 40).replace(/\W+/g, '-')}`);
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await tab?.screenshot('failed').catch(() => undefined);
-    const errors = tab?.pageErrors ?? [];
-    await tab?.close();
-    await world?.close();
-    assert.deepEqual(errors, [], 'no script errors and no CSP violations');
-  });
+  afterEach(async function () { await endBrowserTest(this.currentTest, tab, world); });
 
   const page = () => tab.page;
   const fileOf = (name: string, content: Buffer) => {

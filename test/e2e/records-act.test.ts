@@ -6,7 +6,7 @@ import type { LongTextPolicy } from '../../src/store/integrations';
 import { runPollCycle } from '../../src/sync/poll-cycle';
 import { counterText } from '../../src/sync/tweet-outcome';
 import { weightedLength } from '../../src/twitter/weighted-length';
-import { launchChromium, signedInTab, type BrowserTab } from '../support/browser';
+import { launchChromium, signedInTab, type BrowserTab, endBrowserTest } from '../support/browser';
 import { describeEachDatabase } from '../support/test-env';
 import { WEIGHING_SAMPLES } from '../support/weighing-samples';
 import { PASSWORD, WebWorld } from '../support/web-world';
@@ -31,14 +31,7 @@ describeEachDatabase('records people can act on, in Chromium', (database) => {
     tab = await signedInTab(browser, world, 'ada', 'admin', `records-act-${database}-${this.currentTest?.title.slice(0, 40).replace(/\W+/g, '-')}`);
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await tab?.screenshot('failed').catch(() => undefined);
-    // Every test: no script error and no Content-Security-Policy violation on any page it opened.
-    const errors = tab?.pageErrors ?? [];
-    await tab?.close();
-    await world?.close();
-    assert.deepEqual(errors, [], 'no script errors and no CSP violations');
-  });
+  afterEach(async function () { await endBrowserTest(this.currentTest, tab, world); });
 
   const page = () => tab.page;
   const setPolicy = (policy: LongTextPolicy) => world.services.db('kbts_integrations').update({ long_text_policy: policy });

@@ -5,7 +5,7 @@ import { describeTable } from '../../src/kb/schema';
 import { TalkbackSettingsStore } from '../../src/store/agent-replies';
 import { runPollCycle } from '../../src/sync/poll-cycle';
 import { weightedLength } from '../../src/twitter/weighted-length';
-import { launchChromium, signedInTab, type BrowserTab } from '../support/browser';
+import { launchChromium, signedInTab, type BrowserTab, endBrowserTest } from '../support/browser';
 import { describeEachDatabase } from '../support/test-env';
 import { WebWorld } from '../support/web-world';
 
@@ -34,13 +34,7 @@ describeEachDatabase('talking back from the record, in Chromium', (database) => 
     tab = await signedInTab(browser, world, 'jdoe', 'editor', `talkback-${database}-${this.currentTest?.title.slice(0, 30).replace(/\W+/g, '-')}`);
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await tab?.screenshot('failed').catch(() => undefined);
-    const errors = tab?.pageErrors ?? [];
-    await tab?.close();
-    await world?.close();
-    assert.deepEqual(errors, [], 'no script errors and no CSP violations');
-  });
+  afterEach(async function () { await endBrowserTest(this.currentTest, tab, world); });
 
   const page = () => tab.page;
   const box = () => page().locator('[data-reply-form]').first();

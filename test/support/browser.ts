@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -73,4 +74,16 @@ export async function signedInTab(browser: Browser, world: WebWorld, username: s
   const tab = await BrowserTab.open(browser, world.url, artifactPrefix);
   await tab.signIn(username);
   return tab;
+}
+
+/**
+ * A browser test's end: a screenshot when it failed, then the tab and the world closed, and
+ * every test checked for script errors and Content-Security-Policy violations on its pages.
+ */
+export async function endBrowserTest(test: Mocha.Test | undefined, tab: BrowserTab | undefined, world: { close(): Promise<void> } | undefined): Promise<void> {
+  if (test?.state === 'failed') await tab?.screenshot('failed').catch(() => undefined);
+  const errors = tab?.pageErrors ?? [];
+  await tab?.close();
+  await world?.close();
+  assert.deepEqual(errors, [], 'no script errors and no CSP violations');
 }
