@@ -24,6 +24,7 @@ import * as createXUsage from '../../migrations/20261203100100_create_x_usage';
 import * as createAgentReplies from '../../migrations/20261203110100_create_agent_replies';
 import * as addMedia from '../../migrations/20261203120100_add_media';
 import * as createChannels from '../../migrations/20261203130100_create_channels';
+import * as addDmReplyRequestKey from '../../migrations/20261203130200_add_dm_reply_request_key';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -54,6 +55,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261203110100_create_agent_replies', createAgentReplies],
   ['20261203120100_add_media', addMedia],
   ['20261203130100_create_channels', createChannels],
+  ['20261203130200_add_dm_reply_request_key', addDmReplyRequestKey],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -291,12 +291,23 @@ export class ChannelStore {
 
   // ---- direct messages to send ---------------------------------------------------------------
 
-  async queueDmReply(input: { channelId: number; recordKey: string; participantId: string; text: string; requestedBy: string | null }, now: string): Promise<number> {
+  /** Queues a reply; with a request key, the same request again (a form sent twice) answers the first reply's id. */
+  async queueDmReply(
+    input: { channelId: number; recordKey: string; participantId: string; text: string; requestedBy: string | null; requestKey?: string | null }, now: string,
+  ): Promise<{ id: number; created: boolean }> {
+    const requestKey = input.requestKey ?? null;
     const [row] = await this.db('kbts_dm_replies').insert({
       channel_id: input.channelId, record_key: input.recordKey, participant_id: input.participantId, text: input.text, state: 'pending',
-      requested_by: input.requestedBy, created_at: now, updated_at: now,
-    }).returning('id');
-    return typeof row === 'object' ? row.id : row;
+      requested_by: input.requestedBy, request_key: requestKey, created_at: now, updated_at: now,
+    }).onConflict(['channel_id', 'request_key']).ignore().returning('id');
+    if (row !== undefined) return { id: typeof row === 'object' ? row.id : row, created: true };
+    const first = await this.db('kbts_dm_replies').where({ channel_id: input.channelId, request_key: requestKey }).first('id');
+    return { id: first.id, created: false };
+  }
+
+  /** The replies sent (or on their way) from one record, oldest first. */
+  async listDmRepliesOfRecord(channelId: number, recordKey: string): Promise<DmReply[]> {
+    return (await this.db<DmReplyRow>('kbts_dm_replies').where({ channel_id: channelId, record_key: recordKey }).orderBy('id')).map(toDmReply);
   }
 
   async getDmReply(id: number): Promise<DmReply | undefined> {

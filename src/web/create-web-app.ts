@@ -36,6 +36,7 @@ import { recordRoutes } from './routes/records';
 import { sandboxRoutes } from './routes/sandbox';
 import { sandboxChannelRoutes } from './routes/sandbox-channels';
 import { channelRoutes } from './routes/channels';
+import { channelReplyRoutes } from './routes/channel-replies';
 import { unreadableWindowRoutes } from './routes/unreadable-windows';
 import { userRoutes } from './routes/users';
 import { webhookRoutes } from './routes/webhooks';
@@ -142,7 +143,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): e
   app.use(authRoutes(context));
   app.use(liveRoutes(context, live.watcher, live.streams));
   app.use(requireSignedIn());
-  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, xCostRoutes, dashboardRoutes, retryRoutes, agentReplyRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, mediaRoutes, recordRoutes, communicationRoutes, sandboxRoutes, sandboxChannelRoutes, channelRoutes, userRoutes]) {
+  for (const routes of [unreadableWindowRoutes, noRepliesAlertRoutes, xCostRoutes, dashboardRoutes, retryRoutes, agentReplyRoutes, accountWebhookRoutes, accountConnectRoutes, accountRoutes, integrationRoutes, mediaRoutes, recordRoutes, communicationRoutes, sandboxRoutes, sandboxChannelRoutes, channelRoutes, channelReplyRoutes, userRoutes]) {
     app.use(routes(context));
   }
   app.use(notFound());

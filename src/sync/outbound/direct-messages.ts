@@ -22,6 +22,8 @@ export interface QueueDmReplyInput {
   text: string;
   /** Who asked (a username, "command line"), for the record page and the log. */
   requestedBy: string | null;
+  /** The record page's form key: the same form sent twice queues one message. */
+  requestKey?: string | null;
 }
 
 /**
@@ -29,7 +31,7 @@ export interface QueueDmReplyInput {
  * record holds. It goes out, exactly once, at the account's next run (a reply poll, or the
  * publishing sweep every 30 s). The composer on the record page calls this.
  */
-export async function queueDmReply(deps: Pick<SyncDeps, 'db' | 'clock'>, input: QueueDmReplyInput): Promise<DmReply> {
+export async function queueDmReply(deps: Pick<SyncDeps, 'db' | 'clock'>, input: QueueDmReplyInput): Promise<DmReply & { created: boolean }> {
   const store = new ChannelStore(deps.db);
   const channel = await store.get(input.channelId);
   if (!channel) throw new NotFoundError(`channel ${input.channelId} does not exist`);
@@ -39,8 +41,11 @@ export async function queueDmReply(deps: Pick<SyncDeps, 'db' | 'clock'>, input: 
   if (text.length > MAX_DM_TEXT) throw new ValidationError(`a direct message holds at most ${MAX_DM_TEXT} characters; this one has ${text.length}`, 'text');
   const person = (await store.listEntries(channel.id, { recordKey: input.recordKey })).find((entry) => entry.direction === 'in' && entry.personId);
   if (!person) throw new NotFoundError(`record '${input.recordKey}' of table '${channel.tableName}' holds no direct message of channel ${channel.id}, so there is nobody to answer`);
-  const id = await store.queueDmReply({ channelId: channel.id, recordKey: input.recordKey, participantId: person.personId as string, text, requestedBy: input.requestedBy }, toIso(deps.clock.now()));
-  return (await store.getDmReply(id)) as DmReply;
+  if (input.requestKey && input.requestKey.length > 200) throw new ValidationError('the form\'s key is longer than 200 characters', 'reply_key');
+  const { id, created } = await store.queueDmReply({
+    channelId: channel.id, recordKey: input.recordKey, participantId: person.personId as string, text, requestedBy: input.requestedBy, requestKey: input.requestKey,
+  }, toIso(deps.clock.now()));
+  return { ...(await store.getDmReply(id)) as DmReply, created };
 }
 
 export interface DmSendOutcome {

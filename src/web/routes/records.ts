@@ -15,6 +15,7 @@ import { PUBLICATION_STATES } from '../../store/publications';
 import { readStateFilter, recordsInState } from '../state-filter';
 import { postsExhaustedUntil } from '../../sync/poll-cycle';
 import { talkbackView } from './agent-replies';
+import { channelReplyView } from './channel-replies';
 import { mediaInEntry } from '../../sync/response-format';
 import { mediaOnRecordPage } from './media';
 
@@ -244,6 +245,7 @@ export function recordRoutes(context: WebContext): express.Router {
       tweetFields: new Set(integrations.map((integration) => integration.tweetField)),
       canEdit: can(req.user?.role, 'write-records'),
       media: await mediaOnRecordPage(services, integrations, record, new Map(publications.map((p) => [p.integration.id, p.publication?.id ?? null]))), mediaInEntry,
+      channelReply: await channelReplyView(services, table.name, key, req.user),
     });
   });
 
