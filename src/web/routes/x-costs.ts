@@ -22,9 +22,10 @@ export function xCostRoutes({ services, sessions }: WebContext): express.Router 
     next();
   });
 
-  // Runs before the pages' own routes and leaves what it found for them.
-  router.get(['/', '/accounts'], async (req, res, next) => {
-    if (!can(req.user?.role, 'admin')) return next();
+  // The dashboard's and the X accounts page's figures: found before those pages' own routes run, and
+  // left for them (a middleware, not a route of its own, so it answers nothing by itself).
+  router.use(async (req, res, next) => {
+    if (req.method !== 'GET' || (req.path !== '/' && req.path !== '/accounts') || !can(req.user?.role, 'admin')) return next();
     const accounts = await services.accounts.list();
     res.locals.xCosts = await Promise.all(accounts.map(async (account) => ({ account, estimate: await services.costs.meter.estimate(account.id) })));
     next();
