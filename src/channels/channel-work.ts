@@ -25,9 +25,9 @@ export async function workChannels(deps: SyncDeps, account: Account, x: XClient,
     if (channel.status !== 'active' || !account.xUserId) continue;
     try {
       await placeHeld(deps, account, channel);
-      if (channel.kind !== 'dms') continue;
       const sending = await sendDueDmReplies(deps, account, channel, x);
       if (sending.stop?.kind === 'account_refused') return sending.stop.reason;
+      if (channel.kind !== 'dms') continue;
       if (!options.read || sending.stop || (await store.get(channel.id))?.status !== 'active') continue;
       // X allows 15 reads per 15 minutes: none left means the read waits for the reset.
       const limit = x.rateLimits.get(DM_EVENTS) ?? account.rateLimits[DM_EVENTS];

@@ -72,14 +72,15 @@ export function addChannelCommands(program: Command, tools: CliTools): void {
       tools.print(command, { id: channelId, removed: true }, `channel ${channelId} removed`);
     });
   });
-  channel.command('reply <id>').description('queue a direct message answering a DM-channel record; it is sent once, at the account\'s next run')
+  channel.command('reply <id>').description('queue a reply from a channel\'s record (a DM, or a public reply under a mention); it is sent once, at the account\'s next run')
     .requiredOption('--record <key>', 'the record (its primary key)')
     .requiredOption('--text <text>', 'the message')
     .action(async (id: string, options: { record: string; text: string }, command: Command) => {
       await tools.withServices(async (services) => {
         if (!options.text.trim()) throw new ValidationError('write the text of the message');
         const queued = await queueDmReply(services.sync, { channelId: tools.parseId(id, 'channel id'), recordKey: options.record, text: options.text, requestedBy: 'command line' });
-        tools.print(command, { id: queued.id, state: queued.state, participant_id: queued.participantId }, `direct message ${queued.id} queued for record '${options.record}'`);
+        tools.print(command, { id: queued.id, state: queued.state, participant_id: queued.participantId, in_reply_to_tweet_id: queued.inReplyToTweetId },
+          `${queued.inReplyToTweetId ? 'public reply' : 'direct message'} ${queued.id} queued for record '${options.record}'`);
       });
     });
 }

@@ -25,6 +25,7 @@ import * as createAgentReplies from '../../migrations/20261203110100_create_agen
 import * as addMedia from '../../migrations/20261203120100_add_media';
 import * as createChannels from '../../migrations/20261203130100_create_channels';
 import * as addDmReplyRequestKey from '../../migrations/20261203130200_add_dm_reply_request_key';
+import * as addChannelReplyTarget from '../../migrations/20261203130300_add_channel_reply_target';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -56,6 +57,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261203120100_add_media', addMedia],
   ['20261203130100_create_channels', createChannels],
   ['20261203130200_add_dm_reply_request_key', addDmReplyRequestKey],
+  ['20261203130300_add_channel_reply_target', addChannelReplyTarget],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -134,8 +134,11 @@ export interface DmReply {
   channelId: number;
   recordKey: string;
   participantId: string;
+  /** A mentions-channel reply's target post; null for a direct message. */
+  inReplyToTweetId: string | null;
   text: string;
   state: DmReplyState;
+  /** The X id of what was sent: the DM event, or the post for a mentions-channel reply. */
   dmEventId: string | null;
   attemptStartedAt: string | null;
   nextAttemptAt: string | null;
@@ -150,6 +153,7 @@ interface DmReplyRow {
   channel_id: number;
   record_key: string;
   participant_id: string;
+  in_reply_to_tweet_id: string | null;
   text: string;
   state: DmReplyState;
   dm_event_id: string | null;
@@ -163,7 +167,8 @@ interface DmReplyRow {
 
 function toDmReply(row: DmReplyRow): DmReply {
   return {
-    id: row.id, channelId: row.channel_id, recordKey: row.record_key, participantId: row.participant_id, text: row.text, state: row.state,
+    id: row.id, channelId: row.channel_id, recordKey: row.record_key, participantId: row.participant_id, inReplyToTweetId: row.in_reply_to_tweet_id ?? null,
+    text: row.text, state: row.state,
     dmEventId: row.dm_event_id, attemptStartedAt: row.attempt_started_at, nextAttemptAt: row.next_attempt_at, reason: row.reason,
     requestedBy: row.requested_by, createdAt: row.created_at, updatedAt: row.updated_at,
   };
@@ -293,11 +298,14 @@ export class ChannelStore {
 
   /** Queues a reply; with a request key, the same request again (a form sent twice) answers the first reply's id. */
   async queueDmReply(
-    input: { channelId: number; recordKey: string; participantId: string; text: string; requestedBy: string | null; requestKey?: string | null }, now: string,
+    input: {
+      channelId: number; recordKey: string; participantId: string; inReplyToTweetId?: string | null; text: string; requestedBy: string | null; requestKey?: string | null;
+    }, now: string,
   ): Promise<{ id: number; created: boolean }> {
     const requestKey = input.requestKey ?? null;
     const [row] = await this.db('kbts_dm_replies').insert({
-      channel_id: input.channelId, record_key: input.recordKey, participant_id: input.participantId, text: input.text, state: 'pending',
+      channel_id: input.channelId, record_key: input.recordKey, participant_id: input.participantId, in_reply_to_tweet_id: input.inReplyToTweetId ?? null,
+      text: input.text, state: 'pending',
       requested_by: input.requestedBy, request_key: requestKey, created_at: now, updated_at: now,
     }).onConflict(['channel_id', 'request_key']).ignore().returning('id');
     if (row !== undefined) return { id: typeof row === 'object' ? row.id : row, created: true };

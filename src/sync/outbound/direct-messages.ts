@@ -3,15 +3,19 @@ import { NotFoundError, ValidationError } from '../../lib/errors';
 import type { Account } from '../../store/accounts';
 import { ChannelStore, type Channel, type DmReply } from '../../store/channels';
 import { XDirectMessagesAccessError } from '../../twitter/errors';
+import { MAX_TWEET_WEIGHT, weightedLength } from '../../twitter/weighted-length';
 import type { XClient } from '../../twitter/x-client';
 import { dmConversationId } from '../inbound/channel-dms';
 import type { SyncDeps } from '../sync-deps';
 import type { AccountStop } from './decide';
 import { postExactlyOnce, type OutboundChannel, type OutboundLedger } from './post-once';
+import { tweetChannel } from './record-tweets';
 
-// The direct-message kind of outbound item: a reply from a DM-channel record, sent once with
-// POST /2/dm_conversations/with/:participant_id/messages; its state kept in kbts_dm_replies, its
-// message logged as the channel's entry. The posting rules themselves live in post-once.ts.
+// The channel-reply kind of outbound item: a reply from a channel's record, sent once. From a
+// DM-channel record it is a direct message (POST /2/dm_conversations/with/:participant_id/messages);
+// from a mentions-channel record, a public post under the person's latest post in the record
+// (POST /2/tweets). Its state is kept in kbts_dm_replies, what was sent logged as the channel's
+// entry. The posting rules themselves live in post-once.ts.
 
 // X's limit on a direct message's text.
 export const MAX_DM_TEXT = 10_000;
@@ -27,23 +31,31 @@ export interface QueueDmReplyInput {
 }
 
 /**
- * Queues a direct message answering a DM-channel record: to the person whose messages the
- * record holds. It goes out, exactly once, at the account's next run (a reply poll, or the
- * publishing sweep every 30 s). The composer on the record page calls this.
+ * Queues a reply from a channel's record: a direct message to the person whose messages a
+ * DM-channel record holds, or a public post under the person's latest post in a mentions-channel
+ * record. It goes out, exactly once, at the account's next run (a reply poll, or the publishing
+ * sweep every 30 s). The record page's box and `channel reply` call this.
  */
 export async function queueDmReply(deps: Pick<SyncDeps, 'db' | 'clock'>, input: QueueDmReplyInput): Promise<DmReply & { created: boolean }> {
   const store = new ChannelStore(deps.db);
   const channel = await store.get(input.channelId);
   if (!channel) throw new NotFoundError(`channel ${input.channelId} does not exist`);
-  if (channel.kind !== 'dms') throw new ValidationError(`channel ${channel.id} is a ${channel.kind} channel; a direct message answers a record of a direct-messages channel`, 'channelId');
   const text = input.text.trim();
   if (text === '') throw new ValidationError('write the text of the message', 'text');
-  if (text.length > MAX_DM_TEXT) throw new ValidationError(`a direct message holds at most ${MAX_DM_TEXT} characters; this one has ${text.length}`, 'text');
-  const person = (await store.listEntries(channel.id, { recordKey: input.recordKey })).find((entry) => entry.direction === 'in' && entry.personId);
-  if (!person) throw new NotFoundError(`record '${input.recordKey}' of table '${channel.tableName}' holds no direct message of channel ${channel.id}, so there is nobody to answer`);
+  if (text.includes('\u0000')) throw new ValidationError('the text holds a NUL character', 'text');
+  if (channel.kind === 'dms' && text.length > MAX_DM_TEXT) throw new ValidationError(`a direct message holds at most ${MAX_DM_TEXT} characters; this one has ${text.length}`, 'text');
+  const weight = weightedLength(text);
+  if (channel.kind === 'mentions' && weight > MAX_TWEET_WEIGHT) {
+    throw new ValidationError(`a public reply holds at most ${MAX_TWEET_WEIGHT} weighted characters; this one has ${weight}, shorten it by ${weight - MAX_TWEET_WEIGHT}`, 'text');
+  }
+  const latest = (await store.listEntries(channel.id, { recordKey: input.recordKey })).filter((entry) => entry.direction === 'in' && entry.personId).pop();
+  if (!latest) {
+    throw new NotFoundError(`record '${input.recordKey}' of table '${channel.tableName}' holds no ${channel.kind === 'dms' ? 'direct message' : 'mention'} of channel ${channel.id}, so there is nobody to answer`);
+  }
   if (input.requestKey && input.requestKey.length > 200) throw new ValidationError('the form\'s key is longer than 200 characters', 'reply_key');
   const { id, created } = await store.queueDmReply({
-    channelId: channel.id, recordKey: input.recordKey, participantId: person.personId as string, text, requestedBy: input.requestedBy, requestKey: input.requestKey,
+    channelId: channel.id, recordKey: input.recordKey, participantId: latest.personId as string, inReplyToTweetId: channel.kind === 'mentions' ? latest.xId : null,
+    text, requestedBy: input.requestedBy, requestKey: input.requestKey,
   }, toIso(deps.clock.now()));
   return { ...(await store.getDmReply(id)) as DmReply, created };
 }
@@ -67,7 +79,8 @@ export async function sendDueDmReplies(deps: SyncDeps, account: Account, channel
     const attemptAt = toIso(deps.clock.now());
     if (!(await store.beginDmAttempt(reply, attemptAt))) continue; // another worker moved it
     let permission: XDirectMessagesAccessError | null = null;
-    const dmChannel: OutboundChannel = {
+    const source = channel.kind === 'dms' ? 'dm' as const : 'mention' as const;
+    const dmChannel: OutboundChannel = channel.kind === 'mentions' ? tweetChannel(account, x) : {
       send: async (text) => {
         try {
           return await x.sendDirectMessage(reply.participantId, text);
@@ -93,11 +106,11 @@ export async function sendDueDmReplies(deps: SyncDeps, account: Account, channel
           const logged = new ChannelStore(trx);
           const now = toIso(deps.clock.now());
           await logged.insertNew([{
-            channelId: channel.id, source: 'dm', xId: id, direction: 'out', parentId: null, personId: reply.participantId,
+            channelId: channel.id, source, xId: id, direction: 'out', parentId: reply.inReplyToTweetId, personId: reply.participantId,
             authorUsername: account.screenName, text: reply.text, xCreatedAt: null, recordKey: reply.recordKey, applied: true, dmReplyId: reply.id,
           }], now);
           // A crash after the send may have let the poll log it as sent from an X client: it is this reply's.
-          await logged.claimEntryForReply('dm', id, reply.id, reply.recordKey);
+          await logged.claimEntryForReply(source, id, reply.id, reply.recordKey);
           await logged.settleDmReply(reply.id, { state: 'sent', dmEventId: id, reason: null, nextAttemptAt: null }, now);
         });
       },
@@ -109,7 +122,7 @@ export async function sendDueDmReplies(deps: SyncDeps, account: Account, channel
     };
     const result = await postExactlyOnce(
       {
-        parts: [reply.text], replyTo: null, posted: reply.dmEventId ? [reply.dmEventId] : [], outcomeWasUnknown: reply.state === 'sending',
+        parts: [reply.text], replyTo: reply.inReplyToTweetId, posted: reply.dmEventId ? [reply.dmEventId] : [], outcomeWasUnknown: reply.state === 'sending',
         startedAt: reply.attemptStartedAt ?? attemptAt, unknownSince: reply.state === 'sending' ? reply.updatedAt : null,
       },
       dmChannel, ledger, deps.clock,
