@@ -100,9 +100,6 @@ export async function checkChannel(deps: ChannelSetupDeps, input: ChannelInput):
       errors.push({ field: 'table', message: `table '${table.name}' is tweeted by integration ${tweeting.id}: every record a channel creates there would be tweeted; choose a table no integration tweets` });
     }
   }
-  if (errors.length === 0 && (await deps.integrations.listForAccount(accountId)).every((integration) => integration.status !== 'active')) {
-    warnings.push({ field: 'accountId', message: `account ${accountId} has no active integration; channels are read at the account's reply polls, so nothing is read until it has one` });
-  }
   const mapping: ChannelMapping | null = errors.length > 0 || !table ? null : {
     accountId, kind, tableName: table.name, primaryKeyColumn: table.primaryKey[0], textField: fields.textField, authorField: fields.authorField,
     linkField: fields.linkField, tagField: fields.tagField || null, responseField: fields.responseField, responseMode: mode, continueField: fields.continueField,

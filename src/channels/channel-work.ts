@@ -1,6 +1,7 @@
 import { errorMessage } from '../lib/errors';
 import { toIso } from '../lib/clock';
 import type { Account } from '../store/accounts';
+import { XUsageStore } from '../store/x-usage';
 import { ChannelStore, type Channel } from '../store/channels';
 import { XAccountRefusedError, XDirectMessagesAccessError, XRateLimitError } from '../twitter/errors';
 import type { XClient, XDmEvent, XTweet } from '../twitter/x-client';
@@ -127,4 +128,16 @@ export class ChannelWebhookIngestion {
 export async function channelEventTypes(deps: Pick<SyncDeps, 'db'>, accountId: number): Promise<string[]> {
   const dms = await new ChannelStore(deps.db).findForAccount(accountId, 'dms');
   return dms && dms.status === 'active' ? ['dm.received'] : [];
+}
+
+/**
+ * The accounts whose only work is their channels (active channels, no active integration), for
+ * the scheduler and `poll --once`, which otherwise find work through integrations. An account
+ * held by X's credits or its budget is left out: its channels wait with it.
+ */
+export async function channelOnlyAccounts(deps: Pick<SyncDeps, 'db' | 'integrations'>): Promise<number[]> {
+  const withIntegrations = new Set((await deps.integrations.list()).filter((integration) => integration.status === 'active').map((integration) => integration.accountId));
+  const held = new Set((await new XUsageStore(deps.db).listSpending()).filter((spending) => spending.hold).map((spending) => spending.accountId));
+  const accounts = new Set((await new ChannelStore(deps.db).list()).filter((channel) => channel.status === 'active').map((channel) => channel.accountId));
+  return [...accounts].filter((accountId) => !withIntegrations.has(accountId) && !held.has(accountId)).sort((a, b) => a - b);
 }

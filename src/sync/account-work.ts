@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../lib/errors';
+import { channelOnlyAccounts } from '../channels/channel-work';
 import { whileHoldingAccount } from './account-lease';
 import { emptyCounts, workAccount, type AccountWork, type CycleCounts } from './poll-cycle';
 import type { SyncDeps } from './sync-deps';
@@ -159,7 +160,9 @@ export class AccountWorkQueue {
           const counts = emptyCounts();
           const started = performance.now();
           const integrations = (await deps.integrations.listForAccount(accountId)).filter((integration) => integration.status === 'active');
-          const outcome = integrations.length === 0 ? { postsWaitUntil: null } : await workAccount(deps, accountId, integrations, counts, work);
+          // An account with channels and no active integration is worked for its channels alone.
+          const worked = integrations.length > 0 || (await channelOnlyAccounts(deps)).includes(accountId);
+          const outcome = worked ? await workAccount(deps, accountId, integrations, counts, work) : { postsWaitUntil: null };
           for (const waiter of waiters) waiter.resolve(counts);
           if (work.collect) collected = counts;
           // Each run's own cost, once, for people watching the log and for the benchmark's daemon figures.

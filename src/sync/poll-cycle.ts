@@ -7,7 +7,7 @@ import { XAccountRefusedError, XRateLimitError } from '../twitter/errors';
 import type { XClient } from '../twitter/x-client';
 import { whileHoldingAccount } from './account-lease';
 import { collectReplies } from './inbound/collect-replies';
-import { workChannels } from '../channels/channel-work';
+import { channelOnlyAccounts, workChannels } from '../channels/channel-work';
 import { publishDueRecords } from './outbound/record-tweets';
 import { postDueAgentReplies } from './outbound/agent-replies';
 import type { SyncDeps } from './sync-deps';
@@ -88,6 +88,8 @@ export async function runPollCycle(deps: SyncDeps, options: { integrationId?: nu
   for (const integration of integrations) {
     byAccount.set(integration.accountId, [...(byAccount.get(integration.accountId) ?? []), integration]);
   }
+  // Accounts whose only work is their channels (mentions and DMs made records).
+  if (options.integrationId === undefined) for (const accountId of await channelOnlyAccounts(deps)) byAccount.set(accountId, []);
   for (const [accountId, accountIntegrations] of byAccount) {
     const before = { ...counts, errors: [...counts.errors] };
     let held = true;

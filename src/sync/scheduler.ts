@@ -5,6 +5,7 @@ import type { Integration } from '../store/integrations';
 import { AccountWorkQueue } from './account-work';
 import { createChangeWatch, type ChangeWatch } from './change-watch';
 import { emptyCounts, type CycleCounts } from './poll-cycle';
+import { channelOnlyAccounts } from '../channels/channel-work';
 import type { SyncDeps } from './sync-deps';
 
 const TICK_JITTER_MS = 400;
@@ -46,8 +47,14 @@ interface ScheduledIntegration {
  * The task list is refreshed from the database, so changes made by the CLI or another process
  * are picked up without a restart.
  */
+// An account with channels and no integration has no reply schedule of its own: its channels are read every minute.
+const CHANNEL_ONLY_SCHEDULE = '* * * * *';
+
 export class Scheduler {
   private readonly tasks = new Map<number, ScheduledIntegration>();
+  /** Per account whose only work is its channels: the minute task that reads them. */
+  private readonly channelTasks = new Map<number, ScheduledTask>();
+  private channelOnly: number[] = [];
   private readonly queue: AccountWorkQueue;
   /** Active integrations by id, for turning "integration N got records" into its account. */
   private active = new Map<number, Integration>();
@@ -106,12 +113,16 @@ export class Scheduler {
       await scheduled.task.destroy();
       this.tasks.delete(id);
     }
+    for (const [accountId, task] of this.channelTasks) {
+      await task.destroy();
+      this.channelTasks.delete(accountId);
+    }
     await this.queue.stop();
   }
 
   /** Every account with an active integration looks for due records (the backstop of the wake-ups). */
   private async sweep(): Promise<void> {
-    const accountIds = new Set([...this.active.values()].map((integration) => integration.accountId));
+    const accountIds = new Set([...[...this.active.values()].map((integration) => integration.accountId), ...this.channelOnly]);
     await Promise.all([...accountIds].map((accountId) => this.queue.request(accountId, PUBLISH)));
   }
 
@@ -164,6 +175,18 @@ export class Scheduler {
       }
     }
     for (const integration of active) if (!this.tasks.has(integration.id)) this.schedule(integration);
+    this.channelOnly = await channelOnlyAccounts(this.deps);
+    for (const [accountId, task] of this.channelTasks) {
+      if (this.channelOnly.includes(accountId)) continue;
+      await task.destroy();
+      this.channelTasks.delete(accountId);
+    }
+    for (const accountId of this.channelOnly) {
+      if (this.channelTasks.has(accountId)) continue;
+      this.channelTasks.set(accountId, cron.schedule(CHANNEL_ONLY_SCHEDULE, () => this.queue.request(accountId, COLLECT), {
+        name: `channels-of-account-${accountId}`, noOverlap: true, logger: this.cronLogger, maxRandomDelay: TICK_JITTER_MS,
+      }));
+    }
     this.lastRefresh = new Date();
   }
 
