@@ -48,8 +48,8 @@ export interface ChannelReplyView {
 export async function channelReplyView(services: Services, table: string, key: string, user: SignedInUser | undefined): Promise<ChannelReplyView | null> {
   const target = await channelReplyTarget(services.db, table, key);
   if (!target) return null;
-  const channel = await new ChannelStore(services.db).get(target.channelId);
   const store = new ChannelStore(services.db);
+  const channel = await store.get(target.channelId);
   const replies = (await store.listDmRepliesOfRecord(target.channelId, key)).map(dmReplyStatus);
   const person = (await store.listEntries(target.channelId, { recordKey: key })).filter((entry) => entry.direction === 'in' && entry.personId).pop();
   const editor = Boolean(user && can(user.role, 'write-records'));
