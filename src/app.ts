@@ -99,7 +99,9 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
 
   const baseUrlFor = (environment: AccountEnvironment, apiBaseUrl: string | null) =>
     environment === 'sandbox' ? sandboxApiBaseUrl(config) : apiBaseUrl;
-  const clientFor = (credentials: XCredentials, environment: AccountEnvironment, apiBaseUrl: string | null, meterPlugins: ITwitterApiClientPlugin[] = []) => new XClient({
+  const clientFor = (
+    credentials: XCredentials, environment: AccountEnvironment, apiBaseUrl: string | null, meterPlugins: ITwitterApiClientPlugin[] = [], onDone?: () => Promise<void>,
+  ) => new XClient({
     credentials,
     apiBaseUrl: baseUrlFor(environment, apiBaseUrl),
     clock,
@@ -107,6 +109,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     maxRateLimitWaitMs: config.maxRateLimitWaitMs,
     plugins: [xApiCounting, ...meterPlugins],
     maxPagesPerRead: config.maxPagesPerRead,
+    onDone,
   });
 
   const costMeter = new CostMeter(new XUsageStore(db), config.xPrices, clock, logger);
@@ -125,8 +128,10 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
       media: config.media,
     },
     // Every call of an account's client is metered (and stopped at its budget) by one plugin.
-    createXClient: async (account: Account) => clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl,
-      [costMeterPlugin(await costMeter.forAccount(account), account.xUserId)]),
+    createXClient: async (account: Account) => {
+      const meter = await costMeter.forAccount(account);
+      return clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl, [costMeterPlugin(meter, account.xUserId)], meter.flush);
+    },
     workerId,
     accountWebhooks,
     signals,
@@ -156,6 +161,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     close: async () => {
       await webhooks.ingestion.stop();
       await webhooks.channels.idle();
+      await costMeter.flush();
       await db.destroy();
     },
   };

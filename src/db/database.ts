@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import type { DatabaseConfig } from '../config';
 import { withMigrationLock } from './dialect';
 import { migrationSource } from './migration-source';
+import { cachePreparedStatements } from './statement-cache';
 
 export type Db = Knex;
 
@@ -26,11 +28,12 @@ export function createDb(config: DatabaseConfig): Db {
     pool: {
       min: 1,
       max: 1,
-      afterCreate(connection: { pragma(sql: string): unknown }, done: (error: Error | null, connection: unknown) => void) {
+      afterCreate(connection: BetterSqlite3.Database, done: (error: Error | null, connection: unknown) => void) {
         connection.pragma('journal_mode = WAL');
         connection.pragma('busy_timeout = 10000');
         connection.pragma('foreign_keys = ON');
         connection.pragma('synchronous = NORMAL');
+        cachePreparedStatements(connection);
         done(null, connection);
       },
     },

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { bulkInsert } from '../db/bulk-insert';
 
 export type Direction = 'out' | 'in';
 
@@ -90,7 +91,6 @@ function toRow(entry: NewCommunication) {
 }
 
 const INSERT_COLUMNS = Object.keys(toRow({} as NewCommunication)) as Array<keyof ReturnType<typeof toRow>>;
-const INSERT_ROW = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
 
 /** The communications log: every tweet out and reply in, unique by tweet id. */
 export class CommunicationStore {
@@ -103,17 +103,14 @@ export class CommunicationStore {
 
   /** Inserts the entries not logged yet; returns how many were new. */
   async insert(entries: NewCommunication[]): Promise<number> {
-    let inserted = 0;
-    for (let i = 0; i < entries.length; i += 100) {
-      const rows = entries.slice(i, i + 100).map(toRow);
-      // Plain SQL (the same on SQLite and PostgreSQL): the query builder's work per row cost
-      // more than the database's own insert, at thousands of replies per poll.
-      const sql = `INSERT INTO kbts_communications (${INSERT_COLUMNS.join(', ')}) VALUES ${rows.map(() => INSERT_ROW).join(', ')} `
-        + 'ON CONFLICT (tweet_id) DO NOTHING RETURNING id';
-      const result = await this.db.raw(sql, rows.flatMap((row) => INSERT_COLUMNS.map((column) => row[column] ?? null)));
-      inserted += (Array.isArray(result) ? result : result.rows).length;
-    }
-    return inserted;
+    const inserted = await bulkInsert(this.db, {
+      table: 'kbts_communications',
+      columns: INSERT_COLUMNS,
+      rows: entries.map((entry) => { const row = toRow(entry); return INSERT_COLUMNS.map((column) => row[column] ?? null); }),
+      onConflictDoNothing: ['tweet_id'],
+      returning: 'id',
+    });
+    return inserted.length;
   }
 
   async loggedTweetIds(tweetIds: string[]): Promise<Set<string>> {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { bulkInsert } from '../db/bulk-insert';
 import { BILLABLE_UNITS, type BillableUnit } from '../settings/prices';
 
 /** What the product owes X for, per unit: counts, not dollars (prices change; the estimate applies today's). */
@@ -49,11 +50,14 @@ export class XUsageStore {
    */
   async firstSeenToday(accountId: number, day: string, kind: string, ids: string[]): Promise<string[]> {
     const unique = [...new Set(ids)];
-    if (unique.length === 0) return [];
-    const inserted: Array<{ resource_id: string } | string> = await this.db('kbts_x_usage_seen')
-      .insert(unique.map((id) => ({ account_id: accountId, day, kind, resource_id: id })))
-      .onConflict(['account_id', 'day', 'kind', 'resource_id']).ignore().returning('resource_id');
-    return inserted.map((row) => (typeof row === 'object' ? row.resource_id : row));
+    const inserted = await bulkInsert(this.db, {
+      table: 'kbts_x_usage_seen',
+      columns: ['account_id', 'day', 'kind', 'resource_id'],
+      rows: unique.map((id) => [accountId, day, kind, id]),
+      onConflictDoNothing: ['account_id', 'day', 'kind', 'resource_id'],
+      returning: 'resource_id',
+    });
+    return inserted.map(String);
   }
 
   /** The ids seen on earlier days are of no more use. */

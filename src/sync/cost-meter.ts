@@ -2,7 +2,7 @@ import type { Clock } from '../lib/clock';
 import { toIso } from '../lib/clock';
 import { errorMessage } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { BILLABLE_UNITS, formatUsd, type PriceTable } from '../settings/prices';
+import { BILLABLE_UNITS, formatUsd, type BillableUnit, type PriceTable } from '../settings/prices';
 import type { Account } from '../store/accounts';
 import { noUnits, type AccountSpending, type UnitCounts, type XUsageStore } from '../store/x-usage';
 import { XBudgetReachedError, type AccountMeter, type Billable } from '../twitter/cost-meter-plugin';
@@ -41,6 +41,9 @@ export function budgetReason(budgetUsd: number, spentUsd: number, month: string)
  * (src/twitter/cost-meter-plugin.ts) from what X returned, priced with the configured table.
  */
 export class CostMeter {
+  /** The writes of meters holding counts not written yet. */
+  private readonly unwritten = new Set<() => Promise<void>>();
+
   constructor(readonly store: XUsageStore, readonly prices: PriceTable, private readonly clock: Clock, private readonly logger: Logger) {}
 
   private today(): string {
@@ -55,6 +58,7 @@ export class CostMeter {
 
   /** Today's and a month's estimate (this month unless given), with the budget and any hold. */
   async estimate(accountId: number, month?: string): Promise<CostEstimate> {
+    await this.flush();
     const today = this.today();
     const [day, monthCost, spending] = await Promise.all([
       this.periodCost(accountId, today), this.periodCost(accountId, month ?? today.slice(0, 7)), this.store.spending(accountId),
@@ -68,6 +72,7 @@ export class CostMeter {
 
   /** Today's and this month's dollars for every account that used X, for /metrics. */
   async currentUsd(): Promise<Array<{ accountId: number; period: 'day' | 'month'; usd: number }>> {
+    await this.flush();
     const today = this.today();
     const [days, months] = await Promise.all([this.store.unitsBetween(today, today), this.store.unitsBetween(`${today.slice(0, 7)}-01`, `${today.slice(0, 7)}-31`)]);
     return [
@@ -76,9 +81,15 @@ export class CostMeter {
     ];
   }
 
+  /** Counts held by this process's meters, written now: what is read next includes them. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.unwritten].map((write) => write()));
+  }
+
   /**
    * The meter for one account's client: its month so far and its budget are read once, and what
    * this client spends is added as it goes, so the budget stops the call after the one that reached it.
+   * Counts are written in batches (see UnwrittenCounts), at the latest when the client's work is done.
    */
   async forAccount(account: Pick<Account, 'id'>): Promise<AccountMeter> {
     const today = this.today();
@@ -86,6 +97,18 @@ export class CostMeter {
     const [spending, monthCost] = await Promise.all([this.store.spending(account.id), this.periodCost(account.id, month)]);
     await this.store.forgetSeenBefore(account.id, today);
     let spent = monthCost.usd;
+    const counts = new UnwrittenCounts();
+    let timer: NodeJS.Timeout | null = null;
+    let writing = Promise.resolve();
+    const write = (): Promise<void> => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      this.unwritten.delete(write);
+      const batch = counts.take();
+      // One write after the other, so a count is never read back before an earlier one is in.
+      writing = writing.then(() => this.writeCounts(account.id, batch, (usd) => { spent += usd; }));
+      return writing;
+    };
     return {
       checkBudget: async () => {
         const budget = spending.monthlyBudgetUsd;
@@ -95,22 +118,89 @@ export class CostMeter {
           .catch((error) => this.logger.error('the budget hold could not be noted', { accountId: account.id, error: errorMessage(error) }));
         throw new XBudgetReachedError(reason);
       },
-      // Metering must never cost the work: a call X answered stays answered if its count cannot be stored.
       count: async (billable: Billable) => {
-        try {
-          const day = this.today();
-          const units = 'ids' in billable ? (await this.store.firstSeenToday(account.id, day, billable.kind, billable.ids)).length : billable.count;
-          await this.store.add(account.id, day, billable.unit, units);
-          spent += units * this.prices[billable.unit];
-        } catch (error) {
-          this.logger.error('the cost meter could not count an X call', { accountId: account.id, unit: billable.unit, error: errorMessage(error) });
+        const day = this.today();
+        if ('ids' in billable) {
+          counts.addIds(day, billable.unit, billable.kind, billable.ids);
+        } else {
+          counts.addUnits(day, billable.unit, billable.count);
+          // Known without the database: the budget sees a post at once.
+          spent += billable.count * this.prices[billable.unit];
         }
+        this.unwritten.add(write);
+        if (counts.size() >= WRITE_AT_IDS) void write();
+        else timer ??= setTimeout(write, WRITE_WITHIN_MS).unref();
       },
       creditsDepleted: async (reason: string) => {
         this.logger.warn('X credits are used up: the account\'s work waits for the credits probe or a resume', { accountId: account.id });
         await this.store.hold(account.id, 'credits', reason, toIso(this.clock.now()))
           .catch((error) => this.logger.error('the credits hold could not be noted', { accountId: account.id, error: errorMessage(error) }));
       },
+      flush: write,
     };
+  }
+
+  /** Metering must never cost the work: a call X answered stays answered if its count cannot be stored. */
+  private async writeCounts(accountId: number, batch: CountBatch, spend: (usd: number) => void): Promise<void> {
+    try {
+      const units = new Map(batch.units);
+      for (const { day, unit, kind, ids } of batch.ids) {
+        const charged = (await this.store.firstSeenToday(accountId, day, kind, [...ids])).length;
+        units.set(unitKey(day, unit), (units.get(unitKey(day, unit)) ?? 0) + charged);
+        spend(charged * this.prices[unit]);
+      }
+      for (const [key, count] of units) {
+        const [day, unit] = key.split('|') as [string, BillableUnit];
+        await this.store.add(accountId, day, unit, count);
+      }
+    } catch (error) {
+      this.logger.error('the cost meter could not count X calls', { accountId, error: errorMessage(error) });
+    }
+  }
+}
+
+// A meter's counts are written when this many resource ids wait, or this long after the first waited.
+const WRITE_AT_IDS = 1000;
+const WRITE_WITHIN_MS = 1000;
+
+const unitKey = (day: string, unit: BillableUnit) => `${day}|${unit}`;
+
+interface CountBatch {
+  units: Map<string, number>;
+  ids: Array<{ day: string; unit: BillableUnit; kind: string; ids: Set<string> }>;
+}
+
+/**
+ * Counts not written yet: a statement per post or page cost more than the post's own work at
+ * thousands of calls per poll, so they are summed by day and unit (and resource ids gathered) and
+ * written together. A crash loses at most the last second's counts of an estimate; never a post.
+ */
+class UnwrittenCounts {
+  private units = new Map<string, number>();
+  private ids = new Map<string, { day: string; unit: BillableUnit; kind: string; ids: Set<string> }>();
+  private idCount = 0;
+
+  addUnits(day: string, unit: BillableUnit, count: number): void {
+    this.units.set(unitKey(day, unit), (this.units.get(unitKey(day, unit)) ?? 0) + count);
+  }
+
+  addIds(day: string, unit: BillableUnit, kind: string, ids: string[]): void {
+    const key = `${day}|${unit}|${kind}`;
+    const group = this.ids.get(key) ?? { day, unit, kind, ids: new Set<string>() };
+    for (const id of ids) group.ids.add(id);
+    this.ids.set(key, group);
+    this.idCount += ids.length;
+  }
+
+  size(): number {
+    return this.idCount;
+  }
+
+  take(): CountBatch {
+    const batch = { units: this.units, ids: [...this.ids.values()] };
+    this.units = new Map();
+    this.ids = new Map();
+    this.idCount = 0;
+    return batch;
   }
 }

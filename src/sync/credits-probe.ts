@@ -61,6 +61,8 @@ async function creditsAreBack(deps: CreditsProbeDeps, account: Account): Promise
     if (error instanceof XAccountRefusedError) return false;
     deps.logger.warn('the credits probe could not reach X; it asks again later', { accountId: account.id, error: errorMessage(error) });
     return false;
+  } finally {
+    await x.done();
   }
 }
 

@@ -183,6 +183,7 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
     return { postsWaitUntil: postsWaitUntil ?? published.rateLimitedUntil };
   } finally {
     counts.apiCalls += x.totalCalls;
+    await x.done();
   }
 }
 

@@ -72,6 +72,8 @@ export interface AccountMeter {
   count(billable: Billable): Promise<void>;
   /** X answered 402: the account's credits are used up. */
   creditsDepleted(reason: string): Promise<void>;
+  /** Writes the counts held so far (they are written in batches). */
+  flush(): Promise<void>;
 }
 
 /** The path after X's version ("/2/"), whatever base URL the client was redirected to. */

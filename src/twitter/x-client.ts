@@ -56,6 +56,8 @@ export interface XClientOptions {
   plugins?: ITwitterApiClientPlugin[];
   /** A paged read stops after this many pages (default 20), with XIncompleteReadError. */
   maxPagesPerRead?: number;
+  /** What `done()` finishes, e.g. the cost meter's writes. */
+  onDone?: () => Promise<void>;
 }
 
 interface RawTweet {
@@ -117,6 +119,11 @@ export class XClient {
   readonly rateLimits = new Map<string, RateLimitState>();
   private readonly api: TwitterApi;
   private readonly maxReadAttempts: number;
+
+  /** The work with this client is over: whatever its plugins hold back is written. */
+  async done(): Promise<void> {
+    await this.options.onDone?.();
+  }
 
   constructor(private readonly options: XClientOptions) {
     const tracker: ITwitterApiClientPlugin = {
