@@ -12,46 +12,58 @@ export interface BulkInsert {
   rows: BulkValue[][];
   /** The unique columns whose conflict leaves the existing row as it is. */
   onConflictDoNothing: readonly string[];
-  /** A column of each row actually inserted, given back. */
+  /** One of `columns`: its value in each row actually inserted is given back. */
   returning: string;
 }
 
-// Rows per statement: at most a few thousand bound values, well below either database's limit.
+// PostgreSQL: rows per statement, at most a few thousand bound values (well below its limit).
 const MAX_VALUES_PER_STATEMENT = 2000;
 
 /**
- * Many rows in few statements, sent straight to the driver on the connection knex holds (the
- * transaction's, when `db` is one). At thousands of rows per poll, knex's own formatting of each
- * bound value cost more than the database's insert; statements of one size repeat, so SQLite's
- * prepared ones are kept (src/db/statement-cache.ts). Returns the `returning` column of the rows
- * inserted.
+ * Many rows, sent straight to the driver on the connection knex holds (the transaction's, when
+ * `db` is one): at thousands of rows per poll, knex's own formatting of each bound value cost
+ * more than the database's insert. SQLite runs one kept prepared statement per row (cheaper than
+ * one statement of many rows there); PostgreSQL takes many rows per statement, a round trip each.
+ * Returns the `returning` column's value of each row inserted (not already there).
  */
-export async function bulkInsert(db: Knex, insert: BulkInsert): Promise<unknown[]> {
+export async function bulkInsert(db: Knex, insert: BulkInsert): Promise<BulkValue[]> {
   if (insert.rows.length === 0) return [];
-  const postgres = isPostgres(db);
-  const perStatement = Math.max(1, Math.floor(MAX_VALUES_PER_STATEMENT / insert.columns.length));
   const connection = await db.client.acquireConnection();
   try {
-    const inserted: unknown[] = [];
-    for (let start = 0; start < insert.rows.length; start += perStatement) {
-      const rows = insert.rows.slice(start, start + perStatement);
-      const sql = insertSql(insert, rows.length, postgres);
-      const values = rows.flat().map((value) => (!postgres && typeof value === 'boolean' ? Number(value) : value));
-      const result = postgres
-        ? (await (connection as PoolClient).query(sql, values)).rows
-        : (connection as BetterSqlite3.Database).prepare(sql).all(values);
-      for (const row of result as Array<Record<string, unknown>>) inserted.push(row[insert.returning]);
-    }
-    return inserted;
+    return isPostgres(db) ? await insertOnPostgres(connection as PoolClient, insert) : insertOnSqlite(connection as BetterSqlite3.Database, insert);
   } finally {
     await db.client.releaseConnection(connection);
   }
 }
 
-function insertSql(insert: BulkInsert, rowCount: number, postgres: boolean): string {
-  let n = 0;
-  const placeholder = postgres ? () => `$${++n}` : () => '?';
-  const row = () => `(${insert.columns.map(placeholder).join(', ')})`;
-  return `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) VALUES ${Array.from({ length: rowCount }, row).join(', ')} `
-    + `ON CONFLICT (${insert.onConflictDoNothing.join(', ')}) DO NOTHING RETURNING ${insert.returning}`;
+function insertOnSqlite(connection: BetterSqlite3.Database, insert: BulkInsert): BulkValue[] {
+  const statement = connection.prepare(`${insertInto(insert)} VALUES (${insert.columns.map(() => '?').join(', ')}) ${onConflict(insert)}`);
+  const at = insert.columns.indexOf(insert.returning);
+  const insertAll = () => {
+    const inserted: BulkValue[] = [];
+    for (const row of insert.rows) {
+      // better-sqlite3 binds no booleans: SQLite keeps them as 0 and 1.
+      const { changes } = statement.run(row.map((value) => (typeof value === 'boolean' ? Number(value) : value)));
+      if (changes > 0) inserted.push(row[at]);
+    }
+    return inserted;
+  };
+  // Outside a transaction each row would be a commit of its own.
+  return connection.inTransaction ? insertAll() : connection.transaction(insertAll)();
 }
+
+async function insertOnPostgres(connection: PoolClient, insert: BulkInsert): Promise<BulkValue[]> {
+  const perStatement = Math.max(1, Math.floor(MAX_VALUES_PER_STATEMENT / insert.columns.length));
+  const inserted: BulkValue[] = [];
+  for (let start = 0; start < insert.rows.length; start += perStatement) {
+    const rows = insert.rows.slice(start, start + perStatement);
+    let n = 0;
+    const values = rows.map(() => `(${insert.columns.map(() => `$${++n}`).join(', ')})`).join(', ');
+    const result = await connection.query(`${insertInto(insert)} VALUES ${values} ${onConflict(insert)} RETURNING ${insert.returning}`, rows.flat());
+    for (const row of result.rows as Array<Record<string, BulkValue>>) inserted.push(row[insert.returning]);
+  }
+  return inserted;
+}
+
+const insertInto = (insert: BulkInsert) => `INSERT INTO ${insert.table} (${insert.columns.join(', ')})`;
+const onConflict = (insert: BulkInsert) => `ON CONFLICT (${insert.onConflictDoNothing.join(', ')}) DO NOTHING`;

@@ -106,9 +106,12 @@ export class CommunicationStore {
     const inserted = await bulkInsert(this.db, {
       table: 'kbts_communications',
       columns: INSERT_COLUMNS,
-      rows: entries.map((entry) => { const row = toRow(entry); return INSERT_COLUMNS.map((column) => row[column] ?? null); }),
+      rows: entries.map((entry) => {
+        const row = toRow(entry);
+        return INSERT_COLUMNS.map((column) => row[column] ?? null);
+      }),
       onConflictDoNothing: ['tweet_id'],
-      returning: 'id',
+      returning: 'tweet_id',
     });
     return inserted.length;
   }

@@ -128,7 +128,8 @@ export class CostMeter {
           spent += billable.count * this.prices[billable.unit];
         }
         this.unwritten.add(write);
-        if (counts.size() >= WRITE_AT_IDS) void write();
+        // After the call that filled it has handed its answer on: the next request goes out first.
+        if (counts.size() >= WRITE_AT_IDS) setImmediate(write);
         else timer ??= setTimeout(write, WRITE_WITHIN_MS).unref();
       },
       creditsDepleted: async (reason: string) => {
