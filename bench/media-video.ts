@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { updateIntegration } from '../src/setup/integration-setup';
-import { Daemon, ProductWorld, round, waitFor, type EmulatorProcess } from './harness';
+import { Daemon, postgresArticlesWorld, ProductWorld, round, waitFor, type EmulatorProcess } from './harness';
 import type { ScenarioResult } from './report';
 
 const VIDEO_MB = 100;
@@ -24,26 +25,115 @@ function writeVideo(file: string, bytes: number): void {
   }
 }
 
-/** 16. Peak RSS of the daemon while it posts a record with a 100 MB video (chunked upload, processing, post). */
-export async function mediaVideo(emulator: EmulatorProcess): Promise<ScenarioResult> {
+/** A 100 MB MP4 in memory, for the BLOB run: the benchmark holds it to insert it, the daemon must not. */
+function videoBytes(bytes: number): Buffer {
+  const video = Buffer.alloc(bytes, 0x42);
+  video.writeUInt32BE(20, 0);
+  video.write('ftypisomisom', 4, 'ascii');
+  return video;
+}
+
+type Source = 'file' | 'sqlite' | 'postgres';
+
+/** Where the daemon runs and how the video record is inserted, for one source. */
+interface VideoWorld {
+  dir: string;
+  env: Record<string, string>;
+  insert(media: string | Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function videoWorld(emulator: EmulatorProcess, from: Source, serverUrl: string | undefined): Promise<VideoWorld> {
+  const text = 'A hundred megabytes of video';
+  if (from === 'postgres') {
+    const world = await postgresArticlesWorld(emulator, serverUrl as string, {
+      prefix: 'kbts_bench_media', username: 'media_postgres', schedule: '* * * * * *',
+      seed: async (services) => {
+        await services.db.raw('ALTER TABLE articles ADD COLUMN media BYTEA');
+        const [integration] = await services.integrations.list();
+        await updateIntegration(services.integrationSetup, integration.id, { mediaField: 'media' });
+      },
+    });
+    return {
+      dir: world.dir,
+      env: { DATABASE_URL: world.url },
+      insert: async (media) => {
+        const writer = new pg.Client({ connectionString: world.url });
+        await writer.connect();
+        try {
+          await writer.query("INSERT INTO articles (tweet_text, keep_going, media) VALUES ($1, 'Yes', $2)", [text, media]);
+        } finally {
+          await writer.end();
+        }
+      },
+      close: () => world.drop(),
+    };
+  }
+  const world = await ProductWorld.create(emulator, `media_${from}`, { schedule: '* * * * * *' });
+  try {
+    await world.services.db.raw(`ALTER TABLE articles ADD COLUMN media ${from === 'file' ? 'TEXT' : 'BLOB'}`);
+    await updateIntegration(world.services.integrationSetup, world.integrationId, { mediaField: 'media' });
+  } catch (error) {
+    await world.close();
+    throw error;
+  }
+  await world.handOver();
+  return {
+    dir: world.dir,
+    env: {},
+    insert: async (media) => {
+      const db = new Database(world.file);
+      db.pragma('busy_timeout = 10000');
+      db.prepare('INSERT INTO articles (tweet_text, keep_going, media) VALUES (?, ?, ?)').run(text, 'Yes', media);
+      db.close();
+    },
+    close: async () => world.removeFiles(),
+  };
+}
+
+const SOURCES: Record<Source, { title: string; method: string }> = {
+  file: {
+    title: 'from a file',
+    method: 'whose media field names a 100 MB MP4 written at run time in its media folder: chunked upload (initialize, append per 2 MB chunk read from disk, finalize)',
+  },
+  sqlite: {
+    title: 'from a BLOB column (SQLite)',
+    method: 'whose BLOB media field holds a 100 MB MP4: its length and first bytes measured in SQL, then chunked upload (initialize, append per 2 MB chunk read '
+      + 'with `substr` just before it is sent, finalize). SQLite loads the whole value into its own memory for each `substr` of it (better-sqlite3 has no '
+      + 'incremental BLOB I/O) and frees it after: that, not the JavaScript heap, is most of what the video adds here',
+  },
+  postgres: {
+    title: 'from a bytea column (PostgreSQL)',
+    method: 'whose bytea media field holds a 100 MB MP4: its length and first bytes measured in SQL, then chunked upload (initialize, append per 2 MB chunk read '
+      + 'with `substring` just before it is sent, finalize); the server slices the value',
+  },
+};
+
+/**
+ * 16. Peak RSS of the daemon while it posts a record with a 100 MB video (chunked upload,
+ * processing, post): from a file in the media folder, from a SQLite BLOB, and (when a server is
+ * named) from a PostgreSQL bytea column.
+ */
+export async function mediaVideo(emulator: EmulatorProcess): Promise<ScenarioResult[]> {
+  const serverUrl = process.env.KBTS_BENCH_POSTGRES_URL ?? process.env.KBTS_TEST_POSTGRES_URL;
+  const results = [await postVideo(emulator, 'file', serverUrl), await postVideo(emulator, 'sqlite', serverUrl)];
+  if (serverUrl) results.push(await postVideo(emulator, 'postgres', serverUrl));
+  return results;
+}
+
+async function postVideo(emulator: EmulatorProcess, from: Source, serverUrl: string | undefined): Promise<ScenarioResult> {
   await emulator.reset();
   await emulator.control('POST', '/media/behaviour', { video_processing_ms: 2000 });
-  const world = await ProductWorld.create(emulator, 'media_video', { schedule: '* * * * * *' });
-  const daemonEnv = { KBTS_MEDIA_MAX_MB: '512' };
+  const world = await videoWorld(emulator, from, serverUrl);
   try {
-    await world.services.db.raw('ALTER TABLE articles ADD COLUMN media TEXT');
-    await updateIntegration(world.services.integrationSetup, world.integrationId, { mediaField: 'media' });
     // Made at run time in the world's temporary folder (the default media folder), never committed.
-    writeVideo(path.join(world.dir, 'media', 'video.mp4'), VIDEO_MB * 1024 * 1024);
-    await world.handOver();
-    const daemon = Daemon.start(world, daemonEnv);
+    if (from === 'file') writeVideo(path.join(world.dir, 'media', 'video.mp4'), VIDEO_MB * 1024 * 1024);
+    const daemon = Daemon.start(world, { ...world.env, KBTS_MEDIA_MAX_MB: '512' });
     try {
       await waitFor(async () => daemon.ticks().length > 0, "the daemon's first tick", 60_000);
       const idleMb = daemon.memory().peakMb;
       const seen = daemon.ticks().length;
-      const db = new Database(world.file);
-      db.prepare('INSERT INTO articles (tweet_text, keep_going, media) VALUES (?, ?, ?)').run('A hundred megabytes of video', 'Yes', 'video.mp4');
-      db.close();
+      await world.insert(from === 'file' ? 'video.mp4' : videoBytes(VIDEO_MB * 1024 * 1024));
       const started = Date.now();
       const tick = await daemon.nextBusyTick(seen, 300_000);
       const seconds = (Date.now() - started) / 1000;
@@ -52,7 +142,7 @@ export async function mediaVideo(emulator: EmulatorProcess): Promise<ScenarioRes
       const memory = daemon.memory();
       return {
         id: 16,
-        title: `Memory: peak RSS of the daemon while posting a ${VIDEO_MB} MB video`,
+        title: `Memory: peak RSS of the daemon while posting a ${VIDEO_MB} MB video ${SOURCES[from].title}`,
         values: {
           peak_rss_mb: round(memory.peakMb, 1), peak_rss_mb_before_the_video: round(idleMb, 1), added_by_the_video_mb: round(memory.peakMb - idleMb, 1),
           helper_processes_rss_mb: round(memory.helpersMb, 1),
@@ -61,8 +151,7 @@ export async function mediaVideo(emulator: EmulatorProcess): Promise<ScenarioRes
         target: `≤ ${MEMORY_TARGET_MB} MB`,
         met: memory.peakMb <= MEMORY_TARGET_MB,
         figure: `${memory.peakMb.toFixed(0)} MB (${idleMb.toFixed(0)} MB before the video, so ${(memory.peakMb - idleMb).toFixed(0)} MB for it; ${upload?.segments ?? '?'} segments, posted in ${seconds.toFixed(1)} s)`,
-        method: `The daemon (\`kb-twitter-sync poll\`, ${Daemon.runs}, every second) posts one record whose media field names a ${VIDEO_MB} MB MP4 `
-          + 'written at run time in its media folder: chunked upload (initialize, append per 2 MB chunk read from disk, finalize), STATUS '
+        method: `The daemon (\`kb-twitter-sync poll\`, ${Daemon.runs}, every second) posts one record ${SOURCES[from].method}, STATUS `
           + 'polling while the emulator (its own process) processes the video for 2 s, then the post. Peak RSS is VmHWM of the daemon\'s process; '
           + 'its peak before the record was inserted is reported beside it.',
       };
@@ -70,6 +159,6 @@ export async function mediaVideo(emulator: EmulatorProcess): Promise<ScenarioRes
       await daemon.stop();
     }
   } finally {
-    world.removeFiles();
+    await world.close();
   }
 }

@@ -1,10 +1,11 @@
+import crypto from 'node:crypto';
 import { sniffMediaType, X_MEDIA_LIMIT_BYTES, MAX_IMAGES_PER_POST, type MediaKind } from '../media/media-kinds';
 
 /**
  * X's v2 media upload, acted out: initialize → append (chunks) → finalize → STATUS while a video
  * is processed (pending → in_progress → succeeded | failed, on the emulator's clock), and the
- * checks POST /2/tweets makes of `media.media_ids`. Only sizes and the first bytes are kept, never
- * the files, so a 512 MB upload costs the emulator no memory.
+ * checks POST /2/tweets makes of `media.media_ids`. Only sizes, the first bytes and a running hash
+ * are kept, never the files, so a 512 MB upload costs the emulator no memory.
  */
 
 export type MediaState = 'uploading' | 'pending' | 'in_progress' | 'succeeded' | 'failed';
@@ -28,6 +29,9 @@ interface Upload {
   totalBytes: number;
   segments: Map<number, number>;
   head: Buffer | null;
+  /** sha256 of the segments received in order 0, 1, 2…; null once one came out of order or again. */
+  hash: crypto.Hash | null;
+  hashedSegments: number;
   state: MediaState;
   createdAtMs: number;
   finalizedAtMs: number | null;
@@ -47,6 +51,8 @@ export interface UploadView {
   total_bytes: number;
   received_bytes: number;
   segments: number;
+  /** sha256 of the bytes received, when every segment came once and in order (what a client sends); else null. */
+  sha256: string | null;
   state: MediaState;
   expires_at: string;
   states_reported: MediaState[];
@@ -110,7 +116,7 @@ export class EmulatorMedia {
     const now = this.now();
     const upload: Upload = {
       id, mediaKey: `${KEY_PREFIX[rules.kind]}_${id}`, ownerId, mediaType: input.media_type, category: category as string, kind: rules.kind, totalBytes: total,
-      segments: new Map(), head: null, state: 'uploading', createdAtMs: now, finalizedAtMs: null,
+      segments: new Map(), head: null, hash: crypto.createHash('sha256'), hashedSegments: 0, state: 'uploading', createdAtMs: now, finalizedAtMs: null,
       expiresAtMs: now + this.behaviourNow.expires_after_secs * 1000, failProcessing: false, statesReported: [],
     };
     this.uploads.set(id, upload);
@@ -127,6 +133,12 @@ export class EmulatorMedia {
     const before = this.received(upload) - (upload.segments.get(segmentIndex) ?? 0);
     if (before + chunk.length > upload.totalBytes) throw new MediaRefusal(400, `The segments add up to more than total_bytes (${upload.totalBytes}).`, 'media');
     upload.segments.set(segmentIndex, chunk.length);
+    if (upload.hash && segmentIndex === upload.hashedSegments) {
+      upload.hash.update(chunk);
+      upload.hashedSegments++;
+    } else {
+      upload.hash = null;
+    }
     if (segmentIndex === 0) upload.head = Buffer.from(chunk.subarray(0, 16));
     return { expires_at: Math.floor(upload.expiresAtMs / 1000) };
   }
@@ -225,7 +237,8 @@ export class EmulatorMedia {
       this.advance(upload);
       return {
         id: upload.id, media_key: upload.mediaKey, owner_id: upload.ownerId, media_type: upload.mediaType, media_category: upload.category,
-        total_bytes: upload.totalBytes, received_bytes: this.received(upload), segments: upload.segments.size, state: upload.state,
+        total_bytes: upload.totalBytes, received_bytes: this.received(upload), segments: upload.segments.size,
+        sha256: upload.hash ? upload.hash.copy().digest('hex') : null, state: upload.state,
         expires_at: new Date(upload.expiresAtMs).toISOString(), states_reported: [...upload.statesReported],
       };
     });

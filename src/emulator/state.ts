@@ -346,6 +346,8 @@ export interface KeptTweet {
   inReplyToTweetId?: string;
   inReplyToUserId?: string;
   hidden?: boolean;
+  /** Photos, videos and GIFs attached: their keys and addresses, never the files. */
+  media?: AttachedMedia[];
 }
 
 /** One change of the users or tweets, in the order it happened. */

@@ -19,30 +19,70 @@ export interface RecordLocation {
  * never a string knex would split at `.` or ` as `. Values are always bound.
  */
 
-/**
- * Records of a table by key, every column included whatever its name. pg keeps a `__proto__`
- * column as an own property; for better-sqlite3 the columns are read from the catalog (a cheap
- * pragma) so each is selected under an alias (see selectColumns). When the table cannot be
- * described (it was dropped), the plain query runs and fails with the database's words.
- */
-async function selectByKeys(db: Knex, location: RecordLocation, keys: string[]): Promise<KbRecord[]> {
-  const table = isPostgres(db) ? null : await describeKbTable(db, location.table);
-  const key = identifier(db, location.primaryKeyColumn);
-  if (!table) return db.from(identifier(db, location.table)).whereIn(key as unknown as string, keys);
-  const rows = await selectColumns(db, table).whereIn(key as unknown as string, keys);
-  return rows.map((row: Record<string, unknown>) => toRecord(table, row));
+/** Which columns a read gives back: all of them (the default), or only these and the key. */
+export interface ReadColumns {
+  /**
+   * The columns the caller uses. Those the table no longer has are left out of the record (so a
+   * caller's `column in record` still tells a dropped column), and the others, a BLOB among them,
+   * are never selected.
+   */
+  columns?: readonly string[];
 }
 
-export async function readRecord(db: Knex, location: RecordLocation, key: string): Promise<KbRecord | undefined> {
-  return (await selectByKeys(db, location, [key]))[0];
+/**
+ * Records of a table by key, every column included whatever its name, or only the columns asked
+ * for. pg keeps a `__proto__` column as an own property; for better-sqlite3 the columns are read
+ * from the catalog (a cheap pragma) so each is selected under an alias (see selectColumns). When
+ * the table cannot be described (it was dropped), the plain query runs and fails with the
+ * database's words.
+ */
+async function selectByKeys(db: Knex, location: RecordLocation, keys: string[], options: ReadColumns = {}): Promise<KbRecord[]> {
+  const key = identifier(db, location.primaryKeyColumn);
+  if (options.columns) {
+    const wanted = [...new Set([location.primaryKeyColumn, ...options.columns])];
+    const present = await presentColumns(db, location.table, wanted);
+    const names = present ?? wanted;
+    const rows = await selectNamed(db, location.table, names).whereIn(key as unknown as string, keys);
+    return rows.map((row: Record<string, unknown>) => toRecord(names, row));
+  }
+  const table = isPostgres(db) ? null : await describeKbTable(db, location.table);
+  if (!table) return db.from(identifier(db, location.table)).whereIn(key as unknown as string, keys);
+  const rows = await selectColumns(db, table).whereIn(key as unknown as string, keys);
+  return rows.map((row: Record<string, unknown>) => toRecord(columnNames(table), row));
+}
+
+/**
+ * Which of these columns the table has, in their order; null when the table is not there. On
+ * PostgreSQL one look at pg_attribute (information_schema, which describeKbTable reads, costs
+ * two slower queries), so a read by named columns costs no more than a pragma does on SQLite.
+ */
+async function presentColumns(db: Knex, table: string, wanted: string[]): Promise<string[] | null> {
+  let names: string[];
+  if (isPostgres(db)) {
+    const found = (await db.raw(
+      `SELECT attname FROM pg_attribute
+       WHERE attrelid = to_regclass(quote_ident(current_schema()) || '.' || quote_ident(?)) AND attnum > 0 AND NOT attisdropped`,
+      [table],
+    )).rows as Array<{ attname: string }>;
+    names = found.map((row) => row.attname);
+  } else {
+    names = (await describeKbTable(db, table))?.columns.map((column) => column.name) ?? [];
+  }
+  if (names.length === 0) return null;
+  const have = new Set(names);
+  return wanted.filter((name) => have.has(name));
+}
+
+export async function readRecord(db: Knex, location: RecordLocation, key: string, options: ReadColumns = {}): Promise<KbRecord | undefined> {
+  return (await selectByKeys(db, location, [key], options))[0];
 }
 
 /** Many records in one query, keyed by their primary key as text. */
-export async function readRecords(db: Knex, location: RecordLocation, keys: string[]): Promise<Map<string, KbRecord>> {
+export async function readRecords(db: Knex, location: RecordLocation, keys: string[], options: ReadColumns = {}): Promise<Map<string, KbRecord>> {
   const found = new Map<string, KbRecord>();
   const CHUNK = 500; // below SQLite's bound-parameter limit
   for (let i = 0; i < keys.length; i += CHUNK) {
-    for (const row of await selectByKeys(db, location, keys.slice(i, i + CHUNK))) found.set(String(row[location.primaryKeyColumn]), row);
+    for (const row of await selectByKeys(db, location, keys.slice(i, i + CHUNK), options)) found.set(String(row[location.primaryKeyColumn]), row);
   }
   return found;
 }
@@ -95,13 +135,18 @@ export type FieldValues = Map<string, FieldValue>;
  * building rows as plain objects drops a column named `__proto__` (better-sqlite3 does).
  */
 function selectColumns(db: Knex, table: TableInfo): Knex.QueryBuilder {
-  return db.from(identifier(db, table.name))
-    .select(table.columns.map((column, index) => db.raw(`? AS kbts_c${index}`, [identifier(db, column.name)])));
+  return selectNamed(db, table.name, columnNames(table));
 }
 
-function toRecord(table: TableInfo, row: Record<string, unknown>): KbRecord {
+function selectNamed(db: Knex, table: string, columns: readonly string[]): Knex.QueryBuilder {
+  return db.from(identifier(db, table)).select(columns.map((column, index) => db.raw(`? AS kbts_c${index}`, [identifier(db, column)])));
+}
+
+const columnNames = (table: TableInfo) => table.columns.map((column) => column.name);
+
+function toRecord(columns: readonly string[], row: Record<string, unknown>): KbRecord {
   const record: KbRecord = Object.create(null);
-  table.columns.forEach((column, index) => { record[column.name] = row[`kbts_c${index}`]; });
+  columns.forEach((column, index) => { record[column] = row[`kbts_c${index}`]; });
   return record;
 }
 
@@ -109,13 +154,13 @@ function toRecord(table: TableInfo, row: Record<string, unknown>): KbRecord {
 export async function listRecords(db: Knex, table: TableInfo, page: { limit: number; offset: number }): Promise<KbRecord[]> {
   const query = selectColumns(db, table).limit(page.limit).offset(page.offset);
   if (table.primaryKey.length === 1) query.orderByRaw('? DESC', [identifier(db, table.primaryKey[0])]);
-  return (await query).map((row: Record<string, unknown>) => toRecord(table, row));
+  return (await query).map((row: Record<string, unknown>) => toRecord(columnNames(table), row));
 }
 
 /** One record of a table with a single-column primary key, every column included whatever its name. */
 export async function readTableRecord(db: Knex, table: TableInfo, key: string): Promise<KbRecord | undefined> {
   const row = await selectColumns(db, table).whereRaw('? = ?', [identifier(db, table.primaryKey[0]), key]).first();
-  return row ? toRecord(table, row) : undefined;
+  return row ? toRecord(columnNames(table), row) : undefined;
 }
 
 /** A constraint the database enforced becomes a ValidationError on its field; other failures pass through. */

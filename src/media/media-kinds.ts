@@ -31,6 +31,9 @@ export const MEDIA_CATEGORY: Readonly<Record<MediaKind, string>> = {
 
 export const MAX_IMAGES_PER_POST = 4;
 
+// Each APPEND of an upload carries this much: the only part of a file or a BLOB in memory at a time.
+export const UPLOAD_CHUNK_BYTES = 2 * MB;
+
 /** How many leading bytes sniffMediaType needs. */
 export const SNIFF_BYTES = 16;
 

@@ -1,4 +1,4 @@
-import { readRecord } from '../kb/records';
+import { readFieldKeepingBlob } from '../kb/blob-field';
 import { toIso } from '../lib/clock';
 import type { Integration } from '../store/integrations';
 import { MediaUploadStore, type MediaUpload } from '../store/media-uploads';
@@ -6,9 +6,9 @@ import type { Publication } from '../store/publications';
 import { XPermanentError, XTransientError } from '../twitter/errors';
 import type { XClient } from '../twitter/x-client';
 import type { SyncDeps } from '../sync/sync-deps';
-import { MB } from './media-kinds';
-import { checkRecordMedia, type MediaSettings } from './record-media';
-import { MediaRefusedError, uploadMediaFile } from './x-media-upload';
+import { MB, SNIFF_BYTES } from './media-kinds';
+import { checkRecordMedia, hashBlob, type MediaFile, type MediaSettings } from './record-media';
+import { MediaRefusedError, refusingChangedBlob, uploadMediaFile } from './x-media-upload';
 
 export const DEFAULT_MEDIA_SETTINGS: MediaSettings = { mediaDir: './data/media', maxBytes: 25 * MB };
 
@@ -23,12 +23,15 @@ const EXPIRY_MARGIN_MS = 5 * 60_000;
  */
 export async function mediaIdsForRecord(deps: SyncDeps, integration: Integration, publication: Publication, x: XClient): Promise<string[]> {
   if (!integration.mediaField) return [];
-  const record = await readRecord(deps.db, { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn }, publication.recordKey);
-  if (!record) throw new MediaRefusedError('media: the record was deleted before its media were uploaded');
-  if (!(integration.mediaField in record)) {
+  // The media field alone, a BLOB left in its row: measured now, read a chunk at a time as it is uploaded.
+  const field = await readFieldKeepingBlob(
+    deps.db, { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn }, publication.recordKey, integration.mediaField, SNIFF_BYTES,
+  );
+  if (field.found === 'no-record') throw new MediaRefusedError('media: the record was deleted before its media were uploaded');
+  if (field.found === 'no-column') {
     throw new MediaRefusedError(`media: the media field '${integration.mediaField}' no longer exists in table '${integration.tableName}'; edit the integration`);
   }
-  const checked = await checkRecordMedia(record[integration.mediaField], deps.settings.media ?? DEFAULT_MEDIA_SETTINGS);
+  const checked = await checkRecordMedia(field.value, deps.settings.media ?? DEFAULT_MEDIA_SETTINGS);
   if (!checked.ok) throw new MediaRefusedError(checked.reason);
   if (checked.files.length === 0) return [];
 
@@ -37,16 +40,26 @@ export async function mediaIdsForRecord(deps: SyncDeps, integration: Integration
   const goodUntil = deps.clock.now().toMillis() + EXPIRY_MARGIN_MS;
   const uploads: MediaUpload[] = [];
   for (const [position, file] of checked.files.entries()) {
-    const earlier = kept.find((upload) => upload.position === position && upload.fingerprint === file.fingerprint && Date.parse(upload.expiresAt) > goodUntil);
-    if (earlier) {
+    const earlier = kept.find((upload) => upload.position === position && Date.parse(upload.expiresAt) > goodUntil);
+    if (earlier && await sameFile(earlier, file)) {
       uploads.push(earlier);
       continue;
     }
     const uploaded = await uploadMediaFile(x, file, deps.clock);
-    uploads.push({ position, fingerprint: file.fingerprint, kind: file.type.kind, uploadedAt: toIso(deps.clock.now()), ...uploaded });
+    uploads.push({ position, kind: file.type.kind, uploadedAt: toIso(deps.clock.now()), ...uploaded });
   }
   await store.replace(publication.id, uploads);
   return uploads.map((upload) => upload.mediaId);
+}
+
+/**
+ * Whether a kept upload was of this very file. A BLOB is hashed (a chunk at a time) only when the
+ * kept upload is of a BLOB of its length: the upload made otherwise reads it once, not twice.
+ */
+async function sameFile(upload: MediaUpload, file: MediaFile): Promise<boolean> {
+  if (file.source === 'file') return upload.fingerprint === file.fingerprint;
+  if (!upload.fingerprint.startsWith(`blob:${file.size}:`)) return false;
+  return upload.fingerprint === await refusingChangedBlob(() => hashBlob(file.blob));
 }
 
 /**

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { mixRefusal, sizeRefusal, sniffMediaType, SNIFF_BYTES, type MediaType } from './media-kinds';
+import { StoredBlob } from '../kb/blob-field';
+import { mixRefusal, sizeRefusal, sniffMediaType, SNIFF_BYTES, UPLOAD_CHUNK_BYTES, type MediaType } from './media-kinds';
 
 /** Where a post's files come from, and the product's own cap. */
 export interface MediaSettings {
@@ -11,15 +12,29 @@ export interface MediaSettings {
   maxBytes: number;
 }
 
+/**
+ * Bytes read a range at a time: a BLOB left in its row (a StoredBlob), or bytes already in memory
+ * (a value sent from the record form). Reading a range of a StoredBlob refuses a changed value.
+ */
+export interface ByteRanges {
+  readonly size: number;
+  /** The first bytes, SNIFF_BYTES of them or the whole of a shorter value. */
+  readonly head: Buffer;
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
 /** One file of a record's post, checked: its type from its content and its size. */
 export type MediaFile = {
   type: MediaType;
   size: number;
-  /** Tells an earlier upload of the same file apart from one of a changed file. */
-  fingerprint: string;
   /** How messages name it: the path as written, quoted, or "from the BLOB column". */
   label: string;
-} & ({ source: 'file'; path: string } | { source: 'blob'; bytes: Buffer });
+} & (
+  /** fingerprint: tells an earlier upload of the same file apart from one of a changed file. */
+  | { source: 'file'; path: string; fingerprint: string }
+  /** A BLOB's fingerprint is its bytes' hash, made only when needed (blobFingerprint). */
+  | { source: 'blob'; blob: ByteRanges }
+);
 
 export type MediaCheck = { ok: true; files: MediaFile[] } | { ok: false; reason: string };
 
@@ -32,28 +47,49 @@ export function mediaPaths(value: string): string[] {
   return value.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '');
 }
 
-/** True for what a BLOB / bytea column gives back (better-sqlite3 and pg both give a Buffer). */
-export function isBlobValue(value: unknown): value is Buffer {
-  return Buffer.isBuffer(value) || value instanceof Uint8Array;
+/** True for what a BLOB / bytea column gives back (better-sqlite3 and pg both give a Buffer), or a BLOB left in its row. */
+export function isBlobValue(value: unknown): value is Buffer | StoredBlob {
+  return Buffer.isBuffer(value) || value instanceof Uint8Array || value instanceof StoredBlob;
+}
+
+/** Bytes in memory as ranges. */
+export function bytesInMemory(value: Uint8Array): ByteRanges {
+  const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return { size: bytes.length, head: bytes.subarray(0, SNIFF_BYTES), read: async (offset, length) => bytes.subarray(offset, offset + length) };
+}
+
+/** The ranges of `bytes` in order, `chunkBytes` at a time: only one of them in memory at once. */
+export async function* rangesOf(bytes: ByteRanges, chunkBytes = UPLOAD_CHUNK_BYTES): AsyncGenerator<Buffer> {
+  for (let at = 0; at < bytes.size; at += chunkBytes) yield await bytes.read(at, Math.min(chunkBytes, bytes.size - at));
+}
+
+/** A BLOB's fingerprint: its length and its bytes' sha256, as uploads keep it. */
+export const blobFingerprint = (size: number, sha256: string) => `blob:${size}:${sha256}`;
+
+/** The fingerprint of a BLOB's bytes, hashed a range at a time. */
+export async function hashBlob(bytes: ByteRanges): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of rangesOf(bytes)) hash.update(chunk);
+  return blobFingerprint(bytes.size, hash.digest('hex'));
 }
 
 /**
  * Every check before any upload, each refusal with its reason in words: the paths stay inside the
  * media folder (no `../`, no absolute path, no symlink out), each file exists and can be read, its
  * type comes from its first bytes, its size is within X's limit for the type and the product's cap,
- * and the files together fit in one post. Only the first bytes of a file are read here.
+ * and the files together fit in one post. Only the first bytes of a file or a BLOB are read here.
  */
 export async function checkRecordMedia(value: unknown, settings: MediaSettings): Promise<MediaCheck> {
   if (value === null || value === undefined) return { ok: true, files: [] };
   if (isBlobValue(value)) {
-    const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value);
-    if (bytes.length === 0) return { ok: true, files: [] };
-    const type = sniffMediaType(bytes.subarray(0, SNIFF_BYTES));
+    // A StoredBlob was measured in SQL: its length and first bytes are all that is read here.
+    const blob = value instanceof StoredBlob ? value : bytesInMemory(value);
+    if (blob.size === 0) return { ok: true, files: [] };
+    const type = sniffMediaType(blob.head.subarray(0, SNIFF_BYTES));
     if (!type) return refuse(`the BLOB is not a file X takes: its content is not JPEG, PNG, WEBP, GIF, MP4 or MOV`);
-    const tooBig = sizeRefusal(type, bytes.length, settings.maxBytes);
+    const tooBig = sizeRefusal(type, blob.size, settings.maxBytes);
     if (tooBig) return refuse(tooBig);
-    const fingerprint = `blob:${bytes.length}:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
-    return { ok: true, files: [{ source: 'blob', bytes, type, size: bytes.length, fingerprint, label: 'from the BLOB column' }] };
+    return { ok: true, files: [{ source: 'blob', blob, type, size: blob.size, label: 'from the BLOB column' }] };
   }
   const paths = mediaPaths(String(value));
   const files: MediaFile[] = [];

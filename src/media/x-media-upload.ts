@@ -1,9 +1,11 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
+import { BlobChangedError } from '../kb/blob-field';
 import type { Clock } from '../lib/clock';
 import { XPermanentError, XTransientError } from '../twitter/errors';
 import type { XClient } from '../twitter/x-client';
-import { MB, MEDIA_CATEGORY } from './media-kinds';
-import type { MediaFile } from './record-media';
+import { MEDIA_CATEGORY, UPLOAD_CHUNK_BYTES } from './media-kinds';
+import { blobFingerprint, rangesOf, type MediaFile } from './record-media';
 
 /** A refusal of the product's own before any call (a file that is not there, or no longer fits): the record fails with this reason. */
 export class MediaRefusedError extends XPermanentError {}
@@ -13,10 +15,11 @@ export interface UploadedMedia {
   mediaKey: string | null;
   /** When X forgets the id (expires_after_secs after the upload): a post after that uploads again. */
   expiresAt: string;
+  /** Of the bytes sent (a BLOB's hash made as its chunks went out), so a retry can tell whether they changed. */
+  fingerprint: string;
 }
 
-// Each APPEND carries this much: the only part of the file in memory at a time.
-export const UPLOAD_CHUNK_BYTES = 2 * MB;
+export { UPLOAD_CHUNK_BYTES };
 // X's segment_index runs from 0 to 999.
 const MAX_SEGMENTS = 1000;
 // A video still processing after this long is left for the next attempt (its upload is then made again).
@@ -36,7 +39,7 @@ interface MediaAnswer {
  * processing is done. Written here over the client's v2 calls rather than through twitter-api-v2's
  * `v2.uploadMedia`, because that takes the whole file as one Buffer (a 512 MB video would need
  * 512 MB of memory) and stops waiting when X leaves out `check_after_secs`; here a file is read
- * from disk a chunk at a time and the wait follows the product's clock.
+ * from disk, and a BLOB from its row, a chunk at a time, and the wait follows the product's clock.
  */
 export async function uploadMediaFile(x: XClient, file: MediaFile, clock: Clock): Promise<UploadedMedia> {
   const segments = Math.ceil(file.size / UPLOAD_CHUNK_BYTES);
@@ -46,7 +49,7 @@ export async function uploadMediaFile(x: XClient, file: MediaFile, clock: Clock)
   });
   const mediaId = init.data?.id;
   if (!mediaId) throw new XTransientError('X answered the media upload without a media id');
-  await appendChunks(x, mediaId, file);
+  const fingerprint = await appendChunks(x, mediaId, file);
   const finalized = await x.mediaWrite<MediaAnswer>(`media/upload/${mediaId}/finalize`);
   let processing = finalized.data?.processing_info;
   const waitUntil = clock.now().toMillis() + MAX_PROCESSING_WAIT_MS;
@@ -65,14 +68,34 @@ export async function uploadMediaFile(x: XClient, file: MediaFile, clock: Clock)
     mediaId,
     mediaKey: finalized.data?.media_key ?? init.data?.media_key ?? null,
     expiresAt: new Date(clock.now().toMillis() + expiresAfterSecs * 1000).toISOString(),
+    fingerprint,
   };
 }
 
-async function appendChunks(x: XClient, mediaId: string, file: MediaFile): Promise<void> {
+/** A BLOB changed since its check: the record fails with the reason, and a retry checks it again. */
+export async function refusingChangedBlob<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof BlobChangedError) throw new MediaRefusedError(`media: ${error.message}; retry the record`);
+    throw error;
+  }
+}
+
+/** Sends the file's chunks; answers the fingerprint of what was sent. */
+async function appendChunks(x: XClient, mediaId: string, file: MediaFile): Promise<string> {
   const send = (index: number, chunk: Buffer) => x.mediaWrite(`media/upload/${mediaId}/append`, { segment_index: index, media: chunk }, true);
   if (file.source === 'blob') {
-    for (let index = 0, at = 0; at < file.size; index++, at += UPLOAD_CHUNK_BYTES) await send(index, file.bytes.subarray(at, at + UPLOAD_CHUNK_BYTES));
-    return;
+    // Each chunk read from the database just before it is sent, and hashed on its way.
+    return refusingChangedBlob(async () => {
+      const hash = crypto.createHash('sha256');
+      let index = 0;
+      for await (const chunk of rangesOf(file.blob, UPLOAD_CHUNK_BYTES)) {
+        hash.update(chunk);
+        await send(index++, chunk);
+      }
+      return blobFingerprint(file.size, hash.digest('hex'));
+    });
   }
   let handle: fs.FileHandle;
   try {
@@ -94,4 +117,5 @@ async function appendChunks(x: XClient, mediaId: string, file: MediaFile): Promi
   } finally {
     await handle.close();
   }
+  return file.fingerprint;
 }

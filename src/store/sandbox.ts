@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { AttachedMedia } from '../emulator/media';
 import type { EmulatorChange, EmulatorKeeper, KeptState, KeptTweet, KeptUser } from '../emulator/state';
 import type { AccessLevel } from '../emulator/state';
 import { errorMessage } from '../lib/errors';
@@ -6,8 +7,8 @@ import type { Logger } from '../lib/logger';
 
 const USERS = 'kbts_sandbox_users';
 const TWEETS = 'kbts_sandbox_tweets';
-// Rows per INSERT, well under SQLite's 999 bound parameters (9 columns a tweet).
-const CHUNK = 100;
+// Rows per INSERT, well under SQLite's 999 bound parameters (10 columns a tweet).
+const CHUNK = 90;
 
 interface UserRow {
   id: string;
@@ -29,6 +30,8 @@ interface TweetRow {
   in_reply_to_user_id: string | null;
   hidden: boolean | number;
   deleted: boolean | number;
+  /** The attached media as JSON, or null. */
+  media: string | null;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -47,7 +50,26 @@ function tweetRow(tweet: KeptTweet): Omit<TweetRow, 'deleted'> {
     in_reply_to_tweet_id: tweet.inReplyToTweetId ?? null,
     in_reply_to_user_id: tweet.inReplyToUserId ?? null,
     hidden: tweet.hidden === true,
+    media: tweet.media?.length ? JSON.stringify(tweet.media) : null,
   };
+}
+
+const MEDIA_TYPES = new Set(['photo', 'video', 'animated_gif']);
+
+/** A kept tweet's media, each as the emulator made it; anything else in the column is left out rather than shown. */
+function keptMedia(json: string | null): AttachedMedia[] {
+  if (!json) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed.filter((item): item is AttachedMedia => typeof item?.mediaKey === 'string' && MEDIA_TYPES.has(item?.type))
+    .map(({ mediaKey, type, url, previewImageUrl }) => ({
+      mediaKey, type, ...(typeof url === 'string' ? { url } : {}), ...(typeof previewImageUrl === 'string' ? { previewImageUrl } : {}),
+    }));
 }
 
 /**
@@ -82,7 +104,7 @@ export class SandboxStore implements EmulatorKeeper {
         revoked: Boolean(row.revoked),
         access: row.access as AccessLevel,
       })),
-      tweets: tweets.filter((row) => !row.deleted).map((row) => ({
+      tweets: tweets.filter((row) => !row.deleted).map((row) => ({ row, media: keptMedia(row.media) })).map(({ row, media }) => ({
         id: row.id,
         text: row.text,
         authorId: row.author_id,
@@ -91,6 +113,7 @@ export class SandboxStore implements EmulatorKeeper {
         ...(row.in_reply_to_tweet_id ? { inReplyToTweetId: row.in_reply_to_tweet_id } : {}),
         ...(row.in_reply_to_user_id ? { inReplyToUserId: row.in_reply_to_user_id } : {}),
         ...(row.hidden ? { hidden: true } : {}),
+        ...(media.length ? { media } : {}),
       })),
       lastId: lastId === null ? null : lastId.toString(),
     };

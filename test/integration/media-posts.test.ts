@@ -1,51 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { retryRecords } from '../../src/setup/integration-setup';
-import { describeEachDatabase, TestEnv, type TestDatabase } from '../support/test-env';
+import { describeEachDatabase } from '../support/test-env';
 import { gif, jpeg, mp4, png, putMedia } from '../support/media-files';
-
-interface MediaWorld {
-  world: TestEnv;
-  integrationId: number;
-  mediaDir: string;
-}
-
-/** Articles with a media column: paths (text) or the bytes (BLOB on SQLite, bytea on PostgreSQL). */
-async function createMediaWorld(database: TestDatabase, holds: 'paths' | 'bytes' = 'paths'): Promise<MediaWorld> {
-  const world = await TestEnv.create(database);
-  try {
-    const mediaType = holds === 'paths' ? 'TEXT' : database === 'postgres' ? 'BYTEA' : 'BLOB';
-    await world.sql(`CREATE TABLE articles (id ${world.autoId}, title TEXT NOT NULL, tweet_text TEXT, replies TEXT, keep_going TEXT, media ${mediaType})`);
-    const account = await world.createXUser('kb_news');
-    const accountId = await world.addAccount(account);
-    const integrationId = await world.addArticlesIntegration(accountId, { 'media-field': 'media' });
-    // KBTS_MEDIA_DIR's default: the media folder inside the data folder.
-    const mediaDir = path.join(world.dir, 'media');
-    fs.mkdirSync(mediaDir, { recursive: true });
-    return { world, integrationId, mediaDir };
-  } catch (error) {
-    await world.close();
-    throw error;
-  }
-}
-
-const INSERT = 'INSERT INTO articles (title, tweet_text, keep_going, media) VALUES (?, ?, ?, ?)';
-
-async function uploads(world: TestEnv): Promise<Array<{ media_type: string; segments: number; state: string; states_reported: string[] }>> {
-  return (await world.control('GET', '/media')).uploads;
-}
-
-async function callsTo(world: TestEnv, endpoint: string): Promise<number> {
-  return (await world.control('GET', '/calls')).by_endpoint[endpoint] ?? 0;
-}
-
-/** Waits out the record's retry backoff (short with the test settings), by the product's own clock. */
-async function untilDue(world: TestEnv): Promise<void> {
-  const [row] = await world.sql('SELECT next_attempt_at FROM kbts_publications');
-  const waitMs = row.next_attempt_at ? Date.parse(row.next_attempt_at) - Date.now() : 0;
-  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs + 20));
-}
+import { callsTo, createMediaWorld, emulatorUploads as uploads, INSERT_ARTICLE as INSERT, untilDue, type MediaWorld } from '../support/media-world';
 
 describeEachDatabase('media in posts', (database) => {
   let media: MediaWorld;

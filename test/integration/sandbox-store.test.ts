@@ -55,6 +55,23 @@ describeEachDatabase('the sandbox kept in the database (SandboxStore)', (databas
     assert.equal(second.userForToken(desk.credentials.access_token)?.id, desk.id, 'the account\'s keys reach the same user again');
   });
 
+  it('gives back the media attached to tweets: their types, keys and addresses', async () => {
+    const first = await keptSandbox();
+    const desk = first.createUser({ username: 'kb_desk' });
+    const tweet = first.createTweet(desk.id, 'Two photos', { media: first.media.madeUp([{ type: 'photo' }, { type: 'photo' }]) });
+    const reply = first.postAs({ as: 'alice', text: 'A clip back', in_reply_to_tweet_id: tweet.id, media: [{ type: 'video' }] });
+    const plain = first.createTweet(desk.id, 'No media');
+    await first.changesStored();
+
+    const second = await keptSandbox();
+    assert.deepEqual(second.getTweetRecord(tweet.id)?.media, first.getTweetRecord(tweet.id)?.media);
+    assert.deepEqual(second.getTweetRecord(tweet.id)?.media?.map((item) => item.type), ['photo', 'photo']);
+    assert.match(second.getTweetRecord(tweet.id)?.media?.[0].url ?? '', /^https:\/\/pbs\.twimg\.com\/media\/3_\d+\.jpg$/);
+    assert.deepEqual(second.getTweetRecord(reply.id)?.media, first.getTweetRecord(reply.id)?.media);
+    assert.equal(second.getTweetRecord(plain.id)?.media, undefined);
+    assert.deepEqual(second.listTweets(), first.listTweets(), 'the tweets as the sandbox page shows them, media included');
+  });
+
   it('answers a failed write with a rejection and writes the change again with the next one', async () => {
     const services = await world.services();
     const state = new EmulatorState();

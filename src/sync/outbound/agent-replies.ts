@@ -86,7 +86,7 @@ export async function queueAgentReply(deps: AgentReplyDeps, request: AgentReplyR
     throw new ReplyRefused(`integration ${integration.id} is paused${integration.pausedReason ? ` (${integration.pausedReason})` : ''}: resume it before replying; nothing was sent`);
   }
   const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
-  const records = await readRecords(deps.db, location, [request.recordKey]).catch((error: Error) => {
+  const records = await readRecords(deps.db, location, [request.recordKey], { columns: [] }).catch((error: Error) => {
     throw new UnreadableTableError(`cannot read table '${integration.tableName}': ${error.message}`);
   });
   if (!records.has(request.recordKey)) throw new NotFoundError(`record ${request.recordKey} no longer exists in table '${integration.tableName}'; nothing was sent`);
@@ -163,7 +163,7 @@ export async function postDueAgentReplies(deps: SyncDeps, account: Account, inte
 async function recordStillThere(deps: SyncDeps, integration: Integration, reply: AgentReply): Promise<boolean> {
   const location = { table: integration.tableName, primaryKeyColumn: integration.primaryKeyColumn };
   try {
-    return (await readRecords(deps.db, location, [reply.recordKey])).has(reply.recordKey);
+    return (await readRecords(deps.db, location, [reply.recordKey], { columns: [] })).has(reply.recordKey);
   } catch (error) {
     throw new UnreadableTableError(`cannot read records of table '${integration.tableName}': ${errorMessage(error)}`);
   }

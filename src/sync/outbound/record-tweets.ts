@@ -124,7 +124,9 @@ export async function publishDueRecords(
     // Records are read a chunk at a time: one query per chunk, and never long before their post.
     for (let start = 0; start < due.length; start += RECORD_CHUNK) {
       const chunk = due.slice(start, start + RECORD_CHUNK);
-      const records = await readRecords(deps.db, location, chunk.filter((p) => !p.plannedParts).map((p) => p.recordKey))
+      // Only the fields planFirstAttempt reads: a media field (a BLOB perhaps) is read apart, in chunks.
+      const columns = [integration.tweetField, integration.continueField];
+      const records = await readRecords(deps.db, location, chunk.filter((p) => !p.plannedParts).map((p) => p.recordKey), { columns })
         .catch((error: Error) => {
           throw new UnreadableTableError(`cannot read records of table '${integration.tableName}': ${error.message}`);
         });

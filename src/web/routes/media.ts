@@ -1,9 +1,13 @@
 import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import express from 'express';
-import { readRecord, updateRecord } from '../../kb/records';
-import { MediaRefusedFileError, NotFoundError } from '../../lib/errors';
+import { BlobChangedError, readFieldKeepingBlob } from '../../kb/blob-field';
+import { updateRecord } from '../../kb/records';
+import { MediaRefusedFileError, NotFoundError, UserFacingError } from '../../lib/errors';
 import { receiveMediaFile } from '../../media/media-intake';
-import { mediaPaths, checkRecordMedia, isBlobValue } from '../../media/record-media';
+import { SNIFF_BYTES } from '../../media/media-kinds';
+import { mediaPaths, checkRecordMedia, rangesOf } from '../../media/record-media';
 import type { Integration } from '../../store/integrations';
 import { MediaUploadStore } from '../../store/media-uploads';
 import type { WebContext } from '../context';
@@ -42,10 +46,10 @@ export function mediaRoutes({ services }: WebContext): express.Router {
   router.put('/records/:table/rows/:key/media/:integration', requirePermission('write-records'), async (req, res) => {
     const { table, integration } = await mediaIntegration(req.params.table, req.params.integration);
     const key = String(req.params.key);
-    const location = { table: table.name, primaryKeyColumn: integration.primaryKeyColumn };
-    const record = await readRecord(services.db, location, key);
-    if (!record) throw new NotFoundError(`Table '${table.name}' has no record ${key}.`);
     const field = integration.mediaField as string;
+    // The media field alone: a BLOB already there is replaced, never read.
+    const stored = await readFieldKeepingBlob(services.db, { table: table.name, primaryKeyColumn: integration.primaryKeyColumn }, key, field, SNIFF_BYTES);
+    if (stored.found === 'no-record') throw new NotFoundError(`Table '${table.name}' has no record ${key}.`);
     const column = table.columns.find((candidate) => candidate.name === field);
     const received = await receiveMediaFile(req, fileName(req), settings);
     try {
@@ -55,7 +59,7 @@ export function mediaRoutes({ services }: WebContext): express.Router {
         value = await fs.promises.readFile(received.file);
         await fs.promises.rm(received.file, { force: true });
       } else {
-        const current = record[field];
+        const current = stored.found === 'value' ? stored.value : undefined;
         value = [...(typeof current === 'string' ? mediaPaths(current) : []), received.relativePath].join('\n');
       }
       const checked = await checkRecordMedia(value, settings);
@@ -68,18 +72,30 @@ export function mediaRoutes({ services }: WebContext): express.Router {
     res.status(201).json({ path: received.relativePath, message: `The file is in the media field '${field}' of record ${key}.` });
   });
 
-  // One of the record's files, for its page (thumbnails, links).
+  // One of the record's files, for its page (thumbnails, links). A BLOB is sent a chunk at a time, as it is read from its row.
   router.get('/records/:table/rows/:key/media/:integration/:index', async (req, res) => {
     const { table, integration } = await mediaIntegration(req.params.table, req.params.integration);
-    const record = await readRecord(services.db, { table: table.name, primaryKeyColumn: integration.primaryKeyColumn }, String(req.params.key));
-    const checked = record ? await checkRecordMedia(record[integration.mediaField as string], settings) : null;
+    const stored = await readFieldKeepingBlob(
+      services.db, { table: table.name, primaryKeyColumn: integration.primaryKeyColumn }, String(req.params.key), integration.mediaField as string, SNIFF_BYTES,
+    );
+    const checked = stored.found === 'value' ? await checkRecordMedia(stored.value, settings) : null;
     const file = checked?.ok ? checked.files[Number(req.params.index)] : undefined;
     if (!file) throw new NotFoundError('This record has no such media file.');
     res.setHeader('content-type', file.type.mimeType);
     res.setHeader('content-length', String(file.size));
     res.setHeader('x-content-type-options', 'nosniff');
-    if (file.source === 'blob') res.end(file.bytes);
-    else fs.createReadStream(file.path).pipe(res);
+    if (file.source === 'file') {
+      fs.createReadStream(file.path).pipe(res);
+      return;
+    }
+    try {
+      await pipeline(Readable.from(rangesOf(file.blob)), res);
+    } catch (error) {
+      // Once bytes went out the connection is closed (pipeline did): a changed BLOB is never served half old, half new.
+      if (res.headersSent) return;
+      if (error instanceof BlobChangedError) throw new UserFacingError('refused', `${error.message}; reload the page`, { status: 409 });
+      throw error;
+    }
   });
 
   return router;
@@ -87,7 +103,6 @@ export function mediaRoutes({ services }: WebContext): express.Router {
 
 /** What the record page shows of a record's media field: its files checked, or the reason they would be refused. */
 export async function recordMediaView(value: unknown, settings: WebContext['services']['config']['media']) {
-  if (value === null || value === undefined || (isBlobValue(value) && value.length === 0)) return { files: [], refusal: null };
   const checked = await checkRecordMedia(value, settings);
   if (!checked.ok) return { files: [], refusal: checked.reason };
   return { files: checked.files.map((file) => ({ label: file.label, kind: file.type.kind, name: file.type.name, size: file.size })), refusal: null };

@@ -1,0 +1,99 @@
+import type { Knex } from 'knex';
+import { describeKbTable, identifier, isPostgres } from '../db/dialect';
+import type { RecordLocation } from './records';
+
+/** One column of one record: where a BLOB is read from. */
+export interface BlobLocation {
+  table: string;
+  keyColumn: string;
+  key: string;
+  column: string;
+}
+
+/** A BLOB found changed (another length, another type, or its record gone) since it was measured. */
+export class BlobChangedError extends Error {}
+
+/**
+ * A BLOB / bytea value left in its row: its length and first bytes as measured, and each range
+ * read with SQL when it is needed (`substr` on SQLite, `substring` on PostgreSQL), so this
+ * process holds one range at a time, never the whole value. Each read measures the length again:
+ * a value of another length was changed since, and is refused rather than read half old, half new.
+ *
+ * SQLite itself loads the whole value into its own (native, short-lived) memory for each `substr`
+ * of it: better-sqlite3 offers no incremental BLOB I/O. PostgreSQL slices on the server.
+ */
+export class StoredBlob {
+  constructor(private readonly db: Knex, readonly location: BlobLocation, readonly size: number, readonly head: Buffer) {}
+
+  /** How messages name it. */
+  get description(): string {
+    return `the BLOB in column '${this.location.column}' of record ${this.location.key}`;
+  }
+
+  /** `length` bytes from `offset` (counted from 0). */
+  async read(offset: number, length: number): Promise<Buffer> {
+    const { db, location } = this;
+    const column = identifier(db, location.column);
+    const selected = isPostgres(db)
+      ? [db.raw('octet_length(?) AS size', [column]), db.raw('substring(? from ?::integer for ?::integer) AS part', [column, offset + 1, length])]
+      : [db.raw("CASE WHEN typeof(?) = 'blob' THEN length(?) END AS size", [column, column]), db.raw('substr(?, ?, ?) AS part', [column, offset + 1, length])];
+    const row = await db.from(identifier(db, location.table))
+      .select(selected)
+      .whereRaw('? = ?', [identifier(db, location.keyColumn), location.key])
+      .first() as { size: number | string | null; part: Buffer | null } | undefined;
+    if (!row) throw new BlobChangedError(`the record ${location.key} was deleted while ${this.description} was read`);
+    const now = row.size === null ? null : Number(row.size);
+    if (now !== this.size) {
+      throw new BlobChangedError(now === null
+        ? `${this.description} was emptied or replaced by text while it was read (it held ${this.size} bytes)`
+        : `${this.description} changed while it was read: it holds ${now} bytes now, ${this.size} when it was checked`);
+    }
+    const bytes = row.part ?? Buffer.alloc(0);
+    if (bytes.length !== Math.min(length, Math.max(0, this.size - offset))) {
+      throw new BlobChangedError(`${this.description} gave ${bytes.length} bytes at ${offset} where ${Math.min(length, this.size - offset)} were expected`);
+    }
+    return bytes;
+  }
+}
+
+/** A record's field as read without its bytes: a BLOB comes back as a StoredBlob, any other value as it is. */
+export type StoredField =
+  | { found: 'no-record' }
+  | { found: 'no-column' }
+  | { found: 'value'; value: StoredBlob | unknown };
+
+/**
+ * One field of one record, a BLOB among them left in the database: its length through SQL
+ * (`length` on SQLite, `octet_length` on PostgreSQL) and its first `headBytes` bytes (for its
+ * type), the rest read by range later. Nothing else of the record is selected.
+ */
+export async function readFieldKeepingBlob(db: Knex, location: RecordLocation, key: string, column: string, headBytes: number): Promise<StoredField> {
+  const table = await describeKbTable(db, location.table);
+  if (!table) throw new Error(`table '${location.table}' cannot be read: it no longer exists`);
+  const described = table.columns.find((candidate) => candidate.name === column);
+  if (!described) return { found: 'no-column' };
+  const blobAt: BlobLocation = { table: location.table, keyColumn: location.primaryKeyColumn, key, column };
+  const quoted = identifier(db, column);
+  const query = db.from(identifier(db, location.table)).whereRaw('? = ?', [identifier(db, location.primaryKeyColumn), key]);
+  if (isPostgres(db)) {
+    // PostgreSQL's columns have one type: bytea is a BLOB, anything else is read as it is.
+    if (!/^bytea\b/i.test(described.type)) {
+      const row = await query.select(db.raw('? AS value', [quoted])).first() as { value: unknown } | undefined;
+      return row ? { found: 'value', value: row.value } : { found: 'no-record' };
+    }
+    const row = await query.select([db.raw('octet_length(?) AS size', [quoted]), db.raw('substring(? from 1 for ?::integer) AS head', [quoted, headBytes])])
+      .first() as { size: number | string | null; head: Buffer | null } | undefined;
+    if (!row) return { found: 'no-record' };
+    if (row.size === null || row.head === null) return { found: 'value', value: null };
+    return { found: 'value', value: new StoredBlob(db, blobAt, Number(row.size), row.head) };
+  }
+  // SQLite keeps a type per value, whatever the column says: a BLOB is told by typeof.
+  const row = await query.select([
+    db.raw('typeof(?) AS kind', [quoted]),
+    db.raw('length(?) AS size', [quoted]),
+    db.raw("CASE WHEN typeof(?) = 'blob' THEN substr(?, 1, ?) ELSE ? END AS value", [quoted, quoted, headBytes, quoted]),
+  ]).first() as { kind: string; size: number | null; value: unknown } | undefined;
+  if (!row) return { found: 'no-record' };
+  if (row.kind !== 'blob') return { found: 'value', value: row.value };
+  return { found: 'value', value: new StoredBlob(db, blobAt, Number(row.size), row.value as Buffer) };
+}
