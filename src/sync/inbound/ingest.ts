@@ -106,7 +106,9 @@ export async function applyToRecords(deps: Pick<SyncDeps, 'clock'>, trx: Knex, r
   let records = new Map<string, Record<string, unknown>>();
   let unreadable: string | null = null;
   try {
-    records = await readRecords(trx, location, [...new Set(replies.map((reply) => reply.publication.recordKey))]);
+    // Only the fields a reply needs: a media BLOB of the record stays in the database.
+    const keys = [...new Set(replies.map((reply) => reply.publication.recordKey))];
+    records = await readRecords(trx, location, keys, { columns: [integration.responseField, integration.continueField] });
   } catch (error) {
     // The table may have been dropped or renamed: keep the replies in the log, write nothing.
     unreadable = `table '${integration.tableName}' cannot be read (${(error as Error).message})`;
