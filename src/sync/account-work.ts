@@ -7,10 +7,14 @@ import type { SyncDeps } from './sync-deps';
 
 /**
  * How soon work is tried again when another worker holds its account, and the most it backs off
- * to: below the holder's re-hold delay, so a waiting worker gets the account between two holds.
+ * to. The holder does the work every worker is told of before it lets the lease go, and asks
+ * again for work left after a bounded hold, so a waiting worker mostly comes back to take over
+ * from one that died. Each try writes to the leases table: with hundreds of accounts held by
+ * others, tries every quarter second cost the database more than the work (the scale-out
+ * benchmark's three workers were slower than one).
  */
 const BUSY_RETRY_MS = 150;
-const BUSY_RETRY_MAX_MS = 250;
+const BUSY_RETRY_MAX_MS = 5000;
 /** After a failed run (the database or X failing), publishing is tried again after this, doubling. */
 const FAILED_RETRY_MS = 1_000;
 const FAILED_RETRY_MAX_MS = 30_000;
