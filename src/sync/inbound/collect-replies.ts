@@ -42,12 +42,15 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
   };
   const due = await mentionsReadDue(deps, account);
   if (due.read) {
-    const timeline = await finished(() => readMentionsTimeline(x, account, sinceId), (tweets) => ({ tweets, reachedLimit: false }));
+    const timeline = await finished(() => readMentionsTimeline(x, account, sinceId), (tweets) => ({ tweets, mayBeCut: false, servedWholeReach: false }));
     mentions.push(...timeline.tweets);
     const oldest = minTweetId(mentions.map((tweet) => tweet.id));
-    if (timeline.reachedLimit && oldest) {
-      mentions.push(...await finished(() => searchMentionsBacklog(x, account, sinceId, oldest), (tweets) => tweets));
-      if (unfinished.length === 0) await noteWhatXCannotServe(deps, account, sinceId, oldest);
+    if (timeline.mayBeCut && oldest) {
+      const backlog = await finished(() => searchMentionsBacklog(x, account, sinceId, oldest), (tweets) => tweets);
+      mentions.push(...backlog);
+      // Found behind the timeline's oldest: it was cut, and what is older than search's 7 days is out of reach.
+      const cut = timeline.servedWholeReach || backlog.length > 0;
+      if (cut && unfinished.length === 0) await noteWhatXCannotServe(deps, account, sinceId, oldest);
     }
     newestSeen = unfinished.length === 0 ? maxTweetId(mentions.map((tweet) => tweet.id)) : null;
     // Counted from a read that worked: a failed one is tried again at the next poll.
