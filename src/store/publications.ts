@@ -207,6 +207,17 @@ export class PublicationStore {
     await this.db('kbts_publications').where({ id }).update({ state: 'pending', next_attempt_at: nextAttemptAt, reason, updated_at: now });
   }
 
+  /**
+   * When the oldest attempt still "sending" with no tweet of it committed began, among these
+   * integrations (a post it made, and any reply to that post, is not older); null when none is.
+   */
+  async oldestUncommittedAttempt(integrationIds: number[]): Promise<string | null> {
+    if (integrationIds.length === 0) return null;
+    const row = await this.db('kbts_publications').whereIn('integration_id', integrationIds)
+      .where({ state: 'sending' }).whereNull('tweet_id').min({ at: 'attempt_started_at' }).first();
+    return (row?.at as string | null | undefined) ?? null;
+  }
+
   async findSentByTweetIds(tweetIds: string[]): Promise<Publication[]> {
     const found: Publication[] = [];
     for (let i = 0; i < tweetIds.length; i += 500) {

@@ -24,7 +24,7 @@ interface World {
   world: TestEnv;
   integrationId: number;
   records: string[];
-  replies: Array<{ text: string; tweetId: string }>;
+  replies: Array<{ index: number; text: string; tweetId: string; id: string }>;
 }
 
 async function createWorld(emulatorUrl: string, username: string): Promise<World> {
@@ -48,22 +48,84 @@ async function replyToSomeTweet(state: World, username: string, text: string): P
   const tweets = await state.world.tweetsBy(username);
   if (tweets.length === 0) return;
   const target = tweets[Math.floor(Math.random() * tweets.length)];
-  await state.world.replyAs(`reader_${state.replies.length % 37}`, target.id, text);
-  state.replies.push({ text, tweetId: target.id });
+  const reply = await state.world.replyAs(`reader_${state.replies.length % 37}`, target.id, text);
+  state.replies.push({ index: state.replies.length, text, tweetId: target.id, id: reply.id });
 }
 
-/** Polls until nothing is pending or sending and every reply is logged; returns the polls it took. */
-async function settle(state: World, maxPolls = 15): Promise<number> {
-  for (let poll = 1; poll <= maxPolls; poll++) {
+// settle() keeps polling while the work still moves; it gives up after this many polls in a row
+// with no progress, or after this long in all (a loaded machine's polls are slow, not stuck).
+const SETTLE_IDLE_POLLS = 5;
+const SETTLE_LIMIT_MS = 10 * 60_000;
+
+/**
+ * Polls until nothing is pending or sending and every reply is logged; returns the polls it took.
+ * It stops early only when polls stop making progress (replies logged, records settled), and then
+ * prints what is missing, so a failure says whether replies were late or lost.
+ */
+async function settle(state: World, username: string): Promise<number> {
+  const started = Date.now();
+  let best = { open: Infinity, logged: -1 };
+  let idle = 0;
+  let poll = 0;
+  while (true) {
+    poll++;
     const result = await state.world.cli(['--json', 'poll', '--once'], { KBTS_LEASE_SECONDS: '2' });
     assert.equal(result.code, 0, result.stderr);
     const [open] = await state.world.sql("SELECT COUNT(*) AS n FROM kbts_publications WHERE state IN ('pending', 'sending')");
     const [logged] = await state.world.sql("SELECT COUNT(*) AS n FROM kbts_communications WHERE direction = 'in'");
-    if (Number(open.n) === 0 && Number(logged.n) === state.replies.length) return poll;
+    const now = { open: Number(open.n), logged: Number(logged.n) };
+    if (now.open === 0 && now.logged === state.replies.length) return poll;
+    const progressed = now.open < best.open || now.logged > best.logged;
+    best = { open: Math.min(best.open, now.open), logged: Math.max(best.logged, now.logged) };
+    idle = progressed ? 0 : idle + 1;
+    if (idle >= SETTLE_IDLE_POLLS || Date.now() - started > SETTLE_LIMIT_MS) {
+      process.stdout.write(await whatIsMissing(state, username, poll, Date.now() - started));
+      return poll;
+    }
     // A lease left by a killed process runs out after KBTS_LEASE_SECONDS.
     await sleep(1000);
   }
-  return maxPolls;
+}
+
+/**
+ * The replies not in the communications log when settle gave up: how many, which (as runs of the
+ * replier's numbers), their conversations' publication states, whether the tweets are on the
+ * emulator and whether the mentions cursor has passed them. Replies still ahead of the cursor
+ * are late; replies behind it (past the read overlap) will never be read again: lost.
+ */
+async function whatIsMissing(state: World, username: string, polls: number, elapsedMs: number): Promise<string> {
+  const logged = new Set((await state.world.sql<{ tweet_id: string }>("SELECT tweet_id FROM kbts_communications WHERE direction = 'in'")).map((row) => row.tweet_id));
+  const missing = state.replies.filter((reply) => !logged.has(reply.id));
+  const publications = await state.world.sql<{ tweet_id: string | null; state: string; record_text: string }>(
+    'SELECT p.tweet_id, p.state, i.tweet_text AS record_text FROM kbts_publications p JOIN items i ON p.record_key = CAST(i.id AS TEXT) WHERE p.integration_id = ?', [state.integrationId]);
+  const byTweetId = new Map(publications.filter((row) => row.tweet_id).map((row) => [row.tweet_id as string, row.state]));
+  const tweets = await state.world.tweetsBy(username);
+  const tweetIds = new Set(tweets.map((tweet) => tweet.id));
+  const [account] = await state.world.sql<{ mentions_cursor_id: string | null }>('SELECT mentions_cursor_id FROM kbts_accounts');
+  const cursor = account?.mentions_cursor_id ?? null;
+  const overlapMs = 60_000; // KBTS_REPLY_OVERLAP_SECONDS' default
+  const count = (values: string[]) => Object.entries(values.reduce<Record<string, number>>((all, value) => ({ ...all, [value]: (all[value] ?? 0) + 1 }), {}))
+    .map(([value, n]) => `${value}: ${n}`).join(', ');
+  const numbers = missing.map((reply) => reply.index);
+  const runs: string[] = [];
+  for (let i = 0; i < numbers.length;) {
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j] + 1) j++;
+    runs.push(i === j ? `${numbers[i]}` : `${numbers[i]}-${numbers[j]}`);
+    i = j + 1;
+  }
+  const idTime = (id: string) => Number(BigInt(id) >> 22n);
+  const behind = cursor ? missing.filter((reply) => idTime(reply.id) < idTime(cursor) - overlapMs).length : 0;
+  const onEmulator = missing.filter((reply) => tweetIds.has(reply.tweetId)).length;
+  return [
+    `      settle gave up after ${polls} polls, ${(elapsedMs / 1000).toFixed(0)} s: ${missing.length} of ${state.replies.length} replies not logged`,
+    `        missing replies (replier's numbers): ${runs.slice(0, 40).join(', ')}${runs.length > 40 ? `, … (${runs.length} runs)` : ''}`,
+    `        their conversations' publications: ${count(missing.map((reply) => byTweetId.get(reply.tweetId) ?? 'no publication with this tweet id'))}`,
+    `        their conversations' tweets on the emulator: ${onEmulator} of ${missing.length}`,
+    `        behind the mentions cursor by more than the read overlap (never read again: lost): ${behind} of ${missing.length}`,
+    `        publication states now: ${count(publications.map((row) => row.state))}`,
+    '',
+  ].join('\n');
 }
 
 /** The end checks of every run; returns the duplicates and losses it found. */
@@ -124,24 +186,28 @@ describe(`chaos suites (runs: ${RUNS})`, function () {
         }
       })();
       let kills = 0;
+      // Reply polls that got to the end (their replies and cursor committed) before a kill: on a
+      // loaded machine few do, and the mentions backlog the next read must cover grows.
+      let replyPolls = 0;
       let daemon: Daemon | null = null;
       while (kills < RUNS) {
         daemon = state.world.startDaemon(['poll'], { KBTS_LEASE_SECONDS: '2', KBTS_SCHEDULER_REFRESH_MS: '300', LOG_LEVEL: 'info' });
         await untilStarted(daemon);
         await sleep(between(300, 2000));
         await daemon.stop('SIGKILL');
+        replyPolls += daemon.logLines.filter((line) => line.message === 'poll finished' && line.collect).length;
         kills++;
       }
       stop = true;
       await Promise.all([writer, replier]);
-      const polls = await settle(state);
+      const polls = await settle(state, 'kb_crash');
       const found = await checkExactlyOnce(state, 'kb_crash');
       figures.push({
         suite: 'crash',
         scenario: 'poll daemon killed with SIGKILL at random moments while records and replies arrive',
-        values: { kills, records: state.records.length, tweets: found.tweets, replies: state.replies.length, 'duplicates found': found.duplicates, 'losses found': found.losses, 'polls to settle': polls },
+        values: { kills, records: state.records.length, tweets: found.tweets, replies: state.replies.length, 'reply polls finished between kills': replyPolls, 'duplicates found': found.duplicates, 'losses found': found.losses, 'polls to settle': polls },
       });
-      process.stdout.write(`      crash: kills ${kills}, records ${state.records.length}, tweets ${found.tweets}, replies ${state.replies.length}, duplicates ${found.duplicates}, losses ${found.losses}\n`);
+      process.stdout.write(`      crash: kills ${kills}, records ${state.records.length}, tweets ${found.tweets}, replies ${state.replies.length}, reply polls between kills ${replyPolls}, polls to settle ${polls}, duplicates ${found.duplicates}, losses ${found.losses}\n`);
       assert.equal(found.duplicates, 0);
       assert.equal(found.losses, 0);
       assert.equal(found.tweets, state.records.length);
@@ -231,7 +297,7 @@ describe(`chaos suites (runs: ${RUNS})`, function () {
           await state.world.control('POST', '/faults', { rules: fault.rules });
           for (let i = 20; i < 40; i++) await insertRecord(state, `Fault ${fault.name} record ${i}`);
           const started = Date.now();
-          const polls = await settle(state);
+          const polls = await settle(state, username);
           const seconds = (Date.now() - started) / 1000;
           await state.world.control('DELETE', '/faults');
           const calls = await state.world.control('GET', '/calls');
@@ -271,7 +337,7 @@ describe(`chaos suites (runs: ${RUNS})`, function () {
       assert.equal((await state.world.cli(['--json', 'poll', '--once'])).json.api_calls, 0, 'a paused integration makes no calls');
       await state.world.control('POST', '/users/kb_revoked/restore');
       await state.world.cli(['integration', 'resume', String(state.integrationId)]);
-      const polls = await settle(state);
+      const polls = await settle(state, 'kb_revoked');
       const found = await checkExactlyOnce(state, 'kb_revoked');
       figures.push({
         suite: 'faults',

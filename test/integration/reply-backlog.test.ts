@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { snowflakeAt } from '../../src/emulator/emulator';
+import { snowflakeAt, type StartedEmulator } from '../../src/emulator/emulator';
 import { createArticlesWorld, describeEachDatabase, type TestEnv } from '../support/test-env';
 
 const INSERT_ARTICLE = 'INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)';
@@ -38,6 +38,34 @@ describeEachDatabase('reply backlogs beyond what the mentions timeline reaches',
     // The oldest replies are the ones the mentions timeline no longer reaches.
     assert.match(rows[0].replies, /: reply number 0\n/);
     assert.equal((await pollOnce()).replies_applied, 0, 'nothing is written twice');
+  });
+
+  it('writes a backlog past the 800 newest mentions although replies come in while the timeline is read page by page', async () => {
+    for (const title of ['a', 'b', 'c']) await world.sql(INSERT_ARTICLE, [title, `Busy article ${title}`, 'Yes']);
+    await pollOnce();
+    const tweets = await world.tweetsBy('kb_news');
+    for (let i = 0; i < 850; i++) await world.replyAs(`reader${i % 10}`, tweets[i % tweets.length].id, `early reply ${i}`);
+    // Minutes later, past the read overlap, while the poller was away.
+    await world.setEmulatorClock({ advance_ms: 5 * 60_000 });
+    // X counts its 800 newest at each page: five replies that come in between the first and the
+    // second page push the five oldest of them out of the timeline's reach, so it serves 795.
+    const state = (world.emulator as StartedEmulator).state;
+    const mentionsOf = state.mentionsOf.bind(state);
+    let pages = 0;
+    state.mentionsOf = (username) => {
+      if (++pages === 2) for (let i = 0; i < 5; i++) state.postAs({ as: 'latecomer', text: `late reply ${i}`, in_reply_to_tweet_id: tweets[0].id });
+      return mentionsOf(username);
+    };
+    const first = await pollOnce();
+    state.mentionsOf = mentionsOf;
+    assert.deepEqual(first.errors, []);
+    assert.ok(first.replies_applied >= 850, `${first.replies_applied} replies written by the poll that read the backlog`);
+    await pollOnce();
+    const logged = await world.sql<{ text: string }>("SELECT text FROM kbts_communications WHERE direction = 'in'");
+    const texts = new Set(logged.map((row) => row.text.replace(/^(@\w+ )+/, '')));
+    const missing = Array.from({ length: 850 }, (_, i) => `early reply ${i}`).filter((text) => !texts.has(text));
+    assert.deepEqual(missing, [], 'no early reply is skipped by the cursor');
+    assert.equal(logged.length, 855);
   });
 
   it('still reads sub-threads when the cursor is older than the 7 days recent search covers', async () => {

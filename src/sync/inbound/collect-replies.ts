@@ -3,13 +3,13 @@ import { XIncompleteReadError } from '../../twitter/errors';
 import type { Account } from '../../store/accounts';
 import type { Integration } from '../../store/integrations';
 import { mentionsOutOfReach, SEARCH_WINDOW_DAYS } from '../../twitter/limits';
-import { maxTweetId, minTweetId, tweetIdBefore, tweetIdSecondsBefore, tweetIdTimeMs } from '../../twitter/snowflake';
+import { compareTweetIds, maxTweetId, minTweetId, tweetIdAtMs, tweetIdBefore, tweetIdSecondsBefore, tweetIdTimeMs } from '../../twitter/snowflake';
 import type { XClient, XTweet } from '../../twitter/x-client';
 import { searchMentionsBacklog } from '../sources/backlog-search';
 import { readMentionsTimeline } from '../sources/mentions-timeline';
 import { searchConversations } from '../sources/sub-thread-search';
 import type { SyncDeps } from '../sync-deps';
-import { ingestReplies, type IngestCounts } from './ingest';
+import { ingestReplies, matchToConversations, type IngestCounts } from './ingest';
 import { ingestMentionsChannel, mentionsChannelStartId } from './channel-mentions';
 
 // A sub-thread with a reply this recent counts as a live discussion worth searching.
@@ -42,12 +42,15 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
   };
   const due = await mentionsReadDue(deps, account);
   if (due.read) {
-    const timeline = await finished(() => readMentionsTimeline(x, account, sinceId), (tweets) => ({ tweets, reachedLimit: false }));
+    const timeline = await finished(() => readMentionsTimeline(x, account, sinceId), (tweets) => ({ tweets, mayBeCut: false, servedWholeReach: false }));
     mentions.push(...timeline.tweets);
     const oldest = minTweetId(mentions.map((tweet) => tweet.id));
-    if (timeline.reachedLimit && oldest) {
-      mentions.push(...await finished(() => searchMentionsBacklog(x, account, sinceId, oldest), (tweets) => tweets));
-      if (unfinished.length === 0) await noteWhatXCannotServe(deps, account, sinceId, oldest);
+    if (timeline.mayBeCut && oldest) {
+      const backlog = await finished(() => searchMentionsBacklog(x, account, sinceId, oldest), (tweets) => tweets);
+      mentions.push(...backlog);
+      // Found behind the timeline's oldest: it was cut, and what is older than search's 7 days is out of reach.
+      const cut = timeline.servedWholeReach || backlog.length > 0;
+      if (cut && unfinished.length === 0) await noteWhatXCannotServe(deps, account, sinceId, oldest);
     }
     newestSeen = unfinished.length === 0 ? maxTweetId(mentions.map((tweet) => tweet.id)) : null;
     // Counted from a read that worked: a failed one is tried again at the next poll.
@@ -63,7 +66,8 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
   }
   const conversations = await conversationsToSearch(deps, account, integrations, mentions);
   const subThreads = conversations.length > 0 ? await finished(() => searchConversations(x, conversations, sinceId), (tweets) => tweets) : [];
-  const counts = await ingestReplies(deps, account, integrations, [...mentions, ...subThreads], { moveCursorTo: newestSeen });
+  const cursor = newestSeen && await cursorBelowUncommittedPosts(deps, account, integrations, mentions, newestSeen);
+  const counts = await ingestReplies(deps, account, integrations, [...mentions, ...subThreads], { moveCursorTo: cursor });
   if (unfinished.length > 0) {
     // Said as the account's problem (poll result, the integration's last error); nothing is lost.
     throw new XIncompleteReadError(
@@ -71,6 +75,31 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
     );
   }
   return counts;
+}
+
+// Our clock (an attempt's start) against X's (a reply's id): as far apart as reconciliation allows.
+const CLOCKS_APART_MS = 60_000;
+
+/**
+ * A reply to a tweet whose record is still "sending" (a process killed between the post and its
+ * commit, an unknown outcome not reconciled yet) matches no record until the post is reconciled,
+ * which a reply poll does not do. The cursor stays below the oldest such reply, so the read after
+ * the reconciliation brings it again; once nothing is unsettled, the cursor moves on.
+ */
+async function cursorBelowUncommittedPosts(deps: SyncDeps, account: Account, integrations: Integration[], mentions: XTweet[], newestSeen: string): Promise<string> {
+  const active = integrations.filter((integration) => integration.status === 'active');
+  const since = await deps.publications.oldestUncommittedAttempt(active.map((integration) => integration.id));
+  if (!since) return newestSeen;
+  const notBefore = tweetIdAtMs(Date.parse(since) - CLOCKS_APART_MS);
+  const repliesToUs = mentions.filter((tweet) => tweet.inReplyToUserId === account.xUserId && tweet.authorId !== account.xUserId
+    && tweet.conversationId && compareTweetIds(tweet.id, notBefore) > 0);
+  if (repliesToUs.length === 0) return newestSeen;
+  const matched = new Set((await matchToConversations(deps, account, repliesToUs, active)).map((reply) => reply.tweet.id));
+  const oldestUnmatched = minTweetId(repliesToUs.filter((tweet) => !matched.has(tweet.id)).map((tweet) => tweet.id));
+  if (!oldestUnmatched) return newestSeen;
+  deps.logger.debug('reply cursor held below a reply to a post not committed yet', { accountId: account.id, replyId: oldestUnmatched });
+  const held = tweetIdBefore(oldestUnmatched);
+  return compareTweetIds(held, newestSeen) < 0 ? held : newestSeen;
 }
 
 /**
