@@ -11,6 +11,7 @@ import { parseActivityEvent, REPLY_EVENT_TYPES, WebhookIngestion } from './inbou
 import type { SyncDeps } from './sync-deps';
 import { channelEventTypes, ChannelWebhookIngestion } from '../channels/channel-work';
 import { parseDmReceived } from './inbound/channel-dms';
+import { ChannelStore } from '../store/channels';
 
 /** What `account webhook status --json` and the X accounts page show. */
 export interface WebhookStatus {
@@ -53,6 +54,8 @@ interface DeliveryContext {
   account: Account;
   secret: string;
   enabled: boolean;
+  /** The account has a mentions channel (active or paused, which holds what comes): its tweets go there too. */
+  mentionsChannel: boolean;
   until: number;
 }
 
@@ -275,6 +278,7 @@ export class WebhookService {
       account,
       secret: (await this.deps.accounts.credentialsOf(accountId)).apiKeySecret,
       enabled: Boolean((await this.deps.store.get(accountId))?.enabled),
+      mentionsChannel: Boolean(await new ChannelStore(this.deps.sync.db).findForAccount(accountId, 'mentions')),
       until: now + DELIVERY_CONTEXT_MS,
     };
     this.deliveryContexts.set(accountId, context);
@@ -308,7 +312,8 @@ export class WebhookService {
     if (event.kind !== 'post') return { status: 200, reason: `ignored: event type ${event.eventType} is not a reply or mention`, accepted: false };
     // Counted (events today, the last one's time) as the ingestion takes them, one write a batch.
     this.ingestion.accept(accountId, [event.tweet]);
-    this.channels.accept(accountId, { tweets: [event.tweet] });
+    // Without a mentions channel there is nothing to place: no lease and no transaction for it.
+    if (context.mentionsChannel) this.channels.accept(accountId, { tweets: [event.tweet] });
     return { status: 200, reason: `accepted ${event.eventType} ${event.tweet.id}`, accepted: true };
   }
 

@@ -61,6 +61,12 @@ export function parseActivityEvent(body: unknown): ParsedEvent | { invalid: stri
 
 // A busy account (a poll holding its lease) is asked again this often.
 const BUSY_RETRY_MS = 50;
+/**
+ * X sends a burst (a replay, a popular post) one delivery after another, each as soon as the last
+ * was answered: written as they came, each was a transaction and a lease of its own, and the
+ * writing cost more than the receiving. Deliveries are gathered this long, then written together.
+ */
+const GATHER_MS = 20;
 
 /**
  * Replies that came by webhook, written through the same ingestion as polled ones (one
@@ -108,7 +114,10 @@ export class WebhookIngestion {
 
   private async drain(accountId: number): Promise<void> {
     const log = this.deps.logger.child({ accountId });
-    while (!this.stopped) {
+    // A real moment, whatever the sync clock: a test's clock may stand still.
+    if (!this.stopped) await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
+    // What was accepted is written, also when the process is stopping (stop() waits for it).
+    for (;;) {
       const tweets = this.queues.get(accountId) ?? [];
       if (tweets.length === 0) return;
       this.queues.delete(accountId);
@@ -121,6 +130,8 @@ export class WebhookIngestion {
           return ingestReplies(this.deps, account, await this.deps.integrations.listForAccount(accountId), tweets);
         });
         if (!held.held) {
+          // Stopping, and another worker holds the account: the backstop poll reads these.
+          if (this.stopped) return;
           this.queues.set(accountId, [...tweets, ...(this.queues.get(accountId) ?? [])]);
           await this.deps.clock.sleep(BUSY_RETRY_MS);
           continue;
