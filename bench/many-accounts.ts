@@ -143,7 +143,22 @@ export async function manyIntegrations(emulator: EmulatorProcess, integrations: 
   }
 }
 
-interface ScaleRun { seconds: number; recordsPerSecond: number; overlaps: number; duplicates: number; missing: number }
+interface ScaleRun {
+  seconds: number; recordsPerSecond: number; overlaps: number; duplicates: number; missing: number;
+  /** The workers' CPU time over the run, in cores (1 = one core busy the whole time). */
+  workerCores: number;
+  /** The whole machine's busy share over the run (every process: workers, emulator, PostgreSQL). */
+  machineBusyPercent: number;
+}
+
+/** The machine's busy and total CPU ticks so far, from /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const [, ...values] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const ticks = values.map(Number);
+  const total = ticks.reduce((sum, value) => sum + value, 0);
+  // Idle and I/O wait are fields 4 and 5 of the cpu line.
+  return { busy: total - ticks[3] - ticks[4], total };
+}
 
 /** Moments two workers worked one account at once: overlapping runs ("poll finished" time less duration) of different workers. */
 function overlappingRuns(workers: Daemon[]): number {
@@ -179,6 +194,8 @@ async function scaleRun(emulator: EmulatorProcess, serverUrl: string, accounts: 
     await emulator.control('POST', '/faults', { rules: [{ endpoint: '*', kind: 'latency', ms: 50, probability: 1 }] });
     const perAccount = records / accounts;
     const started = Date.now();
+    const machineStart = machineTicks();
+    const workersStart = daemons.reduce((sum, daemon) => sum + cpuMs(daemon.child.pid as number), 0);
     for (const account of fleet.accounts) {
       await writer(account.table).insert(Array.from({ length: perAccount }, (_, i) => ({ tweet_text: `Scale-out record ${i} of ${account.username}`, keep_going: 'Yes' })));
     }
@@ -187,6 +204,9 @@ async function scaleRun(emulator: EmulatorProcess, serverUrl: string, accounts: 
       return Number(n) >= records;
     }, `${records} records tweeted`, 1_800_000, 250);
     const seconds = (Date.now() - started) / 1000;
+    const machineEnd = machineTicks();
+    const workerCores = (daemons.reduce((sum, daemon) => sum + cpuMs(daemon.child.pid as number), 0) - workersStart) / 1000 / seconds;
+    const machineBusyPercent = (100 * (machineEnd.busy - machineStart.busy)) / Math.max(1, machineEnd.total - machineStart.total);
     await emulator.control('DELETE', '/faults');
     let duplicates = 0;
     let missing = 0;
@@ -196,7 +216,7 @@ async function scaleRun(emulator: EmulatorProcess, serverUrl: string, accounts: 
       duplicates += texts.length - distinct;
       missing += perAccount - distinct;
     }
-    return { seconds, recordsPerSecond: records / seconds, overlaps: overlappingRuns(daemons), duplicates, missing };
+    return { seconds, recordsPerSecond: records / seconds, overlaps: overlappingRuns(daemons), duplicates, missing, workerCores, machineBusyPercent };
   } finally {
     await writer.destroy();
     for (const daemon of daemons) await daemon.stop();
@@ -228,6 +248,12 @@ export async function scaleOut(emulator: EmulatorProcess, accounts: number, reco
       accounts, records, ratio, ratio_runs: ratios.map((value) => round(value)),
       one_worker_records_per_second_median: round(median(pairs.map((pair) => pair.one.recordsPerSecond)), 0),
       three_workers_records_per_second_median: round(median(pairs.map((pair) => pair.three.recordsPerSecond)), 0),
+      // Whether the machine, not the product, was the limit: its cores' busy share and the workers' own share.
+      one_worker_cores_median: round(median(pairs.map((pair) => pair.one.workerCores)), 2),
+      three_workers_cores_median: round(median(pairs.map((pair) => pair.three.workerCores)), 2),
+      machine_busy_percent_one_worker_median: round(median(pairs.map((pair) => pair.one.machineBusyPercent)), 0),
+      machine_busy_percent_three_workers_median: round(median(pairs.map((pair) => pair.three.machineBusyPercent)), 0),
+      cores: os.cpus().length,
       moments_two_workers_held_one_account: overlaps, duplicate_tweets: duplicates, records_not_tweeted: missing,
     },
     target: 'three workers ≥ 2.5 × one; no account worked by two workers at once; every record tweeted once',
