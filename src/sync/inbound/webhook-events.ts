@@ -66,7 +66,7 @@ const BUSY_RETRY_MS = 50;
  * was answered: written as they came, each was a transaction and a lease of its own, and the
  * writing cost more than the receiving. Deliveries are gathered this long, then written together.
  */
-const GATHER_MS = 20;
+const GATHER_MS = 50;
 
 /**
  * Replies that came by webhook, written through the same ingestion as polled ones (one

@@ -4,6 +4,7 @@ import type { Services } from '../../app';
 import { errorMessage } from '../../lib/errors';
 
 const MAX_BODY = '1mb';
+const ACCEPTED_BODY = JSON.stringify({ ok: true });
 // Refused requests an address may make in a minute before all of its requests are refused: a
 // signed delivery never counts, so X's own bursts (a replay sends as fast as we answer) pass.
 const REFUSALS_PER_MINUTE = 120;
@@ -65,7 +66,9 @@ export function webhookRoutes(services: Services, options: { refusalsPerMinute?:
       // Accepted ones at debug: X may send hundreds a second, and each batch written is logged at info.
       if (outcome.accepted) log.debug('webhook event accepted', { accountId, reason: outcome.reason });
       else log.warn('webhook event refused', { accountId, status: outcome.status, reason: outcome.reason });
-      res.status(outcome.status).json(outcome.status === 200 ? { ok: true } : { error: outcome.reason });
+      // The accepted answer is always the same: written as it is (no serializing, no ETag), as X may send hundreds a second.
+      if (outcome.status === 200) res.status(200).type('application/json').end(ACCEPTED_BODY);
+      else res.status(outcome.status).json({ error: outcome.reason });
     } catch (error) {
       next(error);
     }
