@@ -126,6 +126,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
       leaseSeconds: config.leaseSeconds,
       reconcileGraceSeconds: config.reconcileGraceSeconds,
       media: config.media,
+      accountsAtOnce: config.accountsAtOnce,
     },
     // Every call of an account's client is metered (and stopped at its budget) by one plugin.
     createXClient: async (account: Account) => {

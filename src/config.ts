@@ -38,6 +38,8 @@ export interface Config {
   publishSweepMs: number;
   /** A read of X stops after this many pages (a server that keeps paging must not spend the account's calls). */
   maxPagesPerRead: number;
+  /** Accounts one worker works at the same time; the others wait their turn (or another worker takes them). */
+  accountsAtOnce: number;
   /** After a lost answer, how long a post not found among the account's own posts still may be X showing it late. */
   reconcileGraceSeconds: number;
   /** Where a media field's paths lead (KBTS_MEDIA_DIR, default <data folder>/media), and the product's cap on a file (KBTS_MEDIA_MAX_MB). */
@@ -113,6 +115,7 @@ export const environmentSchema = z.object({
   KBTS_CHANGE_CHECK_MS: wholeNumber('KBTS_CHANGE_CHECK_MS', 250, 20, 60_000),
   KBTS_PUBLISH_SWEEP_MS: wholeNumber('KBTS_PUBLISH_SWEEP_MS', 30_000, 100, 3_600_000),
   KBTS_MAX_PAGES_PER_READ: wholeNumber('KBTS_MAX_PAGES_PER_READ', 100, 1, 1000),
+  KBTS_ACCOUNTS_AT_ONCE: wholeNumber('KBTS_ACCOUNTS_AT_ONCE', 50, 1, 10_000),
   KBTS_RECONCILE_GRACE_SECONDS: wholeNumber('KBTS_RECONCILE_GRACE_SECONDS', 120, 0, 86_400),
   KBTS_CREDITS_PROBE_SECONDS: wholeNumber('KBTS_CREDITS_PROBE_SECONDS', 900, 10, 86_400),
   KBTS_X_PRICES: z.preprocess(unsetIfEmpty, z.string().optional()
@@ -237,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { crea
     changeCheckMs: vars.KBTS_CHANGE_CHECK_MS,
     publishSweepMs: vars.KBTS_PUBLISH_SWEEP_MS,
     maxPagesPerRead: vars.KBTS_MAX_PAGES_PER_READ,
+    accountsAtOnce: vars.KBTS_ACCOUNTS_AT_ONCE,
     reconcileGraceSeconds: vars.KBTS_RECONCILE_GRACE_SECONDS,
     media: Object.freeze({ mediaDir: path.resolve(vars.KBTS_MEDIA_DIR ?? path.join(dataDir, 'media')), maxBytes: vars.KBTS_MEDIA_MAX_MB * MB }),
     trustProxy: parseTrustProxy(vars.TRUST_PROXY),

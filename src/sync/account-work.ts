@@ -26,6 +26,33 @@ const MAX_ROUNDS_PER_HOLD = 3;
  * account gets its turn.
  */
 const REHOLD_DELAY_MS = [300, 600] as const;
+const DEFAULT_ACCOUNTS_AT_ONCE = 50;
+
+/**
+ * At most `size` runs at once, the others in line in the order they asked. A dozen lines rather
+ * than a dependency: the maintained libraries for it (p-limit) are ESM-only.
+ */
+export class Slots {
+  private free: number;
+  private readonly line: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.line.push(resolve));
+    try {
+      return await work();
+    } finally {
+      // The slot goes straight to the next in line, or back.
+      const next = this.line.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
 
 interface Waiter {
   resolve(counts: CycleCounts): void;
@@ -63,8 +90,17 @@ function merge(a: AccountWork | null, b: AccountWork): AccountWork {
 export class AccountWorkQueue {
   private readonly accounts = new Map<number, AccountState>();
   private stopped = false;
+  /**
+   * Runs at once: a thousand accounts polled on the same minute would each hold a client, its
+   * pages and its writes at the same moment (the memory), and beyond a few dozen the X calls'
+   * waits overlap anyway. A run waits for its slot before it asks for the lease, so an account
+   * waiting here can be taken by a worker with room.
+   */
+  private readonly slots: Slots;
 
-  constructor(private readonly deps: SyncDeps) {}
+  constructor(private readonly deps: SyncDeps) {
+    this.slots = new Slots(deps.settings.accountsAtOnce ?? DEFAULT_ACCOUNTS_AT_ONCE);
+  }
 
   /**
    * Asks for work on an account; resolves with the counts of the run that did it, or with
@@ -117,7 +153,10 @@ export class AccountWorkQueue {
   /** Starts a run unless one is going on (it will see the new flags) or a retry is already set. */
   private kick(accountId: number, state: AccountState): void {
     if (state.running || state.retry || this.stopped) return;
-    state.running = this.run(accountId, state).finally(() => {
+    state.running = this.slots.run(async () => {
+      // Stopped while it waited: stop() answers its waiters.
+      if (!this.stopped) await this.run(accountId, state);
+    }).finally(() => {
       state.running = null;
       // Asked for after the run's last look and before its lease went back, or left by a bounded hold.
       if (state.wanted) this.later(accountId, state, REHOLD_DELAY_MS[0] + Math.random() * (REHOLD_DELAY_MS[1] - REHOLD_DELAY_MS[0]), 'soon');

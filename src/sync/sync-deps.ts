@@ -30,6 +30,8 @@ export interface SyncSettings {
   reconcileGraceSeconds: number;
   /** Where a media field's files are and the cap on their size (absent: ./data/media and 25 MB). */
   media?: MediaSettings;
+  /** Accounts this process works at the same time (absent: 50). */
+  accountsAtOnce?: number;
 }
 
 export interface SyncDeps {

@@ -44,12 +44,18 @@ describe('configuration', () => {
     assert.equal(loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), LOG_LEVEL: 'DEBUG', PORT: '0' }).logLevel, 'debug');
   });
 
-  it('caps each read of X at 20 pages and waits 120 s before a lost post counts as not posted, unless told otherwise', () => {
+  it('caps each read of X at 100 pages and waits 120 s before a lost post counts as not posted, unless told otherwise', () => {
     const defaults = loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32) });
     assert.deepEqual([defaults.maxPagesPerRead, defaults.reconcileGraceSeconds], [100, 120]);
     const set = loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), KBTS_MAX_PAGES_PER_READ: '3', KBTS_RECONCILE_GRACE_SECONDS: '0' });
     assert.deepEqual([set.maxPagesPerRead, set.reconcileGraceSeconds], [3, 0]);
     assert.throws(() => loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), KBTS_MAX_PAGES_PER_READ: '0' }), /KBTS_MAX_PAGES_PER_READ must be a whole number from 1 to 1000, not "0"/);
+  });
+
+  it('works 50 accounts at once per worker unless told otherwise, and refuses 0 in words', () => {
+    assert.equal(loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32) }).accountsAtOnce, 50);
+    assert.equal(loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), KBTS_ACCOUNTS_AT_ONCE: '4' }).accountsAtOnce, 4);
+    assert.throws(() => loadConfig({ KBTS_DATA_DIR: dir, SECRET_KEY: 'k'.repeat(32), KBTS_ACCOUNTS_AT_ONCE: '0' }), /KBTS_ACCOUNTS_AT_ONCE must be a whole number from 1 to 10000, not "0"/);
   });
 
   it('names every missing X credential', () => {
