@@ -37,19 +37,34 @@ export async function bulkInsert(db: Knex, insert: BulkInsert): Promise<BulkValu
 }
 
 function insertOnSqlite(connection: BetterSqlite3.Database, insert: BulkInsert): BulkValue[] {
-  const statement = connection.prepare(`${insertInto(insert)} VALUES (${insert.columns.map(() => '?').join(', ')}) ${onConflict(insert)}`);
+  const changes = runEachRowOn(connection, `${insertInto(insert)} VALUES (${insert.columns.map(() => '?').join(', ')}) ${onConflict(insert)}`, insert.rows);
   const at = insert.columns.indexOf(insert.returning);
-  const insertAll = () => {
-    const inserted: BulkValue[] = [];
-    for (const row of insert.rows) {
-      // better-sqlite3 binds no booleans: SQLite keeps them as 0 and 1.
-      const { changes } = statement.run(row.map((value) => (typeof value === 'boolean' ? Number(value) : value)));
-      if (changes > 0) inserted.push(row[at]);
-    }
-    return inserted;
-  };
+  return insert.rows.filter((_, index) => changes[index] > 0).map((row) => row[at]);
+}
+
+function runEachRowOn(connection: BetterSqlite3.Database, sql: string, rows: BulkValue[][]): number[] {
+  const statement = connection.prepare(sql);
+  // better-sqlite3 binds no booleans: SQLite keeps them as 0 and 1.
+  const runAll = () => rows.map((row) => statement.run(row.map((value) => (typeof value === 'boolean' ? Number(value) : value))).changes);
   // Outside a transaction each row would be a commit of its own.
-  return connection.inTransaction ? insertAll() : connection.transaction(insertAll)();
+  return connection.inTransaction ? runAll() : connection.transaction(runAll)();
+}
+
+/**
+ * SQLite only: one statement (the product's own SQL, `?` placeholders) run once per row of
+ * values, kept prepared, in the transaction `db` is (or one of its own). Returns the rows each
+ * run changed. For the hot batch updates, where knex's building of one CASE statement per batch
+ * cost more than SQLite's running of a statement per row.
+ */
+export async function runEachRowOnSqlite(db: Knex, sql: string, rows: BulkValue[][]): Promise<number[]> {
+  if (isPostgres(db)) throw new Error('runEachRowOnSqlite is for SQLite: PostgreSQL takes a batch in one statement');
+  if (rows.length === 0) return [];
+  const connection = await db.client.acquireConnection();
+  try {
+    return runEachRowOn(connection as BetterSqlite3.Database, sql, rows);
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
 }
 
 async function insertOnPostgres(connection: PoolClient, insert: BulkInsert): Promise<BulkValue[]> {

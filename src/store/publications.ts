@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import { runEachRowOnSqlite } from '../db/bulk-insert';
+import { isPostgres } from '../db/dialect';
 
 /** A record's states for one integration, in the order people read them. */
 export const PUBLICATION_STATES = ['pending', 'sending', 'sent', 'failed', 'skipped'] as const;
@@ -65,6 +67,14 @@ function byId(db: Knex, values: Array<[number, string]>): Knex.Raw {
   return db.raw(`CASE id ${values.map(() => 'WHEN ? THEN ?').join(' ')} END`, values.flat());
 }
 
+// The same two writes as one statement per row on SQLite (see runEachRowOnSqlite); PostgreSQL
+// takes a batch in one statement, a round trip saved per row.
+const BEGIN_ATTEMPT_ON_SQLITE = `UPDATE kbts_publications SET state = 'sending', attempts = attempts + 1, planned_parts = ?,
+  attempt_started_at = COALESCE(attempt_started_at, ?), next_attempt_at = NULL, updated_at = ?
+  WHERE id = ? AND state = ? AND attempts = ?`;
+const MARK_SENT_ON_SQLITE = `UPDATE kbts_publications SET state = 'sent', tweet_id = ?, sent_at = ?, reason = NULL, next_attempt_at = NULL, updated_at = ?
+  WHERE id = ?`;
+
 /** The only SQL for kbts_publications, the per-record state machine. */
 export class PublicationStore {
   constructor(private readonly db: Knex) {}
@@ -114,11 +124,18 @@ export class PublicationStore {
 
   /**
    * pending (or sending, to retry) → sending, committed before the API call, for several records
-   * in one statement. Each is conditional on the state it was read in, so two workers can never
+   * together. Each is conditional on the state it was read in, so two workers can never
    * both own the same attempt; returns the ids that moved, the ones this worker owns.
    */
   async beginAttempts(attempts: Array<{ publication: Publication; parts: string[] }>, now: string): Promise<Set<number>> {
     const begun = new Set<number>();
+    if (!isPostgres(this.db)) {
+      const changed = await runEachRowOnSqlite(this.db, BEGIN_ATTEMPT_ON_SQLITE, attempts.map(({ publication, parts }) => [
+        JSON.stringify(parts), now, now, publication.id, publication.state, publication.attempts,
+      ]));
+      attempts.forEach(({ publication }, index) => { if (changed[index] > 0) begun.add(publication.id); });
+      return begun;
+    }
     for (let i = 0; i < attempts.length; i += BY_ID_CHUNK) {
       const chunk = attempts.slice(i, i + BY_ID_CHUNK);
       const rows: Array<{ id: number }> = await this.db('kbts_publications')
@@ -157,8 +174,12 @@ export class PublicationStore {
       });
   }
 
-  /** sending → sent with the tweet id, for several records in one statement. */
+  /** sending → sent with the tweet id, for several records together. */
   async markSentMany(sent: Array<{ id: number; tweetId: string; at: string }>): Promise<void> {
+    if (!isPostgres(this.db)) {
+      await runEachRowOnSqlite(this.db, MARK_SENT_ON_SQLITE, sent.map((item) => [item.tweetId, item.at, item.at, item.id]));
+      return;
+    }
     for (let i = 0; i < sent.length; i += BY_ID_CHUNK) {
       const chunk = sent.slice(i, i + BY_ID_CHUNK);
       const at = byId(this.db, chunk.map((item) => [item.id, item.at]));

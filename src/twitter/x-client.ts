@@ -103,11 +103,24 @@ const DM_FIRST_PAGE_WITH_CURSOR = 5;
 // A minute less than X's window leaves room for clock skew and the request's own time.
 const SEARCH_WINDOW_MS = SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000 - 60_000;
 
-// Reads the path of the URL the hooks already hold: parsing it again, twice per call, showed in the publish profile.
+// Keys by method and path, worked out once: the hooks ask three times per call, and the regular
+// expressions showed in the publish profile. Bounded, as paths carry user and tweet ids.
+const endpointKeys = new Map<string, string>();
+const ENDPOINT_KEYS_KEPT = 1000;
+
+/** "POST /2/tweets", "GET /2/users/:id/mentions": a call's endpoint, ids left out. */
 export function endpointKey(method: string, url: URL): string {
-  // Only ids after the version: "/2/" itself is not an id.
-  const path = url.pathname.replace(/^.*?\/2\//, '');
-  return `${method.toUpperCase()} /2/${path.replace(/(^|\/)\d+(?=\/|$)/g, '$1:id')}`;
+  const pathname = url.pathname;
+  const seen = `${method} ${pathname}`;
+  let key = endpointKeys.get(seen);
+  if (key === undefined) {
+    // Only ids after the version: "/2/" itself is not an id.
+    const path = pathname.replace(/^.*?\/2\//, '');
+    key = `${method.toUpperCase()} /2/${path.replace(/(^|\/)\d+(?=\/|$)/g, '$1:id')}`;
+    if (endpointKeys.size >= ENDPOINT_KEYS_KEPT) endpointKeys.clear();
+    endpointKeys.set(seen, key);
+  }
+  return key;
 }
 
 /**

@@ -34,6 +34,7 @@ describe('what an X call is billed as (the cost meter\'s classification)', () =>
   it('finds URLs as X does, with or without a scheme', () => {
     assert.equal(containsUrl('read example.com/page'), true);
     assert.equal(containsUrl('no link. really'), false);
+    assert.equal(containsUrl('no dot, so no link: https://localhost/page'), false);
   });
 });
 
