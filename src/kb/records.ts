@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { describeKbTable, identifier, isPostgres, type TableInfo } from '../db/dialect';
+import { runEachRowOnSqlite } from '../db/bulk-insert';
+import { describeKbTable, identifier, isPostgres, quoteIdentifier, type TableInfo } from '../db/dialect';
 import { explainRefusal } from './refusals';
 
 /**
@@ -16,7 +17,8 @@ export interface RecordLocation {
 
 /*
  * Every table and column name below reaches SQL through `identifier()`: one quoted identifier,
- * never a string knex would split at `.` or ` as `. Values are always bound.
+ * never a string knex would split at `.` or ` as ` (or through `quoteIdentifier()` in SQL that
+ * goes straight to SQLite, never past knex). Values are always bound.
  */
 
 /** Which columns a read gives back: all of them (the default), or only these and the key. */
@@ -92,10 +94,16 @@ export async function writeField(db: Knex, location: RecordLocation, key: string
 }
 
 /**
- * One field of many records, each its own value: `SET field = CASE key WHEN … THEN … END`, a
- * statement per chunk instead of one per record.
+ * One field of many records, each its own value: on PostgreSQL `SET field = CASE key WHEN … THEN
+ * … END`, a statement per chunk instead of a round trip per record.
  */
 export async function writeFields(db: Knex, location: RecordLocation, field: string, values: Array<[key: string, value: string]>): Promise<void> {
+  if (!isPostgres(db)) {
+    // SQLite: a kept statement per record is cheaper than knex building the CASE (see runEachRowOnSqlite).
+    const update = `UPDATE ${quoteIdentifier(db, location.table)} SET ${quoteIdentifier(db, field)} = ? WHERE ${quoteIdentifier(db, location.primaryKeyColumn)} = ?`;
+    await runEachRowOnSqlite(db, update, values.map(([key, value]) => [value, key]));
+    return;
+  }
   const CHUNK = 200; // three bound parameters per record, well below SQLite's limit
   for (let i = 0; i < values.length; i += CHUNK) {
     const chunk = values.slice(i, i + CHUNK);
