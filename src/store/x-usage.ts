@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { bulkInsert } from '../db/bulk-insert';
+import { isPostgres } from '../db/dialect';
 import { BILLABLE_UNITS, type BillableUnit } from '../settings/prices';
 
 /** What the product owes X for, per unit: counts, not dollars (prices change; the estimate applies today's). */
@@ -45,19 +45,28 @@ export class XUsageStore {
   }
 
   /**
-   * X charges a resource once per UTC day: of these ids, the ones not yet seen by this account
-   * today (now noted as seen). Whoever inserts a row first counts it, whichever process.
+   * X charges a resource once per UTC day: how many of these ids this account had not seen yet
+   * today (all are now noted as seen). Whoever inserts a row first counts it, whichever process.
+   * One statement for the whole batch, the ids bound as one value: a statement per id (and
+   * knex's formatting of each) was most of the cost of reading a backlog of replies.
    */
-  async firstSeenToday(accountId: number, day: string, kind: string, ids: string[]): Promise<string[]> {
+  async countFirstSeenToday(accountId: number, day: string, kind: string, ids: Iterable<string>): Promise<number> {
     const unique = [...new Set(ids)];
-    const inserted = await bulkInsert(this.db, {
-      table: 'kbts_x_usage_seen',
-      columns: ['account_id', 'day', 'kind', 'resource_id'],
-      rows: unique.map((id) => [accountId, day, kind, id]),
-      onConflictDoNothing: ['account_id', 'day', 'kind', 'resource_id'],
-      returning: 'resource_id',
-    });
-    return inserted.map(String);
+    if (unique.length === 0) return 0;
+    const result = isPostgres(this.db)
+      ? await this.db.raw(
+        `INSERT INTO kbts_x_usage_seen (account_id, day, kind, resource_id)
+         SELECT ?, ?, ?, value FROM json_array_elements_text(?::json) ON CONFLICT DO NOTHING`,
+        [accountId, day, kind, JSON.stringify(unique)],
+      )
+      // "WHERE true" lets SQLite parse ON CONFLICT after INSERT … SELECT.
+      : await this.db.raw(
+        `INSERT INTO kbts_x_usage_seen (account_id, day, kind, resource_id)
+         SELECT ?, ?, ?, value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`,
+        [accountId, day, kind, JSON.stringify(unique)],
+      );
+    // better-sqlite3 answers { changes }, pg a result with rowCount.
+    return Number((result as { changes?: number }).changes ?? (result as { rowCount?: number }).rowCount ?? 0);
   }
 
   /** The ids seen on earlier days are of no more use. */

@@ -146,7 +146,7 @@ export class CostMeter {
     try {
       const units = new Map(batch.units);
       for (const { day, unit, kind, ids } of batch.ids) {
-        const charged = (await this.store.firstSeenToday(accountId, day, kind, [...ids])).length;
+        const charged = await this.store.countFirstSeenToday(accountId, day, kind, ids);
         units.set(unitKey(day, unit), (units.get(unitKey(day, unit)) ?? 0) + charged);
         spend(charged * this.prices[unit]);
       }
