@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { TwitterApi } from 'twitter-api-v2';
 import { runPollCycle } from '../src/sync/poll-cycle';
+import { REPLY_EXPANSIONS, TWEET_FIELDS } from '../src/twitter/x-client';
 import { bareClient, median, ProductWorld, round, settle, spread, type EmulatorProcess } from './harness';
 import type { ScenarioResult } from './report';
 
@@ -8,7 +9,9 @@ const TARGET = 1.5;
 const PAGE = 100;
 // X serves only the 800 newest mentions; older ones are read by recent search.
 const MENTIONS_REACH = 800;
-const FIELDS = { 'tweet.fields': 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets', expansions: 'author_id', 'user.fields': 'username' };
+// The very fields and expansions the product asks for (media and long posts need theirs), so
+// both sides fetch the same pages and the emulator does the same work for each.
+const FIELDS = { 'tweet.fields': TWEET_FIELDS, ...REPLY_EXPANSIONS };
 
 interface Page {
   data?: Array<{ id: string }>;

@@ -93,9 +93,9 @@ interface RawDmPage {
 }
 
 // note_tweet: a long post's whole text comes only there (its `text` is cut near 280 characters).
-const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet,attachments';
+export const TWEET_FIELDS = 'author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet,attachments';
 // The replies' photos and videos: without the expansion only their t.co link survives in the text.
-const REPLY_EXPANSIONS = { expansions: 'author_id,attachments.media_keys', 'user.fields': 'username', 'media.fields': 'type,url,preview_image_url' };
+export const REPLY_EXPANSIONS = { expansions: 'author_id,attachments.media_keys', 'user.fields': 'username', 'media.fields': 'type,url,preview_image_url' };
 
 const DEFAULT_MAX_PAGES_PER_READ = 100;
 const DM_FIRST_PAGE_WITH_CURSOR = 5;
