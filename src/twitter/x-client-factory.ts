@@ -11,6 +11,13 @@ export interface XCredentials {
 
 const X_API_ORIGIN = 'https://api.x.com';
 
+// One keep-alive agent per protocol for the whole process: a daemon makes a client per poll, and
+// an agent per client left each poll's idle socket (and, against X, its TLS session) to be thrown
+// away and opened again on the next one. Idle sockets of an agent are unref'd, so they hold no
+// process open.
+const sharedHttpsAgent = new https.Agent({ keepAlive: true });
+const sharedHttpAgent = new http.Agent({ keepAlive: true });
+
 /**
  * twitter-api-v2 has no base-URL option; rewriting the URL before the request is signed
  * keeps the OAuth 1.0a signature valid for the server we actually talk to.
@@ -36,11 +43,11 @@ export function createTwitterApi(
   extraPlugins: ITwitterApiClientPlugin[] = [],
 ): TwitterApi {
   const plugins = [...extraPlugins];
-  let httpAgent: http.Agent = new https.Agent({ keepAlive: true });
+  let httpAgent: http.Agent = sharedHttpsAgent;
   if (apiBaseUrl) {
     plugins.unshift(redirectPlugin(apiBaseUrl));
     // The library always calls https.request; an http:// target needs a plain agent.
-    if (apiBaseUrl.startsWith('http://')) httpAgent = new http.Agent({ keepAlive: true });
+    if (apiBaseUrl.startsWith('http://')) httpAgent = sharedHttpAgent;
   }
   return new TwitterApi(
     {
