@@ -230,6 +230,13 @@ function compiledCli(): string {
   return builtCli;
 }
 
+/** The Node flags the product's launcher runs with (its `#!/usr/bin/env -S node …` line), so a daemon here runs as shipped. */
+export function launcherNodeFlags(root = ROOT): string[] {
+  const firstLine = fs.readFileSync(path.join(root, 'bin', 'kb-twitter-sync.js'), 'utf8').split('\n')[0];
+  const flags = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)$/.exec(firstLine)?.[1];
+  return flags ? flags.trim().split(' ') : [];
+}
+
 /** The product's daemon (`kb-twitter-sync poll`) as a real process, its log lines parsed. */
 export class Daemon {
   readonly logLines: Array<Record<string, any>> = [];
@@ -243,7 +250,7 @@ export class Daemon {
     // KBTS_BENCH_PROFILE_DIR: each daemon writes a V8 CPU profile there when it exits (for finding where time goes).
     const profile = process.env.KBTS_BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KBTS_BENCH_PROFILE_DIR}`] : [];
     const program = root === ROOT ? [compiledCli()] : ['--import', TSX_LOADER, path.join(root, 'src', 'cli.ts')];
-    const child = spawn(process.execPath, [...profile, ...program, command], {
+    const child = spawn(process.execPath, [...launcherNodeFlags(root), ...profile, ...program, command], {
       cwd: world.dir,
       env: {
         PATH: process.env.PATH, HOME: process.env.HOME, ...ProductWorld.envFor(world.dir), LOG_LEVEL: 'info',

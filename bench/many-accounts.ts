@@ -133,7 +133,7 @@ export async function manyIntegrations(emulator: EmulatorProcess, integrations: 
       met,
       figure: `lag p95 ${lag.p95} s (median ${lag.median} s), CPU ${cpuPercent.toFixed(1)} %, peak RSS ${peakMb.toFixed(0)} MB`,
       method: `${integrations} accounts on the emulator, each with its own KB table (one record, tweeted before the window) and one integration `
-        + `polling every minute, all in one \`kb-twitter-sync poll\` daemon on SQLite. Over ${minutes} minutes from a minute's turn: each reply `
+        + `polling every minute, all in one \`kb-twitter-sync poll\` daemon on SQLite (with the launcher's Node flags, as shipped). Over ${minutes} minutes from a minute's turn: each reply `
         + 'poll\'s start (its "poll finished" log line\'s time less its duration) after the minute it belongs to; the daemon\'s CPU time '
         + '(user + system, /proc) over the window\'s wall time; its peak resident set (VmHWM) over the whole run.',
     };

@@ -27,6 +27,23 @@ describe('the package bin, as `npm start` runs it', function () {
     }
   });
 
+  it('runs as a program by its own first line, with the Node flags `npm start` gives it too', async () => {
+    const launcher = path.join(ROOT, 'bin', 'kb-twitter-sync.js');
+    const flags = /^#!\/usr\/bin\/env -S node (.+)$/.exec(fs.readFileSync(launcher, 'utf8').split('\n')[0])?.[1];
+    assert.ok(flags, 'the first line names node and its flags');
+    const start = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start as string;
+    assert.equal(start, `node ${flags} bin/kb-twitter-sync.js serve`);
+    // Executed itself (as npm's bin link runs it): node must accept the flags, or it exits 9 before the CLI.
+    const child = spawn(launcher, ['--help'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^Usage: kb-twitter-sync /);
+  });
+
   it('refuses an emulator --clock it cannot read, saying what it wants', async () => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'kb-twitter-sync.js'), 'emulator', '--port', '0', '--clock', 'soon'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
