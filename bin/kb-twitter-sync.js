@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 // The flag caps V8's young generation at 8 MB a half (Node 20's default is 16): a daemon polling
-// a thousand integrations a minute peaked about 35 MB lower for a little more CPU (see
+// a thousand integrations a minute peaked 25–35 MB lower for a little more CPU (see
 // docs/performance.md, scenario 8). `npm start` passes the same flags (a test checks), and the
 // benchmark's daemons read them from this line.
 // Runs the compiled CLI when `npm run build` has produced it, the TypeScript source otherwise.

@@ -42,13 +42,9 @@ export function createTwitterApi(
   apiBaseUrl?: string | null,
   extraPlugins: ITwitterApiClientPlugin[] = [],
 ): TwitterApi {
-  const plugins = [...extraPlugins];
-  let httpAgent: http.Agent = sharedHttpsAgent;
-  if (apiBaseUrl) {
-    plugins.unshift(redirectPlugin(apiBaseUrl));
-    // The library always calls https.request; an http:// target needs a plain agent.
-    if (apiBaseUrl.startsWith('http://')) httpAgent = sharedHttpAgent;
-  }
+  const plugins = apiBaseUrl ? [redirectPlugin(apiBaseUrl), ...extraPlugins] : [...extraPlugins];
+  // The library always calls https.request; an http:// target needs a plain agent.
+  const httpAgent = apiBaseUrl?.startsWith('http://') ? sharedHttpAgent : sharedHttpsAgent;
   return new TwitterApi(
     {
       appKey: credentials.apiKey,
