@@ -27,6 +27,7 @@ import * as createChannels from '../../migrations/20261203130100_create_channels
 import * as addDmReplyRequestKey from '../../migrations/20261203130200_add_dm_reply_request_key';
 import * as addChannelReplyTarget from '../../migrations/20261203130300_add_channel_reply_target';
 import * as addSandboxTweetMedia from '../../migrations/20261203140100_add_sandbox_tweet_media';
+import * as addAccountBacklogWindow from '../../migrations/20261204100100_add_account_backlog_window';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -60,6 +61,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261203130200_add_dm_reply_request_key', addDmReplyRequestKey],
   ['20261203130300_add_channel_reply_target', addChannelReplyTarget],
   ['20261203140100_add_sandbox_tweet_media', addSandboxTweetMedia],
+  ['20261204100100_add_account_backlog_window', addAccountBacklogWindow],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -5,6 +5,12 @@ import type { XCredentials } from '../twitter/x-client-factory';
 
 export type AccountEnvironment = 'live' | 'sandbox' | 'custom';
 
+/** Mentions not read yet, as X ids: newer than `sinceId` and older than `untilId`. */
+export interface BacklogWindow {
+  sinceId: string;
+  untilId: string;
+}
+
 export interface Account {
   id: number;
   description: string;
@@ -15,6 +21,8 @@ export interface Account {
   lastTestedAt: string | null;
   lastTestError: string | null;
   mentionsCursorId: string | null;
+  /** What an earlier poll left of a backlog larger than one read; later polls read it. */
+  backlogWindow: BacklogWindow | null;
   rateLimitedUntil: string | null;
   rateLimits: Record<string, { limit: number; remaining: number; reset: number }>;
 }
@@ -33,6 +41,8 @@ interface AccountRow {
   last_tested_at: string | null;
   last_test_error: string | null;
   mentions_cursor_id: string | null;
+  backlog_since_id: string | null;
+  backlog_until_id: string | null;
   rate_limited_until: string | null;
   rate_limits_json: string | null;
 }
@@ -48,6 +58,7 @@ function toAccount(row: AccountRow): Account {
     lastTestedAt: row.last_tested_at,
     lastTestError: row.last_test_error,
     mentionsCursorId: row.mentions_cursor_id,
+    backlogWindow: row.backlog_since_id && row.backlog_until_id ? { sinceId: row.backlog_since_id, untilId: row.backlog_until_id } : null,
     rateLimitedUntil: row.rate_limited_until,
     rateLimits: row.rate_limits_json ? JSON.parse(row.rate_limits_json) : {},
   };
@@ -123,6 +134,10 @@ export class AccountStore {
 
   async setMentionsCursor(id: number, cursorId: string): Promise<void> {
     await this.db('kbts_accounts').where({ id }).update({ mentions_cursor_id: cursorId });
+  }
+
+  async setBacklogWindow(id: number, window: BacklogWindow | null): Promise<void> {
+    await this.db('kbts_accounts').where({ id }).update({ backlog_since_id: window?.sinceId ?? null, backlog_until_id: window?.untilId ?? null });
   }
 
   async setRateLimitedUntil(id: number, until: string | null): Promise<void> {

@@ -56,6 +56,9 @@ export class XIncompleteReadError<T = unknown> extends XTransientError {
   }
 }
 
+/** A read stopped at KBTS_MAX_PAGES_PER_READ pages: what X served was sound, there was only more of it. */
+export class XPageCapError<T = unknown> extends XIncompleteReadError<T> {}
+
 const DUPLICATE = /duplicate content/i;
 
 /** The words people see while an account's X credits are used up (dashboard, record page, CLI). */

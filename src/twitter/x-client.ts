@@ -1,6 +1,6 @@
 import type { TwitterApi, ITwitterApiClientPlugin } from 'twitter-api-v2';
 import type { Clock } from '../lib/clock';
-import { classifyXError, XAccessError, XDirectMessagesAccessError, XIncompleteReadError, XRateLimitError, XTransientError, XUnknownOutcomeError } from './errors';
+import { classifyXError, XAccessError, XDirectMessagesAccessError, XIncompleteReadError, XPageCapError, XRateLimitError, XTransientError, XUnknownOutcomeError } from './errors';
 import { SEARCH_WINDOW_DAYS } from './limits';
 import { tweetIdTimeMs } from './snowflake';
 import { attachedMedia } from './x-media';
@@ -54,7 +54,7 @@ export interface XClientOptions {
   maxReadAttempts?: number;
   /** More twitter-api-v2 plugins, e.g. the /metrics counters. */
   plugins?: ITwitterApiClientPlugin[];
-  /** A paged read stops after this many pages (default 20), with XIncompleteReadError. */
+  /** A paged read stops after this many pages (default 100), with XPageCapError. */
   maxPagesPerRead?: number;
   /** What `done()` finishes, e.g. the cost meter's writes. */
   onDone?: () => Promise<void>;
@@ -239,7 +239,7 @@ export class XClient {
         throw new XIncompleteReadError(`X repeated a page token while reading ${path} (after ${pages} pages); the read stopped there and is not complete`, tweets);
       }
       if (pages >= maxPages) {
-        throw new XIncompleteReadError(`the read of ${path} reached the cap of ${maxPages} pages (KBTS_MAX_PAGES_PER_READ) and is not complete`, tweets);
+        throw new XPageCapError(`the read of ${path} reached the cap of ${maxPages} pages (KBTS_MAX_PAGES_PER_READ) and is not complete`, tweets);
       }
       if (token !== undefined) followed.add(token);
       const pageQuery = token ? { ...query, [pageParameter]: token } : query;

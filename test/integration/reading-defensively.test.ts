@@ -57,7 +57,7 @@ describeEachDatabase('reading X defensively', (database) => {
     assert.notEqual(await cursor(), cursorBefore, 'a finished read moves the cursor');
   });
 
-  it('stops at the page cap (KBTS_MAX_PAGES_PER_READ) with the reason, without moving the cursor', async () => {
+  it('stops the mentions timeline at the page cap (KBTS_MAX_PAGES_PER_READ) with the reason, without moving the cursor', async () => {
     await tweetWithReplies(1);
     const cursorBefore = await cursor();
     await world.control('DELETE', '/calls');

@@ -82,4 +82,62 @@ describeEachDatabase('reply backlogs beyond what the mentions timeline reaches',
     assert.deepEqual(summary.errors, []);
     assert.equal(summary.replies_applied, 3);
   });
+
+  // The timeline's 8 pages fit the cap; the search past them gets 8 pages (800 posts) per read.
+  const CAP = { KBTS_MAX_PAGES_PER_READ: '8' };
+  const backlogWindow = async () => (await world.sql('SELECT backlog_since_id, backlog_until_id FROM kbts_accounts WHERE id = ?', [accountId]))[0];
+
+  it('reads a backlog larger than one read over the next polls, from where the last read stopped, each reply once', async () => {
+    for (const title of ['a', 'b']) await world.sql(INSERT_ARTICLE, [title, `Viral article ${title}`, 'Yes']);
+    await pollOnce();
+    const tweets = await world.tweetsBy('kb_news');
+    const state = (world.emulator as StartedEmulator).state;
+    // 800 for the timeline, then 800, 800 and 200 for three reads of search.
+    const total = 2600;
+    for (let i = 0; i < total; i++) state.postAs({ as: `reader${i % 10}`, text: `viral reply ${i}`, in_reply_to_tweet_id: tweets[i % 2].id });
+
+    await world.control('DELETE', '/calls');
+    const first = await world.pollOnce(CAP);
+    assert.equal((await world.control('GET', '/calls')).by_endpoint['GET /2/tweets/search/recent'], 8, 'the search stopped at the cap');
+    assert.deepEqual(first.errors, [], 'a backlog past the cap is work left for later, not a failure');
+    assert.equal(first.replies_applied, 1600);
+    const [account] = await world.sql('SELECT mentions_cursor_id FROM kbts_accounts WHERE id = ?', [accountId]);
+    assert.ok(account.mentions_cursor_id, 'the cursor moves past what was read');
+    const left = await backlogWindow();
+    assert.ok(left.backlog_since_id && left.backlog_until_id, 'the part not read is kept');
+
+    const second = await world.pollOnce(CAP);
+    assert.deepEqual(second.errors, []);
+    assert.equal(second.replies_applied, 800, 'the next poll reads on from where the first stopped');
+    assert.equal((await backlogWindow()).backlog_since_id, left.backlog_since_id);
+    assert.ok(BigInt((await backlogWindow()).backlog_until_id) < BigInt(left.backlog_until_id), 'the window shrinks');
+
+    assert.equal((await world.pollOnce(CAP)).replies_applied, 200);
+    assert.deepEqual(await backlogWindow(), { backlog_since_id: null, backlog_until_id: null }, 'read whole, the window is gone');
+    assert.equal((await world.pollOnce(CAP)).replies_applied, 0, 'nothing is written twice');
+
+    const logged = await world.sql<{ text: string }>("SELECT text FROM kbts_communications WHERE direction = 'in'");
+    const texts = new Set(logged.map((row) => row.text.replace(/^(@\w+ )+/, '')));
+    assert.equal(logged.length, total);
+    assert.deepEqual(Array.from({ length: total }, (_, i) => `viral reply ${i}`).filter((text) => !texts.has(text)), [], 'no reply is skipped');
+    for (const row of await world.sql('SELECT replies FROM articles')) assert.equal(String(row.replies).split('\n').length, total / 2);
+    assert.deepEqual(await world.sql('SELECT from_at FROM kbts_unreadable_windows'), [], 'nothing was out of reach');
+  });
+
+  it('notes a backlog window that fell out of search\'s 7 days as unreadable, without a call for it', async () => {
+    await world.sql(INSERT_ARTICLE, ['a', 'Left for too long', 'Yes']);
+    await pollOnce();
+    const now = (await world.emulatorNow()).toMillis();
+    const [since, until] = [now - 9 * DAY_MS, now - 8 * DAY_MS].map((ms) => snowflakeAt(ms).toString());
+    await world.sql('UPDATE kbts_accounts SET backlog_since_id = ?, backlog_until_id = ? WHERE id = ?', [since, until, accountId]);
+    await world.control('DELETE', '/calls');
+
+    const summary = await pollOnce();
+    assert.deepEqual(summary.errors, []);
+    assert.equal((await world.control('GET', '/calls')).by_endpoint['GET /2/tweets/search/recent'] ?? 0, 0, 'X would not serve it');
+    assert.deepEqual(await backlogWindow(), { backlog_since_id: null, backlog_until_id: null });
+    const [window] = await world.sql('SELECT from_at, to_at, reason FROM kbts_unreadable_windows WHERE account_id = ?', [accountId]);
+    assert.equal(window.reason, 'mentions_beyond_reach');
+    assert.equal(Date.parse(window.from_at), Number((BigInt(since) >> 22n) + 1288834974657n));
+  });
 });

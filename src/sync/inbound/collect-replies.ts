@@ -1,6 +1,6 @@
 import { toIso } from '../../lib/clock';
-import { XIncompleteReadError } from '../../twitter/errors';
-import type { Account } from '../../store/accounts';
+import { XIncompleteReadError, XPageCapError } from '../../twitter/errors';
+import type { Account, BacklogWindow } from '../../store/accounts';
 import type { Integration } from '../../store/integrations';
 import { mentionsOutOfReach, SEARCH_WINDOW_DAYS } from '../../twitter/limits';
 import { compareTweetIds, maxTweetId, minTweetId, tweetIdAtMs, tweetIdBefore, tweetIdSecondsBefore, tweetIdTimeMs } from '../../twitter/snowflake';
@@ -27,8 +27,11 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
 
   const mentions: XTweet[] = [];
   let newestSeen: string | null = null;
+  // What is left of a backlog larger than one read, committed with the replies; undefined: as it was.
+  let backlogLeft: BacklogWindow | null | undefined;
   // A read cut short (a repeated page token, the page cap) still gives its pages to ingestion,
-  // which is idempotent, but the cursor stays: the pages it did not read are read next time.
+  // which is idempotent, but the cursor stays: the pages it did not read are read next time. The
+  // backlog search past the timeline is the exception: what its cap left is kept as a window.
   const unfinished: string[] = [];
   const finished = async <T>(read: () => Promise<T>, partial: (tweets: XTweet[]) => T): Promise<T> => {
     try {
@@ -45,12 +48,28 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
     const timeline = await finished(() => readMentionsTimeline(x, account, sinceId), (tweets) => ({ tweets, mayBeCut: false, servedWholeReach: false }));
     mentions.push(...timeline.tweets);
     const oldest = minTweetId(mentions.map((tweet) => tweet.id));
-    if (timeline.mayBeCut && oldest) {
-      const backlog = await finished(() => searchMentionsBacklog(x, account, sinceId, oldest), (tweets) => tweets);
-      mentions.push(...backlog);
-      // Found behind the timeline's oldest: it was cut, and what is older than search's 7 days is out of reach.
-      const cut = timeline.servedWholeReach || backlog.length > 0;
-      if (cut && unfinished.length === 0) await noteWhatXCannotServe(deps, account, sinceId, oldest);
+    const earlier = account.backlogWindow;
+    // While an earlier backlog is still read, the search past the timeline starts at the cursor: the
+    // overlap below it was read already, and a burst larger than a read inside the overlap would
+    // otherwise be read again at every poll, and the older window never reached.
+    const searchFrom = earlier && account.mentionsCursorId ? maxTweetId([sinceId, account.mentionsCursorId]) as string : sinceId;
+    if (timeline.mayBeCut && oldest && compareTweetIds(oldest, searchFrom) > 0) {
+      const window = { sinceId: searchFrom, untilId: oldest };
+      const backlog = await finished(() => readBacklog(deps, x, account, window), (tweets) => ({ tweets, left: null }));
+      mentions.push(...backlog.tweets);
+      if (backlog.left) {
+        // One window that covers both is enough: ingestion is idempotent, so re-reading a part costs only the read.
+        backlogLeft = earlier ? coveringWindow(earlier, backlog.left) : backlog.left;
+      } else if ((timeline.servedWholeReach || backlog.tweets.length > 0) && unfinished.length === 0) {
+        // Found behind the timeline's oldest: it was cut, and what is older than search's 7 days is out of reach.
+        await noteWhatXCannotServe(deps, account, window.sinceId, oldest);
+      }
+    }
+    if (earlier && backlogLeft === undefined) {
+      const rest = await finished(() => readBacklog(deps, x, account, earlier), (tweets) => ({ tweets, left: earlier }));
+      mentions.push(...rest.tweets);
+      backlogLeft = rest.left;
+      if (!rest.left) await noteWhatXCannotServe(deps, account, earlier.sinceId, earlier.untilId);
     }
     newestSeen = unfinished.length === 0 ? maxTweetId(mentions.map((tweet) => tweet.id)) : null;
     // Counted from a read that worked: a failed one is tried again at the next poll.
@@ -67,7 +86,7 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
   const conversations = await conversationsToSearch(deps, account, integrations, mentions);
   const subThreads = conversations.length > 0 ? await finished(() => searchConversations(x, conversations, sinceId), (tweets) => tweets) : [];
   const cursor = newestSeen && await cursorBelowUncommittedPosts(deps, account, integrations, mentions, newestSeen);
-  const counts = await ingestReplies(deps, account, integrations, [...mentions, ...subThreads], { moveCursorTo: cursor });
+  const counts = await ingestReplies(deps, account, integrations, [...mentions, ...subThreads], { moveCursorTo: cursor, backlogWindow: backlogLeft });
   if (unfinished.length > 0) {
     // Said as the account's problem (poll result, the integration's last error); nothing is lost.
     throw new XIncompleteReadError(
@@ -75,6 +94,32 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
     );
   }
   return counts;
+}
+
+/**
+ * Recent search for the account's mentions in a window. A backlog larger than one read (the page
+ * cap) is not read again from its newest end at every poll: the read gives what it got, and the
+ * window older than its oldest is left for the next polls, while the cursor moves on. Nothing is
+ * called for a window wholly older than search's 7 days: it is out of X's reach.
+ */
+async function readBacklog(deps: SyncDeps, x: XClient, account: Account, window: BacklogWindow): Promise<{ tweets: XTweet[]; left: BacklogWindow | null }> {
+  const searchReachesBackTo = deps.clock.now().toMillis() - SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000;
+  if (tweetIdTimeMs(window.untilId) <= searchReachesBackTo) return { tweets: [], left: null };
+  try {
+    return { tweets: await searchMentionsBacklog(x, account, window.sinceId, window.untilId), left: null };
+  } catch (error) {
+    if (!(error instanceof XPageCapError)) throw error;
+    const tweets = error.partial as XTweet[];
+    const left = { sinceId: window.sinceId, untilId: minTweetId(tweets.map((tweet) => tweet.id)) ?? window.untilId };
+    deps.logger.warn('backlog of mentions larger than one read: the rest is read at the next polls', {
+      accountId: account.id, read: tweets.length, leftBefore: new Date(tweetIdTimeMs(left.untilId)).toISOString(),
+    });
+    return { tweets, left };
+  }
+}
+
+function coveringWindow(a: BacklogWindow, b: BacklogWindow): BacklogWindow {
+  return { sinceId: minTweetId([a.sinceId, b.sinceId]) as string, untilId: maxTweetId([a.untilId, b.untilId]) as string };
 }
 
 // Our clock (an attempt's start) against X's (a reply's id): as far apart as reconciliation allows.

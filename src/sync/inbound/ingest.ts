@@ -3,7 +3,7 @@ import { continueRefusal, parseYesNo } from '../../kb/yes-no';
 import { readRecords, writeField, writeFields, type RecordLocation } from '../../kb/records';
 import { fieldCharacterLimit } from '../../kb/schema';
 import { toIso } from '../../lib/clock';
-import type { Account } from '../../store/accounts';
+import type { Account, BacklogWindow } from '../../store/accounts';
 import type { NewCommunication } from '../../store/communications';
 import type { Integration } from '../../store/integrations';
 import type { Publication } from '../../store/publications';
@@ -37,7 +37,8 @@ export interface ReplyToApply {
  * source's cursor moves.
  */
 export async function ingestReplies(
-  deps: SyncDeps, account: Account, integrations: Integration[], tweets: XTweet[], options: { moveCursorTo?: string | null } = {},
+  deps: SyncDeps, account: Account, integrations: Integration[], tweets: XTweet[],
+  options: { moveCursorTo?: string | null; backlogWindow?: BacklogWindow | null } = {},
 ): Promise<IngestCounts> {
   const counts: IngestCounts = { repliesApplied: 0, repliesLogged: 0 };
   const matched = await matchToConversations(deps, account, tweets, integrations);
@@ -59,6 +60,8 @@ export async function ingestReplies(
     if (cursor && (!account.mentionsCursorId || compareTweetIds(cursor, account.mentionsCursorId) > 0)) {
       await deps.accounts.with(trx).setMentionsCursor(account.id, cursor);
     }
+    // With the replies it gave: a crash before the commit reads the same window again.
+    if (options.backlogWindow !== undefined) await deps.accounts.with(trx).setBacklogWindow(account.id, options.backlogWindow);
   });
   deps.metrics?.repliesIngested(counts.repliesApplied, counts.repliesLogged);
   return counts;
