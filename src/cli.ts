@@ -10,6 +10,7 @@ import { addIntegration, pauseIntegration, removeIntegration, resumeIntegration,
 import { defaultOf, INTEGRATION_SETTINGS, SETTING_KEYS, settingsToJson, type IntegrationInput, type SettingKey } from './settings/integration-settings';
 import type { Account } from './store/accounts';
 import type { Integration } from './store/integrations';
+import { tweetIdTimeMs } from './twitter/snowflake';
 import { ROLES, type Role } from './store/users';
 import { runPollCycle, type AccountOutcome } from './sync/poll-cycle';
 import { pollForever, serve } from './serve';
@@ -48,7 +49,13 @@ function accountSummary(account: Account) {
     x_user_id: account.xUserId,
     last_tested_at: account.lastTestedAt,
     last_test_error: account.lastTestError,
+    // A backlog of mentions larger than one read, which the next polls are still reading: posted between these times.
+    mentions_backlog: account.backlogWindow ? backlogTimes(account.backlogWindow) : null,
   };
+}
+
+function backlogTimes(window: NonNullable<Account['backlogWindow']>): { from: string; to: string } {
+  return { from: new Date(tweetIdTimeMs(window.sinceId)).toISOString(), to: new Date(tweetIdTimeMs(window.untilId)).toISOString() };
 }
 
 function integrationSummary(integration: Integration) {
@@ -231,7 +238,8 @@ export function buildProgram(): Command {
     await withServices(async (services) => {
       const accounts = await services.accounts.list();
       print(out(command), { accounts: accounts.map(accountSummary) }, accounts.length === 0 ? 'no accounts'
-        : accounts.map((a) => `${a.id}\t@${a.screenName ?? '?'}\t${a.environment}\t${a.description}${a.lastTestError ? `\t(${a.lastTestError})` : ''}`).join('\n'));
+        : accounts.map((a) => `${a.id}\t@${a.screenName ?? '?'}\t${a.environment}\t${a.description}${a.lastTestError ? `\t(${a.lastTestError})` : ''}`
+          + (a.backlogWindow ? `\n  still reading a backlog of mentions posted between ${backlogTimes(a.backlogWindow).from} and ${backlogTimes(a.backlogWindow).to}` : '')).join('\n'));
     });
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { snowflakeAt, type StartedEmulator } from '../../src/emulator/emulator';
+import { snowflakeAt, snowflakeTime, type StartedEmulator } from '../../src/emulator/emulator';
 import { createArticlesWorld, describeEachDatabase, type TestEnv } from '../support/test-env';
 
 const INSERT_ARTICLE = 'INSERT INTO articles (title, tweet_text, keep_going) VALUES (?, ?, ?)';
@@ -105,6 +105,12 @@ describeEachDatabase('reply backlogs beyond what the mentions timeline reaches',
     assert.ok(account.mentions_cursor_id, 'the cursor moves past what was read');
     const left = await backlogWindow();
     assert.ok(left.backlog_since_id && left.backlog_until_id, 'the part not read is kept');
+    const listed = await world.cli(['--json', 'account', 'list']);
+    assert.deepEqual(listed.json.accounts[0].mentions_backlog, {
+      from: new Date(snowflakeTime(left.backlog_since_id)).toISOString(),
+      to: new Date(snowflakeTime(left.backlog_until_id)).toISOString(),
+    }, 'account list says which backlog is still read');
+    assert.match((await world.cli(['account', 'list'])).stdout, /still reading a backlog of mentions posted between \S+Z and \S+Z/);
 
     const second = await world.pollOnce(CAP);
     assert.deepEqual(second.errors, []);
@@ -114,6 +120,7 @@ describeEachDatabase('reply backlogs beyond what the mentions timeline reaches',
 
     assert.equal((await world.pollOnce(CAP)).replies_applied, 200);
     assert.deepEqual(await backlogWindow(), { backlog_since_id: null, backlog_until_id: null }, 'read whole, the window is gone');
+    assert.equal((await world.cli(['--json', 'account', 'list'])).json.accounts[0].mentions_backlog, null);
     assert.equal((await world.pollOnce(CAP)).replies_applied, 0, 'nothing is written twice');
 
     const logged = await world.sql<{ text: string }>("SELECT text FROM kbts_communications WHERE direction = 'in'");
@@ -138,6 +145,6 @@ describeEachDatabase('reply backlogs beyond what the mentions timeline reaches',
     assert.deepEqual(await backlogWindow(), { backlog_since_id: null, backlog_until_id: null });
     const [window] = await world.sql('SELECT from_at, to_at, reason FROM kbts_unreadable_windows WHERE account_id = ?', [accountId]);
     assert.equal(window.reason, 'mentions_beyond_reach');
-    assert.equal(Date.parse(window.from_at), Number((BigInt(since) >> 22n) + 1288834974657n));
+    assert.equal(Date.parse(window.from_at), snowflakeTime(since), 'from where the window began');
   });
 });
