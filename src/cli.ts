@@ -58,6 +58,12 @@ function backlogTimes(window: NonNullable<Account['backlogWindow']>): { from: st
   return { from: new Date(tweetIdTimeMs(window.sinceId)).toISOString(), to: new Date(tweetIdTimeMs(window.untilId)).toISOString() };
 }
 
+function backlogLine(account: Account): string {
+  if (!account.backlogWindow) return '';
+  const { from, to } = backlogTimes(account.backlogWindow);
+  return `\n  still reading a backlog of mentions posted between ${from} and ${to}`;
+}
+
 function integrationSummary(integration: Integration) {
   return {
     id: integration.id,
@@ -239,7 +245,7 @@ export function buildProgram(): Command {
       const accounts = await services.accounts.list();
       print(out(command), { accounts: accounts.map(accountSummary) }, accounts.length === 0 ? 'no accounts'
         : accounts.map((a) => `${a.id}\t@${a.screenName ?? '?'}\t${a.environment}\t${a.description}${a.lastTestError ? `\t(${a.lastTestError})` : ''}`
-          + (a.backlogWindow ? `\n  still reading a backlog of mentions posted between ${backlogTimes(a.backlogWindow).from} and ${backlogTimes(a.backlogWindow).to}` : '')).join('\n'));
+          + backlogLine(a)).join('\n'));
     });
   });
 

@@ -31,6 +31,11 @@ export function conversationQueries(conversationIds: string[]): string[] {
   return orQueries(conversationIds.map((id) => `conversation_id:${id}`));
 }
 
+/** The oldest moment recent search still finds posts from. */
+export function searchReachesBackToMs(nowMs: number): number {
+  return nowMs - SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000;
+}
+
 /**
  * What a read of the mentions could not reach: when the timeline stopped at its 800 newest
  * (`oldestServedMs` is its oldest), the backlog search reaches back only to `nowMs` − 7 days, so
@@ -38,7 +43,6 @@ export function conversationQueries(conversationIds: string[]): string[] {
  * nothing is.
  */
 export function mentionsOutOfReach(sinceMs: number, oldestServedMs: number, nowMs: number): { fromMs: number; toMs: number } | null {
-  const searchReachesBackTo = nowMs - SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000;
-  const toMs = Math.min(searchReachesBackTo, oldestServedMs);
+  const toMs = Math.min(searchReachesBackToMs(nowMs), oldestServedMs);
   return sinceMs < toMs ? { fromMs: sinceMs, toMs } : null;
 }

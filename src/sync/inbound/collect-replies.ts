@@ -2,7 +2,7 @@ import { toIso } from '../../lib/clock';
 import { XIncompleteReadError, XPageCapError } from '../../twitter/errors';
 import type { Account, BacklogWindow } from '../../store/accounts';
 import type { Integration } from '../../store/integrations';
-import { mentionsOutOfReach, SEARCH_WINDOW_DAYS } from '../../twitter/limits';
+import { mentionsOutOfReach, SEARCH_WINDOW_DAYS, searchReachesBackToMs } from '../../twitter/limits';
 import { compareTweetIds, maxTweetId, minTweetId, tweetIdAtMs, tweetIdBefore, tweetIdSecondsBefore, tweetIdTimeMs } from '../../twitter/snowflake';
 import type { XClient, XTweet } from '../../twitter/x-client';
 import { searchMentionsBacklog } from '../sources/backlog-search';
@@ -103,8 +103,7 @@ export async function collectReplies(deps: SyncDeps, account: Account, integrati
  * called for a window wholly older than search's 7 days: it is out of X's reach.
  */
 async function readBacklog(deps: SyncDeps, x: XClient, account: Account, window: BacklogWindow): Promise<{ tweets: XTweet[]; left: BacklogWindow | null }> {
-  const searchReachesBackTo = deps.clock.now().toMillis() - SEARCH_WINDOW_DAYS * 24 * 60 * 60 * 1000;
-  if (tweetIdTimeMs(window.untilId) <= searchReachesBackTo) return { tweets: [], left: null };
+  if (tweetIdTimeMs(window.untilId) <= searchReachesBackToMs(deps.clock.now().toMillis())) return { tweets: [], left: null };
   try {
     return { tweets: await searchMentionsBacklog(x, account, window.sinceId, window.untilId), left: null };
   } catch (error) {
