@@ -14,24 +14,21 @@ export interface Logger {
 export const REDACTED = '[redacted]';
 
 // The names under which X credentials, passwords, session and API tokens travel in this code
-// base (camelCase in the app, snake_case as X and the emulator spell them, header names).
-const SECRET_KEYS = [
+// base (camelCase in the app, snake_case as X and the emulator spell them, header names), and
+// a pattern for names that merely look secret (say `twitterApiKey`): a new field must not leak
+// by its spelling.
+const SECRET_KEYS = new Set([
   'secret', 'secretKey', 'secret_key', 'apiKey', 'api_key', 'apiKeySecret', 'api_key_secret',
   'accessToken', 'access_token', 'accessTokenSecret', 'access_token_secret', 'token', 'tokenHash', 'token_hash',
   'oauth_token', 'oauth_token_secret', 'oauth_signature', 'consumerKey', 'consumer_key', 'consumerSecret', 'consumer_secret',
   'password', 'passwordHash', 'password_hash', 'credentials', 'authorization', 'Authorization', 'cookie', 'Cookie', 'set-cookie',
-];
-
-/** Every path pino blanks out: each secret key at the top of a line and nested up to two levels (`*.token`, `req.headers.authorization`). */
-export const REDACTED_PATHS = SECRET_KEYS.flatMap((key) => {
-  const name = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`;
-  const nested = name.startsWith('[') ? name : `.${name}`;
-  return [name, `*${nested}`, `*.*${nested}`];
-});
-
-// A top-level field whose name merely looks secret (say `twitterApiKey`) is blanked as well:
-// the path list above cannot match by pattern, and a new field must not leak by its spelling.
+]);
 const SECRET_FIELD = /secret|token|password|api_?key|authorization|credential|cookie/i;
+
+const isSecretFieldName = (name: string): boolean => SECRET_KEYS.has(name) || SECRET_FIELD.test(name);
+
+// Deeper than this a value is not written at all: nothing below it can leak.
+const MAX_DEPTH = 6;
 
 /**
  * pino's err serializer (type, message with causes, stack), keeping only those: errors of HTTP
@@ -43,10 +40,36 @@ function serializeError(value: unknown): unknown {
   return { type, message, stack, ...(code !== undefined ? { code } : {}) };
 }
 
+/**
+ * A line's fields as they may be written: every secret-named field blanked, at any depth, errors
+ * reduced to their type, message and stack. One walk over the fields, in place of pino's redact
+ * paths: @pinojs/redact 0.4 costs about 7 µs per wildcard path per line, and the 90 paths needed
+ * for two levels made each line cost about 0.5 ms (pino itself: 5 µs).
+ */
+function cleanValue(value: unknown, depth: number, ancestors: object[]): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return serializeError(value);
+  if (ancestors.includes(value)) return '[circular]';
+  if (depth >= MAX_DEPTH) return '[too deep]';
+  // Dates and luxon times write themselves as strings; whatever else toJSON gives is cleaned too.
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') {
+    const written: unknown = toJSON.call(value);
+    return written === value ? '[unwritable]' : cleanValue(written, depth + 1, ancestors);
+  }
+  ancestors.push(value);
+  try {
+    if (Array.isArray(value)) return value.map((item) => cleanValue(item, depth + 1, ancestors));
+    const clean: Record<string, unknown> = {};
+    for (const [key, field] of Object.entries(value)) clean[key] = isSecretFieldName(key) ? REDACTED : cleanValue(field, depth + 1, ancestors);
+    return clean;
+  } finally {
+    ancestors.pop();
+  }
+}
+
 function cleanFields(fields: Record<string, unknown>): Record<string, unknown> {
-  const clean: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields)) clean[key] = SECRET_FIELD.test(key) ? REDACTED : serializeError(value);
-  return clean;
+  return cleanValue(fields, 0, []) as Record<string, unknown>;
 }
 
 class PinoLogger implements Logger {
@@ -81,7 +104,6 @@ export function createLogger(level: LogLevel, write?: (line: string) => void): L
       log: cleanFields,
     },
     serializers: { err: serializeError, error: serializeError },
-    redact: { paths: REDACTED_PATHS, censor: REDACTED },
   }, destination));
 }
 

@@ -43,6 +43,33 @@ describe('logger', () => {
     assert.deepEqual([child.accountId, child.integrationId, child.token], [1, 2, REDACTED]);
   });
 
+  it('blanks secrets deeper than two levels and inside arrays, and writes a circular reference as such', () => {
+    const { logger, parsed } = collect('info');
+    const loop: Record<string, unknown> = { name: 'loop' };
+    loop.self = loop;
+    logger.info('deep', {
+      a: { b: { c: { accessTokenSecret: 's-deep' } } },
+      accounts: [{ id: 1, credentials: { apiKey: 's-in-array' } }, { id: 2, oauth_signature: 's-signature' }],
+      cause: { error: Object.assign(new Error('nested'), { headers: { authorization: 's-error-header' } }) },
+      loop,
+      at: new Date(0),
+    });
+    const [line] = parsed();
+    assert.equal(line.a.b.c.accessTokenSecret, REDACTED);
+    assert.deepEqual(line.accounts, [{ id: 1, credentials: REDACTED }, { id: 2, oauth_signature: REDACTED }]);
+    assert.equal(line.cause.error.message, 'nested');
+    assert.equal(line.cause.error.headers, undefined);
+    assert.deepEqual(line.loop, { name: 'loop', self: '[circular]' });
+    assert.equal(line.at, '1970-01-01T00:00:00.000Z');
+    assert.ok(!JSON.stringify(line).includes('s-'), JSON.stringify(line));
+  });
+
+  it('writes nothing of a value nested deeper than six levels', () => {
+    const { logger, parsed } = collect('info');
+    logger.info('very deep', { l1: { l2: { l3: { l4: { l5: { l6: { anything: 'hidden' } } } } } } });
+    assert.equal(parsed()[0].l1.l2.l3.l4.l5.l6, '[too deep]');
+  });
+
   it('logs an unexpected error with its type, message and stack, but not the request an HTTP error carries', () => {
     const { logger, parsed } = collect();
     const error = Object.assign(new TypeError('cannot read x'), { request: { headers: { authorization: 'OAuth very-secret' } } });
