@@ -131,7 +131,7 @@ export async function buildServices(config: Readonly<Config>, options: { clock?:
     // Every call of an account's client is metered (and stopped at its budget) by one plugin.
     createXClient: async (account: Account) => {
       const meter = await costMeter.forAccount(account);
-      return clientFor(await accounts.credentialsOf(account.id), account.environment, account.apiBaseUrl, [costMeterPlugin(meter, account.xUserId)], meter.flush);
+      return clientFor(await accounts.credentialsOf(account), account.environment, account.apiBaseUrl, [costMeterPlugin(meter, account.xUserId)], meter.flush);
     },
     workerId,
     accountWebhooks,

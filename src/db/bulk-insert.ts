@@ -46,8 +46,8 @@ function runEachRowOn(connection: BetterSqlite3.Database, sql: string, rows: Bul
   const statement = connection.prepare(sql);
   // better-sqlite3 binds no booleans: SQLite keeps them as 0 and 1.
   const runAll = () => rows.map((row) => statement.run(row.map((value) => (typeof value === 'boolean' ? Number(value) : value))).changes);
-  // Outside a transaction each row would be a commit of its own.
-  return connection.inTransaction ? runAll() : connection.transaction(runAll)();
+  // Outside a transaction each row would be a commit of its own (one row is one either way).
+  return connection.inTransaction || rows.length === 1 ? runAll() : connection.transaction(runAll)();
 }
 
 /**

@@ -47,7 +47,25 @@ interface AccountRow {
   rate_limits_json: string | null;
 }
 
+type SealedCredentials = Pick<AccountRow, 'api_key_sealed' | 'api_key_secret_sealed' | 'access_token_sealed' | 'access_token_secret_sealed'>;
+
+/**
+ * The sealed credentials read with each Account, kept beside it rather than in it (an Account is
+ * shown and serialised; these never are), so a poll that has just read its account opens them
+ * without reading the row again.
+ */
+const sealedWith = new WeakMap<Account, SealedCredentials>();
+
 function toAccount(row: AccountRow): Account {
+  const account = toAccountFields(row);
+  sealedWith.set(account, {
+    api_key_sealed: row.api_key_sealed, api_key_secret_sealed: row.api_key_secret_sealed,
+    access_token_sealed: row.access_token_sealed, access_token_secret_sealed: row.access_token_secret_sealed,
+  });
+  return account;
+}
+
+function toAccountFields(row: AccountRow): Account {
   return {
     id: row.id,
     description: row.description,
@@ -95,8 +113,10 @@ export class AccountStore {
     return rows.map(toAccount);
   }
 
-  async credentialsOf(id: number): Promise<XCredentials> {
-    const row = await this.db<AccountRow>('kbts_accounts').where({ id }).first();
+  /** An account's X credentials: read from its row, or given an Account this store read, from what was read with it. */
+  async credentialsOf(account: number | Account): Promise<XCredentials> {
+    const id = typeof account === 'number' ? account : account.id;
+    const row = (typeof account === 'number' ? undefined : sealedWith.get(account)) ?? await this.db<AccountRow>('kbts_accounts').where({ id }).first();
     if (!row) throw new NotFoundError(`account ${id} does not exist`);
     return {
       apiKey: this.box.open(row.api_key_sealed),

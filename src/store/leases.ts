@@ -1,11 +1,17 @@
 import type { Knex } from 'knex';
+import { runEachRowOnSqlite } from '../db/bulk-insert';
 import { inTransaction } from '../db/database';
-import { forUpdateSkipLocked } from '../db/dialect';
+import { forUpdateSkipLocked, isPostgres } from '../db/dialect';
+
+// Free, expired, or already ours: taken (one row changed); held by another: no row changed.
+const ACQUIRE_ON_SQLITE = 'INSERT INTO kbts_leases (name, holder, expires_at) VALUES (?, ?, ?) '
+  + 'ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at '
+  + 'WHERE kbts_leases.holder = ? OR kbts_leases.expires_at < ?';
 
 /**
- * A lease row names who works on something until when. Taking it is one transaction that only
- * succeeds when the row is free, expired, or already ours — on SQLite and PostgreSQL alike. A
- * row another worker is updating right now is skipped, not waited for.
+ * A lease row names who works on something until when. Taking it only succeeds when the row is
+ * free, expired, or already ours: one conditional statement on SQLite, one transaction on
+ * PostgreSQL, where a row another worker is updating right now is skipped, not waited for.
  */
 export class LeaseStore {
   constructor(private readonly db: Knex) {}
@@ -16,6 +22,12 @@ export class LeaseStore {
   }
 
   async tryAcquire(name: string, holder: string, now: string, expiresAt: string): Promise<boolean> {
+    // SQLite has one writer at a time, so one conditional upsert is the whole step: a thousand
+    // accounts polled a minute on one worker paid for four statements and a transaction each.
+    if (!isPostgres(this.db)) {
+      const [changed] = await runEachRowOnSqlite(this.db, ACQUIRE_ON_SQLITE, [[name, holder, expiresAt, holder, now]]);
+      return changed === 1;
+    }
     return inTransaction(this.db, async (trx) => {
       const current = await forUpdateSkipLocked(trx, trx('kbts_leases').where({ name }).first());
       if (current) {

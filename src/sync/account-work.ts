@@ -202,10 +202,11 @@ export class AccountWorkQueue {
           }
           const counts = emptyCounts();
           const started = performance.now();
-          const integrations = (await deps.integrations.listForAccount(accountId)).filter((integration) => integration.status === 'active');
+          const everyIntegration = await deps.integrations.listForAccount(accountId);
+          const integrations = everyIntegration.filter((integration) => integration.status === 'active');
           // An account with channels and no active integration is worked for its channels alone.
           const worked = integrations.length > 0 || (await channelOnlyAccounts(deps)).includes(accountId);
-          const outcome = worked ? await workAccount(deps, accountId, integrations, counts, work) : { postsWaitUntil: null };
+          const outcome = worked ? await workAccount(deps, accountId, integrations, counts, work, everyIntegration) : { postsWaitUntil: null };
           for (const waiter of waiters) waiter.resolve(counts);
           if (work.collect) collected = counts;
           // Each run's own cost, once, for people watching the log and for the benchmark's daemon figures.

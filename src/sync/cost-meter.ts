@@ -43,6 +43,8 @@ export function budgetReason(budgetUsd: number, spentUsd: number, month: string)
 export class CostMeter {
   /** The writes of meters holding counts not written yet. */
   private readonly unwritten = new Set<() => Promise<void>>();
+  /** The UTC day each account's older seen ids were last dropped in this process. */
+  private readonly seenForgottenOn = new Map<number, string>();
 
   constructor(readonly store: XUsageStore, readonly prices: PriceTable, private readonly clock: Clock, private readonly logger: Logger) {}
 
@@ -94,9 +96,14 @@ export class CostMeter {
   async forAccount(account: Pick<Account, 'id'>): Promise<AccountMeter> {
     const today = this.today();
     const month = today.slice(0, 7);
-    const [spending, monthCost] = await Promise.all([this.store.spending(account.id), this.periodCost(account.id, month)]);
-    await this.store.forgetSeenBefore(account.id, today);
-    let spent = monthCost.usd;
+    const spending = await this.store.spending(account.id);
+    // Only a budget compares with the month so far: without one, it is not summed at every poll.
+    let spent = spending.monthlyBudgetUsd === null ? 0 : (await this.periodCost(account.id, month)).usd;
+    // Ids seen before today charge nothing again: dropped at the account's first client of the day.
+    if (this.seenForgottenOn.get(account.id) !== today) {
+      await this.store.forgetSeenBefore(account.id, today);
+      this.seenForgottenOn.set(account.id, today);
+    }
     const counts = new UnwrittenCounts();
     let timer: NodeJS.Timeout | null = null;
     let writing = Promise.resolve();

@@ -119,13 +119,15 @@ export interface AccountWorkOutcome {
 /**
  * One account's work, for a caller that holds its lease: publishing, then replies. X refusing the
  * account pauses it with the reason; any other failure is counted, logged and kept on the
- * integrations, and never stops another account.
+ * integrations, and never stops another account. `everyIntegration`: all of the account's
+ * integrations, paused ones too, when the caller has just read them (else they are read here).
  */
 export async function workAccount(
   deps: SyncDeps, accountId: number, integrations: Integration[], counts: CycleCounts, work: AccountWork,
+  everyIntegration?: Integration[],
 ): Promise<AccountWorkOutcome> {
   try {
-    return await pollAccount(deps, accountId, integrations, counts, work);
+    return await pollAccount(deps, accountId, integrations, counts, work, everyIntegration);
   } catch (error) {
     const message = errorMessage(error);
     counts.errors.push(`account ${accountId}: ${message}`);
@@ -151,7 +153,9 @@ export function postsExhaustedUntil(account: Account, now: DateTime): string | n
 
 const POST_TWEETS = 'POST /2/tweets';
 
-async function pollAccount(deps: SyncDeps, accountId: number, integrations: Integration[], counts: CycleCounts, work: AccountWork): Promise<AccountWorkOutcome> {
+async function pollAccount(
+  deps: SyncDeps, accountId: number, integrations: Integration[], counts: CycleCounts, work: AccountWork, everyIntegration?: Integration[],
+): Promise<AccountWorkOutcome> {
   const account = await deps.accounts.get(accountId) as Account;
   // Past X's post limit (100 per 15 minutes per user) records wait pending, without a call
   // that X would refuse; the record page and the dashboard say until when.
@@ -164,7 +168,7 @@ async function pollAccount(deps: SyncDeps, accountId: number, integrations: Inte
     const published = publish ? await publishForAccount(deps, account, toPublish, x, counts) : { refused: null, failedIntegrations: new Map<number, string>(), rateLimitedUntil: null };
     let refused = published.refused;
     if (!refused && publish && published.rateLimitedUntil === null) refused = await postDueAgentReplies(deps, account, toPublish, x);
-    if (!refused && work.collect) refused = await collectForAccount(deps, account, x, counts);
+    if (!refused && work.collect) refused = await collectForAccount(deps, account, x, counts, everyIntegration);
     // Mentions and direct messages made records (issue 15): DMs out at every run, read at reply polls.
     if (!refused) refused = await workChannels(deps, account, x, { read: work.collect });
     if (refused) {
@@ -220,10 +224,13 @@ async function publishForAccount(
   return { refused: null, failedIntegrations, rateLimitedUntil: null };
 }
 
-/** The account's replies for all its integrations; returns X's refusal of the account, if any. */
-async function collectForAccount(deps: SyncDeps, account: Account, x: XClient, counts: CycleCounts): Promise<string | null> {
+/**
+ * The account's replies for all its integrations, paused ones too (their replies are held for the
+ * resume); `everyIntegration` when the caller has just read them. Returns X's refusal of the account, if any.
+ */
+async function collectForAccount(deps: SyncDeps, account: Account, x: XClient, counts: CycleCounts, everyIntegration?: Integration[]): Promise<string | null> {
   try {
-    const collected = await collectReplies(deps, account, await deps.integrations.listForAccount(account.id), x);
+    const collected = await collectReplies(deps, account, everyIntegration ?? await deps.integrations.listForAccount(account.id), x);
     counts.repliesApplied += collected.repliesApplied;
     counts.repliesLogged += collected.repliesLogged;
     return null;

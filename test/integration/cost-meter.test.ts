@@ -70,6 +70,8 @@ describeEachDatabase('the cost meter counts what X returned, per account and UTC
     await tomorrow.me();
     await tomorrow.mentionsSince(me.id, null);
     const next = await services.costs.meter.estimate(accountId);
+    const seenOn = await services.db('kbts_x_usage_seen').where({ account_id: accountId }).distinct('day').pluck('day');
+    assert.deepEqual(seenOn, [next.today.period], 'the ids seen the day before are dropped by the first client of the day');
     assert.equal(next.today.units.user_read, 1);
     assert.equal(next.today.units.owned_read, 2);
     if (next.month.period === estimate.month.period) assert.equal(next.month.units.owned_read, 6, 'the month adds the days up');

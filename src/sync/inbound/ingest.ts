@@ -43,6 +43,9 @@ export async function ingestReplies(
   const counts: IngestCounts = { repliesApplied: 0, repliesLogged: 0 };
   const matched = await matchToConversations(deps, account, tweets, integrations);
   const cursor = options.moveCursorTo ?? null;
+  const cursorMoves = cursor !== null && (!account.mentionsCursorId || compareTweetIds(cursor, account.mentionsCursorId) > 0);
+  // Most polls find nothing new: no transaction for them (a thousand accounts a minute on one worker).
+  if (matched.length === 0 && !cursorMoves && options.backlogWindow === undefined) return counts;
   await deps.db.transaction(async (trx) => {
     const communications = deps.communications.with(trx);
     const alreadyLogged = await communications.loggedTweetIds(matched.map((reply) => reply.tweet.id));
@@ -57,9 +60,7 @@ export async function ingestReplies(
     for (const replies of byIntegration.values()) log.push(...await applyToRecords(deps, trx, replies));
     await communications.insert(log);
     for (const entry of log) entry.applied ? counts.repliesApplied++ : counts.repliesLogged++;
-    if (cursor && (!account.mentionsCursorId || compareTweetIds(cursor, account.mentionsCursorId) > 0)) {
-      await deps.accounts.with(trx).setMentionsCursor(account.id, cursor);
-    }
+    if (cursorMoves) await deps.accounts.with(trx).setMentionsCursor(account.id, cursor);
     // With the replies it gave: a crash before the commit reads the same window again.
     if (options.backlogWindow !== undefined) await deps.accounts.with(trx).setBacklogWindow(account.id, options.backlogWindow);
   });
