@@ -95,6 +95,11 @@ export class PublicationStore {
     return rows.map(toPublication);
   }
 
+  /** Which of these integrations have records due now (listDue would give them some): one index step per integration. */
+  async integrationsWithDue(integrationIds: number[], now: string): Promise<number[]> {
+    return integrationsWithDueRows(this.db, 'kbts_publications', integrationIds, now);
+  }
+
   /**
    * A backfill: every record the table holds now becomes pending, exactly as the capture
    * trigger would have made it. Table and key names come from introspection.
@@ -274,4 +279,24 @@ export class PublicationStore {
   async removeForIntegration(integrationId: number): Promise<void> {
     await this.db('kbts_publications').where({ integration_id: integrationId }).delete();
   }
+}
+
+// Integration ids per statement: well below either database's limit on bound values.
+const IDS_PER_STATEMENT = 500;
+
+/**
+ * The integrations with a row due (pending or sending, its next attempt not in the future) in a
+ * table of such rows: publications, agent replies. Each integration is looked up by its
+ * (integration_id, state) index, never a pass over the table.
+ */
+export async function integrationsWithDueRows(db: Knex, table: string, integrationIds: number[], now: string): Promise<number[]> {
+  const due: number[] = [];
+  for (let start = 0; start < integrationIds.length; start += IDS_PER_STATEMENT) {
+    const rows: Array<{ integration_id: number }> = await db(table).distinct('integration_id')
+      .whereIn('integration_id', integrationIds.slice(start, start + IDS_PER_STATEMENT))
+      .whereIn('state', ['pending', 'sending'])
+      .where((when) => when.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now));
+    for (const row of rows) due.push(Number(row.integration_id));
+  }
+  return due;
 }

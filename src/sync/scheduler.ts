@@ -1,6 +1,9 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { DatabaseConfig } from '../config';
+import { toIso } from '../lib/clock';
 import { errorMessage } from '../lib/errors';
+import { AgentReplyStore } from '../store/agent-replies';
+import { ChannelStore } from '../store/channels';
 import type { Integration } from '../store/integrations';
 import { AccountWorkQueue } from './account-work';
 import { createChangeWatch, type ChangeWatch } from './change-watch';
@@ -120,10 +123,30 @@ export class Scheduler {
     await this.queue.stop();
   }
 
-  /** Every account with an active integration looks for due records (the backstop of the wake-ups). */
+  /**
+   * The backstop of the wake-ups: every account with records or agent replies due now publishes,
+   * and every account with a channel sends its due messages. The database says which accounts
+   * have due work, so a sweep over a thousand idle accounts is a few statements, not a run (a
+   * lease, reads, a release) for each of them every 30 seconds.
+   */
   private async sweep(): Promise<void> {
-    const accountIds = new Set([...[...this.active.values()].map((integration) => integration.accountId), ...this.channelOnly]);
-    await Promise.all([...accountIds].map((accountId) => this.queue.request(accountId, PUBLISH)));
+    try {
+      const integrations = [...this.active.values()];
+      const ids = integrations.map((integration) => integration.id);
+      const now = toIso(this.deps.clock.now());
+      const due = new Set([
+        ...await this.deps.publications.integrationsWithDue(ids, now),
+        ...await new AgentReplyStore(this.deps.db).integrationsWithDue(ids, now),
+      ]);
+      const withChannels = (await new ChannelStore(this.deps.db).list()).filter((channel) => channel.status === 'active').map((channel) => channel.accountId);
+      const accountIds = new Set([
+        ...integrations.filter((integration) => due.has(integration.id)).map((integration) => integration.accountId), ...withChannels, ...this.channelOnly,
+      ]);
+      await Promise.all([...accountIds].map((accountId) => this.queue.request(accountId, PUBLISH)));
+    } catch (error) {
+      // The database failing: the next sweep (or a wake-up) tries again.
+      this.deps.logger.error('publish sweep failed', { error: errorMessage(error) });
+    }
   }
 
   /** Publishing for the named integrations, on their accounts; `jitterMs` when every worker heard the same news. */

@@ -111,3 +111,40 @@ describeEachDatabase('scheduler', (database) => {
     }
   });
 });
+
+describeEachDatabase('scheduler: the publish sweep', (database) => {
+  let world: TestEnv;
+
+  beforeEach(async () => {
+    // A daily reply poll, so every run seen here is the sweep's.
+    ({ world } = await createArticlesWorld(database, { username: 'kb_sweep', integration: { every: '0 3 * * *' } }));
+  });
+  afterEach(async () => world.close());
+
+  it('works only an account with records due, and still publishes a record no wake-up announced', async () => {
+    const services = await world.services();
+    let runs = 0;
+    const leases = Object.create(services.leases, {
+      tryAcquire: { value: async (...args: Parameters<typeof services.leases.tryAcquire>) => {
+        runs++;
+        return services.leases.tryAcquire(...args);
+      } },
+    });
+    const scheduler = new Scheduler({ ...services.sync, leases }, 60_000, { publishSweepMs: 100 });
+    await scheduler.start();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.equal(runs, 0, 'about ten sweeps with nothing due took no lease');
+      // Inserted by SQL on another connection with no change watch: only the sweep can find it.
+      await world.sql(INSERT_ARTICLE, ['a', 'Found by the sweep', 'Yes']);
+      await waitFor(async () => (await world.tweetsBy('kb_sweep')).length === 1, 'the sweep to publish the record');
+      await waitFor(async () => (await services.publications.findByRecord(1, '1'))?.state === 'sent', 'the record to be marked sent');
+      const runsWhileDue = runs;
+      assert.ok(runsWhileDue >= 1);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.equal(runs, runsWhileDue, 'once sent, the sweeps left the account alone');
+    } finally {
+      await scheduler.stop();
+    }
+  });
+});
