@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { isPostgres, RECORDS_CHANNEL } from '../db/dialect';
-import { integrationsWithDueRows } from './publications';
+import { integrationsWithDueRows, whereDue } from './publications';
 
 /** An agent's reply: pending → sending → sent | failed, as a record's tweet (DESIGN.md section 4). */
 export type AgentReplyState = 'pending' | 'sending' | 'sent' | 'failed';
@@ -113,16 +113,15 @@ export class AgentReplyStore {
     return (await this.db<AgentReplyRow>(TABLE).where({ integration_id: integrationId, record_key: recordKey }).orderBy('id')).map(toReply);
   }
 
-  /** Pending replies and unknown outcomes ("sending") whose next attempt is due, oldest first. */
   /** Which of these integrations have agent replies due now. */
   async integrationsWithDue(integrationIds: number[], now: string): Promise<number[]> {
     return integrationsWithDueRows(this.db, TABLE, integrationIds, now);
   }
 
+  /** Pending replies and unknown outcomes ("sending") whose next attempt is due, oldest first. */
   async listDue(integrationIds: number[], now: string, limit: number): Promise<AgentReply[]> {
     if (integrationIds.length === 0) return [];
-    const rows = await this.db<AgentReplyRow>(TABLE).whereIn('integration_id', integrationIds).whereIn('state', ['pending', 'sending'])
-      .where((due) => due.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now))
+    const rows = await whereDue(this.db<AgentReplyRow>(TABLE).whereIn('integration_id', integrationIds), now)
       .orderBy('id').limit(limit);
     return rows.map(toReply);
   }

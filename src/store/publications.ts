@@ -86,10 +86,7 @@ export class PublicationStore {
 
   /** Pending records and unknown outcomes ("sending") whose next attempt is due, oldest first. */
   async listDue(integrationId: number, now: string, limit: number): Promise<Publication[]> {
-    const rows = await this.db<PublicationRow>('kbts_publications')
-      .where({ integration_id: integrationId })
-      .whereIn('state', ['pending', 'sending'])
-      .where((due) => due.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now))
+    const rows = await whereDue(this.db<PublicationRow>('kbts_publications').where({ integration_id: integrationId }), now)
       .orderBy('id')
       .limit(limit);
     return rows.map(toPublication);
@@ -284,18 +281,22 @@ export class PublicationStore {
 // Integration ids per statement: well below either database's limit on bound values.
 const IDS_PER_STATEMENT = 500;
 
+/** Due: pending, or sending with its outcome unknown, and its next attempt not in the future (publications and agent replies alike). */
+export function whereDue<Q extends Knex.QueryBuilder>(query: Q, now: string): Q {
+  return query.whereIn('state', ['pending', 'sending'])
+    .where((when) => when.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now)) as Q;
+}
+
 /**
- * The integrations with a row due (pending or sending, its next attempt not in the future) in a
- * table of such rows: publications, agent replies. Each integration is looked up by its
+ * The integrations with a row due (see whereDue) in a table of such rows: publications, agent replies. Each integration is looked up by its
  * (integration_id, state) index, never a pass over the table.
  */
 export async function integrationsWithDueRows(db: Knex, table: string, integrationIds: number[], now: string): Promise<number[]> {
   const due: number[] = [];
   for (let start = 0; start < integrationIds.length; start += IDS_PER_STATEMENT) {
-    const rows: Array<{ integration_id: number }> = await db(table).distinct('integration_id')
-      .whereIn('integration_id', integrationIds.slice(start, start + IDS_PER_STATEMENT))
-      .whereIn('state', ['pending', 'sending'])
-      .where((when) => when.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now));
+    const rows: Array<{ integration_id: number }> = await whereDue(
+      db(table).distinct('integration_id').whereIn('integration_id', integrationIds.slice(start, start + IDS_PER_STATEMENT)), now,
+    );
     for (const row of rows) due.push(Number(row.integration_id));
   }
   return due;

@@ -138,10 +138,12 @@ export class Scheduler {
         ...await this.deps.publications.integrationsWithDue(ids, now),
         ...await new AgentReplyStore(this.deps.db).integrationsWithDue(ids, now),
       ]);
-      const withChannels = (await new ChannelStore(this.deps.db).list()).filter((channel) => channel.status === 'active').map((channel) => channel.accountId);
-      const accountIds = new Set([
-        ...integrations.filter((integration) => due.has(integration.id)).map((integration) => integration.accountId), ...withChannels, ...this.channelOnly,
-      ]);
+      // Channel-only accounts were found by the last refresh; the others' channels are looked up here.
+      const withIntegrations = new Set(integrations.map((integration) => integration.accountId));
+      const withChannels = (await new ChannelStore(this.deps.db).list())
+        .filter((channel) => channel.status === 'active' && withIntegrations.has(channel.accountId)).map((channel) => channel.accountId);
+      const withDueWork = integrations.filter((integration) => due.has(integration.id)).map((integration) => integration.accountId);
+      const accountIds = new Set([...withDueWork, ...withChannels, ...this.channelOnly]);
       await Promise.all([...accountIds].map((accountId) => this.queue.request(accountId, PUBLISH)));
     } catch (error) {
       // The database failing: the next sweep (or a wake-up) tries again.
