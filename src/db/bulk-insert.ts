@@ -9,6 +9,7 @@ export interface BulkInsert {
   /** Table and column names: the product's own, never from a request. */
   table: string;
   columns: readonly string[];
+  /** Handed over: on SQLite their booleans become 0 and 1 in place (no copy of each row). */
   rows: BulkValue[][];
   /** The unique columns whose conflict leaves the existing row as it is. */
   onConflictDoNothing: readonly string[];
@@ -44,15 +45,24 @@ function insertOnSqlite(connection: BetterSqlite3.Database, insert: BulkInsert):
 
 function runEachRowOn(connection: BetterSqlite3.Database, sql: string, rows: BulkValue[][]): number[] {
   const statement = connection.prepare(sql);
-  // better-sqlite3 binds no booleans: SQLite keeps them as 0 and 1.
-  const runAll = () => rows.map((row) => statement.run(row.map((value) => (typeof value === 'boolean' ? Number(value) : value))).changes);
+  const runAll = () => rows.map((row) => statement.run(withoutBooleans(row)).changes);
   // Outside a transaction each row would be a commit of its own (one row is one either way).
   return connection.inTransaction || rows.length === 1 ? runAll() : connection.transaction(runAll)();
 }
 
+/** better-sqlite3 binds no booleans (SQLite keeps them as 0 and 1): changed in place, as rows are handed over. */
+function withoutBooleans(row: BulkValue[]): BulkValue[] {
+  for (let i = 0; i < row.length; i++) {
+    const value = row[i];
+    if (typeof value === 'boolean') row[i] = value ? 1 : 0;
+  }
+  return row;
+}
+
 /**
  * SQLite only: one statement (the product's own SQL, `?` placeholders) run once per row of
- * values, kept prepared, in the transaction `db` is (or one of its own). Returns the rows each
+ * values, kept prepared, in the transaction `db` is (or one of its own); the rows are handed over
+ * (booleans become 0 and 1 in place). Returns the rows each
  * run changed. For the hot batch updates, where knex's building of one CASE statement per batch
  * cost more than SQLite's running of a statement per row.
  */

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { bulkInsert } from '../db/bulk-insert';
+import { bulkInsert, type BulkValue } from '../db/bulk-insert';
 
 export type Direction = 'out' | 'in';
 
@@ -69,28 +69,26 @@ function toCommunication(row: CommunicationRow): Communication {
   };
 }
 
-function toRow(entry: NewCommunication) {
-  return {
-    integration_id: entry.integrationId,
-    publication_id: entry.publicationId,
-    record_key: entry.recordKey,
-    direction: entry.direction,
-    tweet_id: entry.tweetId,
-    conversation_id: entry.conversationId,
-    in_reply_to_tweet_id: entry.inReplyToTweetId,
-    author_id: entry.authorId,
-    author_username: entry.authorUsername,
-    text: entry.text,
-    tweet_created_at: entry.tweetCreatedAt,
-    applied: entry.applied,
-    not_applied_reason: entry.notAppliedReason,
-    held_until_resume: entry.heldUntilResume ?? false,
-    recorded_at: entry.recordedAt,
-    written_by: entry.writtenBy ?? null,
-  };
-}
-
-const INSERT_COLUMNS = Object.keys(toRow({} as NewCommunication)) as Array<keyof ReturnType<typeof toRow>>;
+/** Each inserted column with its value from an entry: one list, so names and values cannot drift apart. */
+const INSERTED: ReadonlyArray<[column: keyof CommunicationRow, value: (entry: NewCommunication) => BulkValue]> = [
+  ['integration_id', (entry) => entry.integrationId],
+  ['publication_id', (entry) => entry.publicationId],
+  ['record_key', (entry) => entry.recordKey],
+  ['direction', (entry) => entry.direction],
+  ['tweet_id', (entry) => entry.tweetId],
+  ['conversation_id', (entry) => entry.conversationId],
+  ['in_reply_to_tweet_id', (entry) => entry.inReplyToTweetId],
+  ['author_id', (entry) => entry.authorId],
+  ['author_username', (entry) => entry.authorUsername],
+  ['text', (entry) => entry.text],
+  ['tweet_created_at', (entry) => entry.tweetCreatedAt],
+  ['applied', (entry) => entry.applied],
+  ['not_applied_reason', (entry) => entry.notAppliedReason],
+  ['held_until_resume', (entry) => entry.heldUntilResume ?? false],
+  ['recorded_at', (entry) => entry.recordedAt],
+  ['written_by', (entry) => entry.writtenBy ?? null],
+];
+const INSERT_COLUMNS = INSERTED.map(([column]) => column);
 
 /** The communications log: every tweet out and reply in, unique by tweet id. */
 export class CommunicationStore {
@@ -106,10 +104,8 @@ export class CommunicationStore {
     const inserted = await bulkInsert(this.db, {
       table: 'kbts_communications',
       columns: INSERT_COLUMNS,
-      rows: entries.map((entry) => {
-        const row = toRow(entry);
-        return INSERT_COLUMNS.map((column) => row[column] ?? null);
-      }),
+      // Straight to the values, one array per row: a poll may log thousands.
+      rows: entries.map((entry) => INSERTED.map(([, value]) => value(entry) ?? null)),
       onConflictDoNothing: ['tweet_id'],
       returning: 'tweet_id',
     });

@@ -56,7 +56,8 @@ const MEDIA_WORDS: Record<string, string> = { photo: 'photo', video: 'video', an
  * GIF by its preview image: X gives no address of the video file itself in v2).
  */
 export function mediaMarkers(media: XMedia[] | undefined): string {
-  return (media ?? []).flatMap((item) => {
+  if (!media || media.length === 0) return '';
+  return media.flatMap((item) => {
     const address = item.url ?? item.previewImageUrl;
     return address ? [` [${MEDIA_WORDS[item.type] ?? item.type}: ${address}]`] : [];
   }).join('');
@@ -80,6 +81,12 @@ export function applyEntries(current: string | null, entries: string[], mode: Re
     default:
       return (existing === '' ? [] : [existing]).concat(entries).join('\n');
   }
+}
+
+/** The length `applyEntries(current, [entry], mode)` gives, from the two lengths alone. */
+export function lengthWithEntry(currentLength: number, entryLength: number, mode: ResponseMode): number {
+  if (mode === 'overwrite' || currentLength === 0) return entryLength;
+  return currentLength + 1 + entryLength;
 }
 
 export function isValidTimeZone(zone: string): boolean {

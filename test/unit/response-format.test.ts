@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { applyEntries, formatEntry, replyBody } from '../../src/sync/response-format';
+import { applyEntries, formatEntry, lengthWithEntry, replyBody } from '../../src/sync/response-format';
 
 describe('reply entry format', () => {
   it('stamps the reply with its own created_at in UTC by default', () => {
@@ -51,5 +51,14 @@ describe('response modes', () => {
 
   it('overwrite keeps only the newest entry', () => {
     assert.equal(applyEntries('intro', entries, 'overwrite'), '[2] second');
+  });
+
+  it('works out the length an entry gives the field without building it, in every mode', () => {
+    for (const mode of ['append', 'prepend', 'overwrite'] as const) {
+      for (const current of [null, '', 'intro', 'two\nlines']) {
+        const expected = applyEntries(current, ['[3] third'], mode).length;
+        assert.equal(lengthWithEntry(current?.length ?? 0, '[3] third'.length, mode), expected, `${mode} onto ${JSON.stringify(current)}`);
+      }
+    }
   });
 });

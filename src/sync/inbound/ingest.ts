@@ -9,7 +9,7 @@ import type { Integration } from '../../store/integrations';
 import type { Publication } from '../../store/publications';
 import { compareTweetIds } from '../../twitter/snowflake';
 import type { XTweet } from '../../twitter/x-client';
-import { applyEntries, formatEntry, mediaMarkers, unescapeXText } from '../response-format';
+import { applyEntries, formatEntry, lengthWithEntry, mediaMarkers, unescapeXText } from '../response-format';
 import type { SyncDeps } from '../sync-deps';
 
 export interface IngestCounts {
@@ -118,7 +118,9 @@ export async function applyToRecords(deps: Pick<SyncDeps, 'clock'>, trx: Knex, r
     unreadable = `table '${integration.tableName}' cannot be read (${(error as Error).message})`;
   }
   const limit = unreadable ? null : await fieldCharacterLimit(trx, integration.tableName, integration.responseField);
-  const newValues = new Map<string, string>();
+  // Per record: what it holds, the entries it takes (oldest first) and the length it will have.
+  // The field is built once at the end: a record with many replies is not copied for each one.
+  const growing = new Map<string, { stored: string | null; entries: string[]; length: number }>();
   const log: NewCommunication[] = [];
   // One moment for the whole batch: they are committed together.
   const recordedAt = toIso(deps.clock.now());
@@ -134,19 +136,25 @@ export async function applyToRecords(deps: Pick<SyncDeps, 'clock'>, trx: Knex, r
           ? `the response field '${integration.responseField}' no longer exists in table '${integration.tableName}'`
           : continueRefusal(parseYesNo(record[integration.continueField])));
     if (!refusal && record) {
-      const stored = record[integration.responseField];
-      const current = newValues.get(key) ?? (stored === null || stored === undefined ? null : String(stored));
+      let field = growing.get(key);
+      if (!field) {
+        const stored = record[integration.responseField];
+        const current = stored === null || stored === undefined ? null : String(stored);
+        field = { stored: current, entries: [], length: current?.length ?? 0 };
+        growing.set(key, field);
+      }
       const entry = formatEntry({
         createdAt: reply.tweet.createdAt ?? toIso(deps.clock.now()),
         username: reply.tweet.authorUsername ?? reply.tweet.authorId ?? 'unknown',
         text: reply.tweet.text,
         media: reply.tweet.media,
       }, integration.timeZone);
-      const next = applyEntries(current, [entry], integration.responseMode);
-      if (limit !== null && next.length > limit) {
+      const length = lengthWithEntry(field.length, entry.length, integration.responseMode);
+      if (limit !== null && length > limit) {
         refusal = `the response field '${integration.responseField}' holds at most ${limit} characters and this reply does not fit`;
       } else {
-        newValues.set(key, next);
+        field.entries.push(entry);
+        field.length = length;
       }
     }
     log.push({
@@ -169,7 +177,11 @@ export async function applyToRecords(deps: Pick<SyncDeps, 'clock'>, trx: Knex, r
       recordedAt,
     });
   }
-  await writeIsolated(trx, location, integration.responseField, [...newValues], (key, error) => {
+  const newValues: Array<[string, string]> = [];
+  for (const [key, field] of growing) {
+    if (field.entries.length > 0) newValues.push([key, applyEntries(field.stored, field.entries, integration.responseMode)]);
+  }
+  await writeIsolated(trx, location, integration.responseField, newValues, (key, error) => {
     for (const entry of log) {
       if (entry.recordKey === key && entry.applied) {
         entry.applied = false;
