@@ -13,9 +13,7 @@ import type { Integration } from './store/integrations';
 import { tweetIdTimeMs } from './twitter/snowflake';
 import { ROLES, type Role } from './store/users';
 import { runPollCycle, type AccountOutcome } from './sync/poll-cycle';
-import { pollForever, serve } from './serve';
 import { parseInstant } from './emulator/clock';
-import { startEmulator } from './emulator/emulator';
 import { addAccountWebhookCommands } from './cli/account-webhook';
 import { addAccountCostCommands } from './cli/account-costs';
 import { probeHeldAccounts } from './sync/credits-probe';
@@ -142,6 +140,10 @@ export function buildProgram(): Command {
   const out = (command: Command): Output => ({ json: Boolean(command.optsWithGlobals().json) });
 
   program.command('serve').description('migrate, then run the web server and the scheduler').action(async () => {
+    // Loaded only for this command, so the others (a `poll` worker above all) leave the web app
+    // out of memory. require, not import(): the source run (tsx/cjs) resolves no ESM import of a .ts file.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { serve } = require('./serve') as typeof import('./serve');
     await serve(loadConfig());
   });
 
@@ -162,6 +164,8 @@ export function buildProgram(): Command {
     .action(async (options: { once?: boolean; integration?: string }, command: Command) => {
       const integrationId = options.integration ? parseId(options.integration, 'integration id') : undefined;
       if (!options.once) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when needed, as serve is
+        const { pollForever } = require('./poll-daemon') as typeof import('./poll-daemon');
         await pollForever(loadConfig());
         return;
       }
@@ -344,6 +348,8 @@ export function buildProgram(): Command {
       if (options.clock !== undefined && parseInstant(options.clock) === null) {
         throw new ValidationError(`--clock must be an ISO-8601 time with a zone, e.g. 2026-12-01T09:00:00Z, not '${options.clock}'`);
       }
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when needed, as serve is
+      const { startEmulator } = require('./emulator/emulator') as typeof import('./emulator/emulator');
       const emulator = await startEmulator({ port, host: options.host, startAt: options.clock });
       print(out(command), { url: emulator.url }, `X API emulator listening on ${emulator.url}`);
       const stop = () => { emulator.close().finally(() => process.exit(0)); };

@@ -6,29 +6,13 @@ import type { Config } from './config';
 import { errorMessage } from './lib/errors';
 import { testAccount } from './setup/account-setup';
 import { openKeptSandbox } from './setup/sandbox-setup';
+import { onShutdown, schedulerOptions } from './poll-daemon';
 import { startNoRepliesAlerts } from './sync/no-replies-alert';
 import { startCreditsProbe } from './sync/credits-probe';
-import { Scheduler, type SchedulerOptions } from './sync/scheduler';
+import { Scheduler } from './sync/scheduler';
 import { startWebhooks } from './sync/webhooks';
 import { createWebApp } from './web/create-web-app';
 import { stopLivePages } from './web/live/live-pages';
-
-/** Waits for SIGINT/SIGTERM, then stops the parts in reverse order. */
-function onShutdown(stop: () => Promise<void>): void {
-  let stopping = false;
-  const handler = () => {
-    if (stopping) return;
-    stopping = true;
-    stop().catch(() => undefined).finally(() => process.exit(0));
-  };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
-}
-
-/** A daemon watches its database, so records any writer commits are tweeted at once. */
-function schedulerOptions(config: Readonly<Config>): SchedulerOptions {
-  return { watch: config.database, changeCheckMs: config.changeCheckMs, publishSweepMs: config.publishSweepMs };
-}
 
 /** `serve`: migrations, then the web app (with the sandbox X API at /sandbox/x) and the scheduler. */
 export async function serve(config: Readonly<Config>): Promise<void> {
@@ -80,20 +64,4 @@ export function whereToOpen(host: string, port: number, hostname: string): strin
   const local = shown(host === '::' ? '::1' : '127.0.0.1');
   return `kb-twitter-sync listening on ${local} and every other address of this machine (HOST=${host || '(empty)'})\n`
     + `Open ${local} in your browser on this machine, or ${shown(hostname)} from another one.\n`;
-}
-
-/** `poll` without --once: the scheduler alone, for extra worker processes. */
-export async function pollForever(config: Readonly<Config>): Promise<void> {
-  const services = await buildServices(config);
-  const scheduler = new Scheduler(services.sync, config.schedulerRefreshMs, schedulerOptions(config));
-  await scheduler.start();
-  const alerts = startNoRepliesAlerts(services.noRepliesAlerts);
-  const probe = startCreditsProbe(services.costs.probe);
-  process.on('unhandledRejection', (error) => services.logger.error('unhandled rejection', { error: errorMessage(error), err: error }));
-  onShutdown(async () => {
-    alerts.stop();
-    probe.stop();
-    await scheduler.stop();
-    await services.close();
-  });
 }
