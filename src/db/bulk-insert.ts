@@ -61,10 +61,10 @@ function withoutBooleans(row: BulkValue[]): BulkValue[] {
 
 /**
  * SQLite only: one statement (the product's own SQL, `?` placeholders) run once per row of
- * values, kept prepared, in the transaction `db` is (or one of its own); the rows are handed over
- * (booleans become 0 and 1 in place). Returns the rows each
- * run changed. For the hot batch updates, where knex's building of one CASE statement per batch
- * cost more than SQLite's running of a statement per row.
+ * values, kept prepared, in the transaction `db` is (or one of its own). The rows are handed
+ * over: their booleans become 0 and 1 in place. Returns the rows each run changed. For the hot
+ * batch updates, where knex's building of one CASE statement per batch cost more than SQLite's
+ * running of a statement per row.
  */
 export async function runEachRowOnSqlite(db: Knex, sql: string, rows: BulkValue[][]): Promise<number[]> {
   if (isPostgres(db)) throw new Error('runEachRowOnSqlite is for SQLite: PostgreSQL takes a batch in one statement');
