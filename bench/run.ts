@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     scenarios.push(...await attempt(7, 'webhook ingestion', () => webhookIngestion(emulator, 5000, RUNS)));
     scenarios.push(...await attempt(8, 'many integrations', () => manyIntegrations(emulator, 1000, quick ? 2 : 4)));
     scenarios.push(...await attempt(9, 'scale out', () => scaleOut(emulator, 300, 30_000, quick ? 1 : 3)));
+    scenarios.push(...await attempt(9, 'scale out, workers below the machine', () => scaleOut(emulator, 300, 30_000, 1, 8)));
     scenarios.push(...await attempt(16, 'media video', () => mediaVideo(emulator)));
   } finally {
     await emulator.stop();
