@@ -227,8 +227,8 @@ async function scaleRun(
   }
 }
 
-/** 9. PostgreSQL: 300 accounts, 30,000 records, X answering 50 ms slower: three workers' throughput against one's. */
 /**
+ * 9. PostgreSQL: 300 accounts, 30,000 records, X answering 50 ms slower: three workers' throughput against one's.
  * `accountsAtOnce`: each worker's KBTS_ACCOUNTS_AT_ONCE (null: the default, 50). With the default,
  * one worker already keeps a small machine busy, so the run measures the machine; a lower bound
  * leaves room for three workers, so it measures how the workers share the accounts.
