@@ -241,6 +241,11 @@ export interface FaultRule {
   skip?: number;
   /** latency: delay in ms. */
   ms?: number;
+  /**
+   * latency: hold the answer after X has done the work (a post created, its answer slow to come
+   * back) instead of before it; the window a crash between a post and its commit needs.
+   */
+  afterWork?: boolean;
   /** status: the HTTP status to answer with. */
   status?: number;
   /** rate_limit: seconds until the forced window resets (default 60). */
@@ -255,6 +260,8 @@ interface ActiveFault {
 
 export interface FaultSelection {
   latencyMs: number;
+  /** Held after the work is done, before the answer is sent. */
+  heldAfterWorkMs: number;
   terminal?: FaultRule;
 }
 
@@ -984,6 +991,9 @@ export class EmulatorState {
       throw new EmulatorInputError(400, 'probability must be between 0 and 1');
     }
     if (rule.kind === 'latency' && !(typeof rule.ms === 'number' && rule.ms >= 0)) throw new EmulatorInputError(400, 'latency needs ms >= 0');
+    if (rule.afterWork !== undefined && !(rule.kind === 'latency' && typeof rule.afterWork === 'boolean')) {
+      throw new EmulatorInputError(400, 'afterWork is true or false, on a latency rule only');
+    }
     if (rule.kind === 'status' && !(Number.isInteger(rule.status) && (rule.status as number) >= 400 && (rule.status as number) <= 599)) {
       throw new EmulatorInputError(400, 'status needs an HTTP error status (400..599)');
     }
@@ -1008,7 +1018,7 @@ export class EmulatorState {
    * rule of any other kind is the call's fate. Only the rules that fire are used up.
    */
   takeFaults(endpoint: string, username: string | undefined): FaultSelection {
-    const selection: FaultSelection = { latencyMs: 0 };
+    const selection: FaultSelection = { latencyMs: 0, heldAfterWorkMs: 0 };
     for (const fault of this.faults) {
       const { rule } = fault;
       if (fault.remaining <= 0) continue;
@@ -1021,7 +1031,8 @@ export class EmulatorState {
         continue;
       }
       fault.remaining -= 1;
-      if (rule.kind === 'latency') selection.latencyMs += rule.ms ?? 0;
+      if (rule.kind === 'latency' && rule.afterWork === true) selection.heldAfterWorkMs += rule.ms ?? 0;
+      else if (rule.kind === 'latency') selection.latencyMs += rule.ms ?? 0;
       else selection.terminal = rule;
     }
     this.faults = this.faults.filter((f) => f.remaining > 0);

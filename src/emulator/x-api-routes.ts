@@ -740,11 +740,10 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
   const token = parseAuthorizationHeader(req.get('authorization'))?.get('oauth_token');
   const caller = token === undefined ? undefined : state.userForToken(token);
   const faults = state.takeFaults(key, caller?.username);
-  if (faults.latencyMs > 0) {
-    // Said in a header of the emulator's own, so a test can tell a held answer from a slow machine.
-    res.setHeader('x-emulator-delay-ms', String(faults.latencyMs));
-    await sleep(faults.latencyMs);
-  }
+  const delayMs = faults.latencyMs + faults.heldAfterWorkMs;
+  // Said in a header of the emulator's own, so a test can tell a held answer from a slow machine.
+  if (delayMs > 0) res.setHeader('x-emulator-delay-ms', String(delayMs));
+  if (faults.latencyMs > 0) await sleep(faults.latencyMs);
   const fate = faults.terminal;
   if (fate?.kind === 'drop') {
     req.socket.destroy();
@@ -774,6 +773,7 @@ async function handle(state: EmulatorState, req: express.Request, res: express.R
       return send(res, blankProblem(503, 'The sandbox could not store the change; try again.'));
     }
   }
+  if (faults.heldAfterWorkMs > 0) await sleep(faults.heldAfterWorkMs);
   switch (fate?.kind) {
     case 'lost_response':
       // X did the work; the answer never arrives.

@@ -31,8 +31,12 @@ describe(`agent replies under SIGKILL (runs: ${RUNS})`, function () {
     await world.sql("INSERT INTO articles (title, tweet_text, keep_going) VALUES ('Q', 'Ask us anything', 'Yes')");
     await world.pollOnce();
     const userId = await world.asNewProcess(async (services) => services.users.create('agent', await hashPassword('a long enough password'), 'editor', toIso(services.clock.now())));
-    // Slow posts: a kill lands while X creates the reply and before the daemon commits it.
-    await world.control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'latency', ms: 120, probability: 1 }] });
+    // Slow posts, 40 ms before X makes the reply and 80 ms after it, before the answer: a kill
+    // during the posts most often lands after a reply is on X and before the daemon commits it.
+    await world.control('POST', '/faults', { rules: [
+      { endpoint: 'POST /2/tweets', kind: 'latency', ms: 40, probability: 1 },
+      { endpoint: 'POST /2/tweets', kind: 'latency', ms: 80, afterWork: true, probability: 1 },
+    ] });
     const texts: string[] = [];
     let daemon: Daemon | null = null;
     let uncommittedAtKills = 0;
@@ -80,7 +84,7 @@ describe(`agent replies under SIGKILL (runs: ${RUNS})`, function () {
     const states = await world.sql('SELECT state, COUNT(*) AS n FROM kbts_agent_replies GROUP BY state');
     figures.push({
       suite: 'crash',
-      scenario: 'agent replies: the daemon posting them killed with SIGKILL at random moments, posts slowed to 120 ms',
+      scenario: 'agent replies: the daemon posting them killed with SIGKILL at random moments, posts slowed to 120 ms, 80 of them after the post is made',
       values: { kills: killsMade, 'kills between a post and its commit': uncommittedAtKills, replies: texts.length, 'duplicates found': duplicates, 'losses found': losses, 'polls to settle': polls + 1 },
     });
     process.stdout.write(`      agent replies: kills ${killsMade} (${uncommittedAtKills} between a post and its commit), replies ${texts.length}, duplicates ${duplicates}, losses ${losses}\n`);

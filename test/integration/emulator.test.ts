@@ -500,6 +500,25 @@ describe('X API emulator, spoken to by the real twitter-api-v2 client', function
       assert.equal(next.data.data.username, 'kb_sandbox');
     });
 
+    it('latency with afterWork creates the tweet at once and holds only its answer', async () => {
+      await addFaults([{ endpoint: 'POST /2/tweets', kind: 'latency', ms: 400, afterWork: true }]);
+      let answered = false;
+      const posting = client.v2.post('tweets', { text: 'made, answer held' }, { fullResponse: true }).finally(() => { answered = true; });
+      while (emulator.state.listTweets().length === 0 && !answered) await new Promise((resolve) => setTimeout(resolve, 5));
+      // Seen on X while the answer is still held: the window a crash before the commit falls in.
+      assert.deepEqual(emulator.state.listTweets().map((t) => t.text), ['made, answer held']);
+      assert.equal(answered, false, 'the tweet was there before its answer came back');
+      const held = await posting;
+      assert.equal(held.headers['x-emulator-delay-ms'], '400');
+      assert.equal(held.data.data.text, 'made, answer held');
+    });
+
+    it('afterWork is refused on a rule that is not latency', async () => {
+      const res = await control('POST', '/faults', { rules: [{ endpoint: 'POST /2/tweets', kind: 'status', status: 503, afterWork: true }] });
+      assert.equal(res.status, 400);
+      assert.match(JSON.stringify(res.body), /afterWork is true or false, on a latency rule only/);
+    });
+
     it('rate_limit answers 429 and keeps answering 429 for that endpoint until its reset', async () => {
       await addFaults([{ endpoint: 'GET /2/users/:id/mentions', kind: 'rate_limit', resetInSeconds: 120 }]);
       const error = await responseError(() => client.v2.userMentionTimeline(kb.id));
