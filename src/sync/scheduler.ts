@@ -34,19 +34,23 @@ export interface SchedulerLiveness {
   refreshEveryMs: number;
 }
 
-interface ScheduledIntegration {
-  schedule: string;
-  timeZone: string;
+/** The integrations polled on one schedule in one time zone, and the one cron task that fires for all of them. */
+interface ScheduleGroup {
   task: ScheduledTask;
+  integrationIds: Set<number>;
 }
+
+const groupKey = (integration: Pick<Integration, 'schedule' | 'timeZone'>) => `${integration.timeZone} ${integration.schedule}`;
 
 /**
  * When work happens. Publishing is event-driven: a record is tweeted as soon as its insert is
  * known to have committed, told by this process's record routes (SyncSignals), by a watch on the
  * database for other writers (PRAGMA data_version on SQLite, LISTEN/NOTIFY on PostgreSQL), and
- * by a sweep every 30 s as the backstop. Reply collection runs on one cron task per active
- * integration at its polling frequency (node-cron's noOverlap keeps a slow tick from overlapping
- * itself). Both go through one queue per account (account-work.ts), under the account's lease.
+ * by a sweep every 30 s as the backstop. Reply collection runs at each integration's polling
+ * frequency, on one cron task per schedule and time zone: a thousand integrations polled every
+ * minute are one timer, not a thousand that each wake every second. An integration's tick is
+ * skipped while its last one still runs. Both go through one queue per account
+ * (account-work.ts), under the account's lease.
  * The task list is refreshed from the database, so changes made by the CLI or another process
  * are picked up without a restart.
  */
@@ -54,9 +58,13 @@ interface ScheduledIntegration {
 const CHANNEL_ONLY_SCHEDULE = '* * * * *';
 
 export class Scheduler {
-  private readonly tasks = new Map<number, ScheduledIntegration>();
-  /** Per account whose only work is its channels: the minute task that reads them. */
-  private readonly channelTasks = new Map<number, ScheduledTask>();
+  /** By schedule and time zone. */
+  private readonly groups = new Map<string, ScheduleGroup>();
+  /** Integrations whose reply poll is asked for and not yet answered: their next tick is skipped. */
+  private readonly ticking = new Set<number>();
+  /** The minute task that reads the channels of the accounts whose only work is their channels. */
+  private channelTask: ScheduledTask | null = null;
+  private readonly channelsReading = new Set<number>();
   private channelOnly: number[] = [];
   private readonly queue: AccountWorkQueue;
   /** Active integrations by id, for turning "integration N got records" into its account. */
@@ -112,14 +120,12 @@ export class Scheduler {
     this.unsubscribe = null;
     await this.watch?.stop();
     this.watch = null;
-    for (const [id, scheduled] of this.tasks) {
-      await scheduled.task.destroy();
-      this.tasks.delete(id);
+    for (const [key, group] of this.groups) {
+      await group.task.destroy();
+      this.groups.delete(key);
     }
-    for (const [accountId, task] of this.channelTasks) {
-      await task.destroy();
-      this.channelTasks.delete(accountId);
-    }
+    await this.channelTask?.destroy();
+    this.channelTask = null;
     await this.queue.stop();
   }
 
@@ -175,7 +181,9 @@ export class Scheduler {
   }
 
   nextRun(integrationId: number): Date | null {
-    return this.tasks.get(integrationId)?.task.getNextRun() ?? null;
+    const integration = this.active.get(integrationId);
+    const group = integration && this.groups.get(groupKey(integration));
+    return group?.integrationIds.has(integrationId) ? group.task.getNextRun() : null;
   }
 
   /** Runs one integration's account now, publishing and collecting (the dashboard's "Run now"). */
@@ -192,46 +200,56 @@ export class Scheduler {
     this.active = wanted;
     // An integration made or resumed elsewhere may have records waiting: they go out now, not at the sweep.
     if (this.sweepTimer) this.wakeIntegrations(active.filter((integration) => !before.has(integration.id)).map((integration) => integration.id), 0);
-    for (const [id, scheduled] of this.tasks) {
-      const integration = wanted.get(id);
-      if (!integration || integration.schedule !== scheduled.schedule || integration.timeZone !== scheduled.timeZone) {
-        await scheduled.task.destroy();
-        this.tasks.delete(id);
-      }
+    const wantedGroups = new Map<string, Integration[]>();
+    for (const integration of active) wantedGroups.set(groupKey(integration), [...(wantedGroups.get(groupKey(integration)) ?? []), integration]);
+    for (const [key, group] of this.groups) {
+      if (wantedGroups.has(key)) continue;
+      await group.task.destroy();
+      this.groups.delete(key);
     }
-    for (const integration of active) if (!this.tasks.has(integration.id)) this.schedule(integration);
+    for (const [key, integrations] of wantedGroups) {
+      const ids = new Set(integrations.map((integration) => integration.id));
+      const group = this.groups.get(key);
+      if (group) group.integrationIds = ids;
+      else this.groups.set(key, this.scheduleGroup(integrations[0], ids));
+    }
     this.channelOnly = await channelOnlyAccounts(this.deps);
-    for (const [accountId, task] of this.channelTasks) {
-      if (this.channelOnly.includes(accountId)) continue;
-      await task.destroy();
-      this.channelTasks.delete(accountId);
-    }
-    for (const accountId of this.channelOnly) {
-      if (this.channelTasks.has(accountId)) continue;
-      this.channelTasks.set(accountId, cron.schedule(CHANNEL_ONLY_SCHEDULE, () => this.queue.request(accountId, COLLECT), {
-        name: `channels-of-account-${accountId}`, noOverlap: true, logger: this.cronLogger, maxRandomDelay: TICK_JITTER_MS,
-      }));
+    if (this.channelOnly.length > 0 && !this.channelTask) {
+      this.channelTask = cron.schedule(CHANNEL_ONLY_SCHEDULE, () => this.readChannels(), { name: 'channel-only-accounts', logger: this.cronLogger });
+    } else if (this.channelOnly.length === 0 && this.channelTask) {
+      await this.channelTask.destroy();
+      this.channelTask = null;
     }
     this.lastRefresh = new Date();
   }
 
-  private schedule(integration: Integration): void {
-    const task = cron.schedule(integration.schedule, () => this.tick(integration.id), {
-      name: `integration-${integration.id}`,
-      noOverlap: true,
-      timezone: integration.timeZone,
-      logger: this.cronLogger,
-      // Every worker's clock ticks on the same second; a little jitter lets different workers
-      // win the account leases, so the work spreads instead of going to the fastest process.
-      maxRandomDelay: TICK_JITTER_MS,
-    });
-    this.tasks.set(integration.id, { schedule: integration.schedule, timeZone: integration.timeZone, task });
+  private scheduleGroup(first: Integration, integrationIds: Set<number>): ScheduleGroup {
+    const key = groupKey(first);
+    const task = cron.schedule(first.schedule, () => {
+      for (const integrationId of this.groups.get(key)?.integrationIds ?? []) this.tick(integrationId);
+    }, { name: `schedule ${key}`, timezone: first.timeZone, logger: this.cronLogger });
+    return { task, integrationIds };
   }
 
-  /** A reply poll: the account's replies for all its integrations; its publishing needs no tick. */
-  private async tick(integrationId: number): Promise<CycleCounts> {
+  /**
+   * A reply poll: the account's replies for all its integrations; its publishing needs no tick.
+   * Skipped while the integration's last poll is still asked for. Every worker's clock ticks on
+   * the same second; a little jitter lets different workers win the account leases, so the work
+   * spreads instead of going to the fastest process.
+   */
+  private tick(integrationId: number): void {
     const integration = this.active.get(integrationId);
-    if (!integration) return emptyCounts();
-    return this.queue.request(integration.accountId, COLLECT);
+    if (!integration || this.ticking.has(integrationId)) return;
+    this.ticking.add(integrationId);
+    void this.queue.request(integration.accountId, COLLECT, { jitterMs: TICK_JITTER_MS }).finally(() => this.ticking.delete(integrationId));
+  }
+
+  /** The minute's read of each channel-only account's mentions and DMs, skipped for an account whose last read still runs. */
+  private readChannels(): void {
+    for (const accountId of this.channelOnly) {
+      if (this.channelsReading.has(accountId)) continue;
+      this.channelsReading.add(accountId);
+      void this.queue.request(accountId, COLLECT, { jitterMs: TICK_JITTER_MS }).finally(() => this.channelsReading.delete(accountId));
+    }
   }
 }

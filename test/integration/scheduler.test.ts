@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import cron from 'node-cron';
 import { Scheduler } from '../../src/sync/scheduler';
 import type { SyncDeps } from '../../src/sync/sync-deps';
 import { createArticlesWorld, describeEachDatabase, type TestEnv } from '../support/test-env';
@@ -109,6 +110,49 @@ describeEachDatabase('scheduler', (database) => {
     } finally {
       await daemon.stop();
     }
+  });
+});
+
+describe('scheduler: reply polls on shared schedules', () => {
+  let world: TestEnv;
+  let accountId: number;
+
+  beforeEach(async () => {
+    ({ world, accountId } = await createArticlesWorld('sqlite', { username: 'kb_many', integration: { every: '* * * * * *' } }));
+  });
+  afterEach(async () => world.close());
+
+  it('polls every integration of one schedule and time zone from a single cron task, and follows a schedule change', async () => {
+    for (const table of ['notes', 'faqs', 'nightly']) {
+      await world.sql(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, title TEXT, tweet_text TEXT, replies TEXT, keep_going TEXT)`);
+    }
+    const everySecond = [1];
+    everySecond.push(await world.addArticlesIntegration(accountId, { table: 'notes', every: '* * * * * *' }));
+    everySecond.push(await world.addArticlesIntegration(accountId, { table: 'faqs', every: '* * * * * *' }));
+    // On an account of its own: a reply poll reads all of its account's integrations.
+    const nightlyAccount = await world.addAccount(await world.createXUser('kb_nightly'));
+    const nightly = await world.addArticlesIntegration(nightlyAccount, { table: 'nightly', every: '0 3 * * *' });
+    const services = await world.services();
+    const tasksBefore = cron.getTasks().size;
+    const scheduler = new Scheduler(services.sync, 60_000);
+    await scheduler.start();
+    try {
+      assert.equal(cron.getTasks().size - tasksBefore, 2, 'one task for every second in UTC, one for 3 AM in UTC');
+      const polled = async (id: number) => (await services.integrations.get(id))?.lastPollAt != null;
+      await waitFor(async () => (await Promise.all(everySecond.map(polled))).every(Boolean), 'each every-second integration to be polled');
+      assert.equal(await polled(nightly), false, 'the 3 AM integration waits for 3 AM');
+      assert.equal(scheduler.nextRun(nightly)?.getUTCHours(), 3);
+      assert.equal(scheduler.nextRun(nightly)?.getUTCMinutes(), 0);
+
+      // The nightly one moves to every second: it joins that task, and the 3 AM task goes.
+      await services.integrations.update(nightly, { schedule: '* * * * * *' }, new Date().toISOString());
+      await scheduler.refresh();
+      assert.equal(cron.getTasks().size - tasksBefore, 1, 'one task left, for every second in UTC');
+      await waitFor(() => polled(nightly), 'the moved integration to be polled on its new schedule');
+    } finally {
+      await scheduler.stop();
+    }
+    assert.equal(cron.getTasks().size, tasksBefore, 'stop destroys the tasks');
   });
 });
 
