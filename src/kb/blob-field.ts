@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { describeKbTable, identifier, isPostgres } from '../db/dialect';
+import { readByteaRange } from './bytea-range';
 import type { RecordLocation } from './records';
 
 /** One column of one record: where a BLOB is read from. */
@@ -15,9 +16,10 @@ export class BlobChangedError extends Error {}
 
 /**
  * A BLOB / bytea value left in its row: its length and first bytes as measured, and each range
- * read with SQL when it is needed (`substr` on SQLite, `substring` on PostgreSQL), so this
- * process holds one range at a time, never the whole value. Each read measures the length again:
- * a value of another length was changed since, and is refused rather than read half old, half new.
+ * read with SQL when it is needed (`substr` on SQLite, `substring` in a binary COPY on PostgreSQL:
+ * see bytea-range.ts), so this process holds one range at a time, never the whole value. Each read
+ * measures the length again: a value of another length was changed since, and is refused rather
+ * than read half old, half new.
  *
  * SQLite itself loads the whole value into its own (native, short-lived) memory for each `substr`
  * of it: better-sqlite3 offers no incremental BLOB I/O. PostgreSQL slices on the server.
@@ -33,14 +35,7 @@ export class StoredBlob {
   /** `length` bytes from `offset` (counted from 0). */
   async read(offset: number, length: number): Promise<Buffer> {
     const { db, location } = this;
-    const column = identifier(db, location.column);
-    const selected = isPostgres(db)
-      ? [db.raw('octet_length(?) AS size', [column]), db.raw('substring(? from ?::integer for ?::integer) AS part', [column, offset + 1, length])]
-      : [db.raw("CASE WHEN typeof(?) = 'blob' THEN length(?) END AS size", [column, column]), db.raw('substr(?, ?, ?) AS part', [column, offset + 1, length])];
-    const row = await db.from(identifier(db, location.table))
-      .select(selected)
-      .whereRaw('? = ?', [identifier(db, location.keyColumn), location.key])
-      .first() as { size: number | string | null; part: Buffer | null } | undefined;
+    const row = isPostgres(db) ? await readByteaRange(db, location, offset, length) : await this.readOnSqlite(offset, length);
     if (!row) throw new BlobChangedError(`the record ${location.key} was deleted while ${this.description} was read`);
     const now = row.size === null ? null : Number(row.size);
     if (now !== this.size) {
@@ -53,6 +48,15 @@ export class StoredBlob {
       throw new BlobChangedError(`${this.description} gave ${bytes.length} bytes at ${offset} where ${Math.min(length, this.size - offset)} were expected`);
     }
     return bytes;
+  }
+
+  private async readOnSqlite(offset: number, length: number): Promise<{ size: number | null; part: Buffer | null } | undefined> {
+    const { db, location } = this;
+    const column = identifier(db, location.column);
+    return db.from(identifier(db, location.table))
+      .select([db.raw("CASE WHEN typeof(?) = 'blob' THEN length(?) END AS size", [column, column]), db.raw('substr(?, ?, ?) AS part', [column, offset + 1, length])])
+      .whereRaw('? = ?', [identifier(db, location.keyColumn), location.key])
+      .first() as Promise<{ size: number | null; part: Buffer | null } | undefined>;
   }
 }
 

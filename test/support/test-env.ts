@@ -174,7 +174,8 @@ export class TestEnv {
         ? knexFactory({ client: 'pg', connection: this.databaseUrl, pool: { min: 0, max: 2 } })
         : knexFactory({ client: 'better-sqlite3', connection: { filename: this.databaseUrl }, useNullAsDefault: true });
     }
-    // Without bindings the text goes as it is, so a "?" inside a quoted name stays a "?".
+    // Without bindings the text goes as it is on SQLite, so a "?" inside a quoted name stays a "?"
+    // (knex numbers every "?" for PostgreSQL all the same: write such a name with quoteIdentifier).
     const result = bindings.length > 0 ? await this.writer.raw(query, bindings as Knex.RawBinding[]) : await this.writer.raw(query);
     return (this.database === 'postgres' ? result.rows : result) as T[];
   }
