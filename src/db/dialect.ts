@@ -162,6 +162,18 @@ async function describePostgresTable(db: Knex, table: string): Promise<TableInfo
 }
 
 /**
+ * `column IN (the values)` with the whole list as ONE bound value (a JSON array on SQLite, an
+ * array on PostgreSQL): a poll matches thousands of ids, and knex's building of a placeholder per
+ * value, in chunks under SQLite's limit, cost more than the lookups. `column` is the product's
+ * own name, never from a request.
+ */
+export function whereInList<T extends Knex.QueryBuilder>(db: Knex, query: T, column: string, values: readonly string[]): T {
+  return (isPostgres(db)
+    ? query.whereRaw(`${column} = ANY(?::text[])`, [values as string[]])
+    : query.whereRaw(`${column} IN (SELECT value FROM json_each(?))`, [JSON.stringify(values)])) as T;
+}
+
+/**
  * Locks the rows a query selects, skipping rows another transaction holds, so a worker never
  * waits on another: PostgreSQL's FOR UPDATE SKIP LOCKED. SQLite has one writer at a time and
  * no row locks, so the query is left as it is there.

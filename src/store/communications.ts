@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { bulkInsert, type BulkValue } from '../db/bulk-insert';
+import { whereInList } from '../db/dialect';
 
 export type Direction = 'out' | 'in';
 
@@ -113,12 +114,9 @@ export class CommunicationStore {
   }
 
   async loggedTweetIds(tweetIds: string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    for (let i = 0; i < tweetIds.length; i += 500) {
-      const rows: Array<{ tweet_id: string }> = await this.db('kbts_communications').select('tweet_id').whereIn('tweet_id', tweetIds.slice(i, i + 500));
-      for (const row of rows) found.add(row.tweet_id);
-    }
-    return found;
+    if (tweetIds.length === 0) return new Set();
+    const rows: Array<{ tweet_id: string }> = await whereInList(this.db, this.db('kbts_communications').select('tweet_id'), 'tweet_id', tweetIds);
+    return new Set(rows.map((row) => row.tweet_id));
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { runEachRowOnSqlite } from '../db/bulk-insert';
-import { isPostgres } from '../db/dialect';
+import { isPostgres, whereInList } from '../db/dialect';
 
 /** A record's states for one integration, in the order people read them. */
 export const PUBLICATION_STATES = ['pending', 'sending', 'sent', 'failed', 'skipped'] as const;
@@ -22,6 +22,9 @@ export interface Publication {
   /** When the row last changed: for a record left "sending", the latest moment its unknown attempt may have posted. */
   updatedAt: string;
 }
+
+/** A tweeted record as the start of a conversation its replies are matched to. */
+export type ConversationStart = Pick<Publication, 'id' | 'integrationId' | 'recordKey'> & { tweetId: string };
 
 interface PublicationRow {
   id: number;
@@ -241,13 +244,22 @@ export class PublicationStore {
     return (row?.at as string | null | undefined) ?? null;
   }
 
+  /**
+   * The records whose tweets start these conversations, with only what matching a reply needs:
+   * a poll matches thousands of replies, and whole rows cost more to read and map than the lookup.
+   */
+  async conversationStarts(tweetIds: string[]): Promise<ConversationStart[]> {
+    if (tweetIds.length === 0) return [];
+    const rows: Array<Pick<PublicationRow, 'id' | 'integration_id' | 'record_key' | 'tweet_id'>> = await whereInList(
+      this.db, this.db('kbts_publications').select('id', 'integration_id', 'record_key', 'tweet_id'), 'tweet_id', tweetIds,
+    );
+    return rows.map((row) => ({ id: row.id, integrationId: row.integration_id, recordKey: row.record_key, tweetId: row.tweet_id as string }));
+  }
+
   async findSentByTweetIds(tweetIds: string[]): Promise<Publication[]> {
-    const found: Publication[] = [];
-    for (let i = 0; i < tweetIds.length; i += 500) {
-      const rows = await this.db<PublicationRow>('kbts_publications').whereIn('tweet_id', tweetIds.slice(i, i + 500));
-      found.push(...rows.map(toPublication));
-    }
-    return found;
+    if (tweetIds.length === 0) return [];
+    const rows: PublicationRow[] = await whereInList(this.db, this.db<PublicationRow>('kbts_publications'), 'tweet_id', tweetIds);
+    return rows.map(toPublication);
   }
 
   async countByState(integrationId?: number): Promise<StateCounts> {

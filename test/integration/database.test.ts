@@ -3,7 +3,9 @@ import { createDb, migrateToLatest, type Db } from '../../src/db/database';
 import { captureTriggerExists, installCaptureTrigger, removeCaptureTrigger } from '../../src/db/dialect';
 import { migrationSource } from '../../src/db/migration-source';
 import { describeTable, listTables } from '../../src/kb/schema';
+import { CommunicationStore } from '../../src/store/communications';
 import { LeaseStore } from '../../src/store/leases';
+import { PublicationStore } from '../../src/store/publications';
 import { describeEachDatabase, TestEnv } from '../support/test-env';
 
 describeEachDatabase('database', (database) => {
@@ -70,6 +72,27 @@ describeEachDatabase('database', (database) => {
     assert.match(captured[0].created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     await removeCaptureTrigger(db, 7, 'odd "table"');
     assert.equal(await captureTriggerExists(db, 7), false);
+  });
+
+  it('finds tweets among thousands of ids in one lookup, leaving out the ids it does not hold', async () => {
+    // More ids than SQLite binds in one statement: the list goes to the database as one value.
+    const ids = Array.from({ length: 40_000 }, (_, i) => (1_900_000_000_000_000_000n + BigInt(i)).toString());
+    const held = ids.filter((_, i) => i % 1000 === 7);
+    const at = '2026-01-01T00:00:00.000Z';
+    await db('kbts_publications').insert(held.map((tweetId, i) => ({ integration_id: 1 + (i % 2), record_key: `r${i}`, state: 'sent', tweet_id: tweetId, created_at: at })));
+    await new CommunicationStore(db).insert(held.map((tweetId, i) => ({
+      integrationId: 1, publicationId: null, recordKey: `r${i}`, direction: 'in', tweetId, conversationId: null, inReplyToTweetId: null,
+      authorId: null, authorUsername: null, text: 'a reply', tweetCreatedAt: at, applied: true, notAppliedReason: null, recordedAt: at,
+    })));
+
+    const starts = await new PublicationStore(db).conversationStarts(ids);
+    assert.deepEqual(starts.map((start) => start.tweetId).sort(), held);
+    const second = starts.find((start) => start.tweetId === held[1]);
+    assert.deepEqual({ integrationId: second?.integrationId, recordKey: second?.recordKey }, { integrationId: 2, recordKey: 'r1' });
+    assert.equal(typeof second?.id, 'number');
+    assert.deepEqual([...await new CommunicationStore(db).loggedTweetIds(ids)].sort(), held);
+    assert.deepEqual(await new PublicationStore(db).findSentByTweetIds([]), []);
+    assert.equal((await new CommunicationStore(db).loggedTweetIds(['1', "2') OR 1=1 --"])).size, 0, 'a value is data, never SQL');
   });
 
   it('gives a lease to one holder until it expires or is released', async () => {

@@ -6,7 +6,7 @@ import { toIso } from '../../lib/clock';
 import type { Account, BacklogWindow } from '../../store/accounts';
 import type { NewCommunication } from '../../store/communications';
 import type { Integration } from '../../store/integrations';
-import type { Publication } from '../../store/publications';
+import type { ConversationStart, Publication } from '../../store/publications';
 import { compareTweetIds } from '../../twitter/snowflake';
 import type { XTweet } from '../../twitter/x-client';
 import { applyEntries, formatEntry, lengthWithEntry, mediaMarkers, unescapeXText } from '../response-format';
@@ -19,7 +19,7 @@ export interface IngestCounts {
 
 export interface MatchedReply {
   tweet: XTweet;
-  publication: Publication;
+  publication: ConversationStart;
   integration: Integration;
 }
 
@@ -81,9 +81,9 @@ export async function matchToConversations(deps: SyncDeps, account: Account, twe
   });
   const byId = new Map(integrations.map((integration) => [integration.id, integration]));
   const conversationIds = [...new Set(replies.map((tweet) => tweet.conversationId as string))];
-  const byConversation = new Map<string, Publication>();
-  for (const publication of await deps.publications.findSentByTweetIds(conversationIds)) {
-    if (publication.tweetId && byId.has(publication.integrationId)) byConversation.set(publication.tweetId, publication);
+  const byConversation = new Map<string, ConversationStart>();
+  for (const publication of await deps.publications.conversationStarts(conversationIds)) {
+    if (byId.has(publication.integrationId)) byConversation.set(publication.tweetId, publication);
   }
   const matched: MatchedReply[] = [];
   for (const tweet of replies) {
