@@ -3,7 +3,18 @@
 const TIME_SHIFT = 22n;
 const X_EPOCH_MS = 1288834974657n;
 
+const CANONICAL_ID = /^(?:0|[1-9]\d*)$/;
+
+/**
+ * Numeric order of two ids. X writes them in decimal without leading zeros, so the longer is the
+ * larger and equal lengths order as text; a poll sorts thousands, and two BigInts per comparison
+ * showed in its profile. Anything else is compared as numbers.
+ */
 export function compareTweetIds(a: string, b: string): number {
+  if (CANONICAL_ID.test(a) && CANONICAL_ID.test(b)) {
+    if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
   const left = BigInt(a);
   const right = BigInt(b);
   return left < right ? -1 : left > right ? 1 : 0;

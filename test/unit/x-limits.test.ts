@@ -34,4 +34,12 @@ describe('snowflake ids', () => {
     assert.equal(maxTweetId(['999', '1000', '20']), '1000');
     assert.equal(minTweetId(['999', '1000', '20']), '20');
   });
+
+  it('orders ids of the same length, equal ids, and ids with leading zeros as numbers', () => {
+    assert.equal(compareTweetIds('1900000000000000002', '1900000000000000010'), -1);
+    assert.equal(compareTweetIds('1900000000000000010', '1900000000000000002'), 1);
+    assert.equal(compareTweetIds('1900000000000000002', '1900000000000000002'), 0);
+    assert.equal(compareTweetIds('0999', '1000'), -1);
+    assert.equal(compareTweetIds('1000', '01000'), 0);
+  });
 });

@@ -95,8 +95,11 @@ export async function matchToConversations(deps: SyncDeps, account: Account, twe
 
 /** By the replies' own time, then by id (ids order by time too, but a clock may differ). */
 function oldestFirst(a: MatchedReply, b: MatchedReply): number {
-  const byTime = (a.tweet.createdAt ?? '').localeCompare(b.tweet.createdAt ?? '');
-  return byTime !== 0 ? byTime : compareTweetIds(a.tweet.id, b.tweet.id);
+  // X's times are ISO 8601 in UTC, which order as plain text (localeCompare is much slower).
+  const left = a.tweet.createdAt ?? '';
+  const right = b.tweet.createdAt ?? '';
+  if (left !== right) return left < right ? -1 : 1;
+  return compareTweetIds(a.tweet.id, b.tweet.id);
 }
 
 /**
@@ -124,17 +127,25 @@ export async function applyToRecords(deps: Pick<SyncDeps, 'clock'>, trx: Knex, r
   const log: NewCommunication[] = [];
   // One moment for the whole batch: they are committed together.
   const recordedAt = toIso(deps.clock.now());
-  for (const reply of replies) {
-    const key = reply.publication.recordKey;
-    const record = records.get(key);
-    const paused = !unreadable && integration.status !== 'active';
-    let refusal = unreadable ?? (paused
+  const paused = !unreadable && integration.status !== 'active';
+  // Why a record takes no reply, worked out once per record: a record may have many.
+  const refusals = new Map<string, string | null>();
+  const recordRefusal = (key: string, record: Record<string, unknown> | undefined): string | null => {
+    if (refusals.has(key)) return refusals.get(key) as string | null;
+    const refusal = unreadable ?? (paused
       ? `the integration is paused${integration.pausedReason ? ` (${integration.pausedReason})` : ''}`
       : !record
         ? 'the record no longer exists'
         : !(integration.responseField in record)
           ? `the response field '${integration.responseField}' no longer exists in table '${integration.tableName}'`
           : continueRefusal(parseYesNo(record[integration.continueField])));
+    refusals.set(key, refusal);
+    return refusal;
+  };
+  for (const reply of replies) {
+    const key = reply.publication.recordKey;
+    const record = records.get(key);
+    let refusal = recordRefusal(key, record);
     if (!refusal && record) {
       let field = growing.get(key);
       if (!field) {
