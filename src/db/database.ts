@@ -5,6 +5,7 @@ import knexFactory, { type Knex } from 'knex';
 import type { DatabaseConfig } from '../config';
 import { withMigrationLock } from './dialect';
 import { migrationSource } from './migration-source';
+import { loadBlobRange } from './sqlite-blob-range';
 import { cachePreparedStatements } from './statement-cache';
 
 export type Db = Knex;
@@ -34,6 +35,7 @@ export function createDb(config: DatabaseConfig): Db {
         connection.pragma('foreign_keys = ON');
         connection.pragma('synchronous = NORMAL');
         cachePreparedStatements(connection);
+        loadBlobRange(connection);
         done(null, connection);
       },
     },

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import express from 'express';
 import helmet from 'helmet';
@@ -44,15 +43,9 @@ import './types';
 import { viewHelpers } from './view-helpers';
 import { mediaRoutes } from './routes/media';
 import { MEDIA_FIELD_RULES } from '../media/media-kinds';
+import { projectRoot } from '../lib/project-root';
 
 // views/ and public/ sit at the top of the project, from src/ and from dist/src/ alike.
-/** The checkout's root, where views/ and public/ live: the nearest folder above with package.json (source, dist/ or any other build folder). */
-function projectRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(from, '../..');
-  }
-}
 const PROJECT_ROOT = projectRoot(__dirname);
 
 export interface WebAppOptions {
